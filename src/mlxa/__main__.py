@@ -1,0 +1,5 @@
+import sys
+
+from mlxa.cli.main import main
+
+sys.exit(main())
