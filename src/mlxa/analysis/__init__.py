@@ -1,0 +1,1 @@
+"""Analyses: plain functions from a Graph to a frozen result."""

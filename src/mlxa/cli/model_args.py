@@ -1,0 +1,114 @@
+"""Model selection shared by the commands that load a model: options, validation, building.
+
+Everything a user typed is checked here, before any large allocation, and a problem becomes a
+UserInputError naming the option and the value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from mlxa.errors import UserInputError
+
+DEFAULT_INPUT = "0.5, 1.2, -0.3"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    graph: Any
+    inputs: tuple[Any, ...]
+    info: dict[str, Any]
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="mlp", help="zoo model (default: mlp, the seed's MLP)")
+    p.add_argument("--input", default=DEFAULT_INPUT,
+                   help='comma-separated numbers, tiled to the input width (default "%(default)s")')
+    p.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
+    p.add_argument("--hidden", type=int, default=4096, help="MLP hidden width (default 4096)")
+    p.add_argument("--layers", type=int, default=1, help="MLP hidden layers (default 1)")
+    p.add_argument("--activation", default="gelu",
+                   help="MLP activation: gelu (tanh approximation), gelu_exact, relu, swish")
+    p.add_argument("--seed", type=int, default=0, help="seed of the deterministic weights")
+    p.add_argument("--weights", help="MLP weights: .npz with w0, b0, w1, b1, ...")
+
+
+def parse_values(text: str) -> list[float]:
+    parts = [s.strip() for s in text.split(",")]
+    if not text.strip() or any(not s for s in parts):
+        raise UserInputError(f"--input {text!r}: expected comma-separated numbers")
+    values = []
+    for s in parts:
+        try:
+            x = float(s)
+        except ValueError:
+            raise UserInputError(f"--input: {s!r} is not a number") from None
+        if not math.isfinite(x):
+            raise UserInputError(f"--input: {s!r} is not a finite number")
+        values.append(x)
+    return values
+
+
+def check_positive(name: str, value: int) -> None:
+    if value <= 0:
+        raise UserInputError(f"{name} must be a positive integer, got {value}")
+
+
+def available_memory_nbytes() -> int:
+    """MemAvailable from /proc/meminfo; physical pages as a fallback."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_fits(what: str, need_nbytes: int) -> None:
+    from mlxa.ir.printer import format_nbytes
+
+    have = available_memory_nbytes()
+    if need_nbytes > have:
+        raise UserInputError(f"{what} needs about {format_nbytes(need_nbytes)}, more than the "
+                             f"{format_nbytes(have)} of memory available")
+
+
+def load_model(args: argparse.Namespace) -> LoadedModel:
+    if args.model != "mlp":
+        raise UserInputError(f"unknown model {args.model!r}; known: mlp")
+    return _load_mlp(args)
+
+
+def _load_mlp(args: argparse.Namespace) -> LoadedModel:
+    import numpy as np
+
+    from mlxa.models.mlp import ACTIVATIONS, MLPConfig, estimate_nbytes, load_weights, mlp
+
+    for name in ("batch", "hidden", "layers"):
+        check_positive(f"--{name}", getattr(args, name))
+    if args.activation not in ACTIVATIONS:
+        raise UserInputError(f"unknown activation {args.activation!r}; "
+                             f"choose from {', '.join(ACTIVATIONS)}")
+    values = parse_values(args.input)
+    config = MLPConfig(batch=args.batch, hidden=args.hidden, layers=args.layers,
+                       activation=args.activation, seed=args.seed)
+    if len(values) > config.in_features:
+        raise UserInputError(f"--input has {len(values)} values, more than the input width "
+                             f"{config.in_features}")
+    check_fits(f"--batch {args.batch} with this model", estimate_nbytes(config))
+    weights = load_weights(args.weights, config) if args.weights else None
+    graph = mlp(config, weights)
+    row = np.resize(np.asarray(values, np.float32), config.in_features)
+    x = np.ascontiguousarray(np.broadcast_to(row, (config.batch, config.in_features)))
+    info = {"name": "mlp", "description": config.describe(), "batch": config.batch,
+            "activation": config.activation, "seed": config.seed,
+            "weights": args.weights or f"deterministic (seed {config.seed})",
+            "input_values": values, "input_width": config.in_features}
+    return LoadedModel(graph, (x,), info)

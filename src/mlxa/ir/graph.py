@@ -1,0 +1,160 @@
+"""A small, typed, immutable graph IR.
+
+A graph is its inputs, its parameters (constant tensors), its nodes in program order and its
+outputs. Values carry a TensorType (shape, dtype) inferred when their node is built, never left
+unknown. Program order is part of the IR because liveness and planning depend on it. Values have
+no names: the printer numbers them, so printed graphs are stable golden text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """Shape and dtype of a tensor. Invariant: every dim is a non-negative int."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @staticmethod
+    def of(shape: Sequence[int], dtype: Any = np.float32) -> TensorType:
+        return TensorType(tuple(int(d) for d in shape), np.dtype(dtype))
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    def __str__(self) -> str:
+        return f"{dtype_tag(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+
+def dtype_tag(dtype: np.dtype) -> str:
+    kind = {"f": "f", "i": "i", "u": "u", "b": "b"}.get(dtype.kind, dtype.kind)
+    return "bool" if dtype.kind == "b" else f"{kind}{dtype.itemsize * 8}"
+
+
+@dataclass(frozen=True, eq=False)
+class Value:
+    """An SSA value. Identity is the object; `uid` only gives a stable hash and sort key."""
+
+    type: TensorType
+    uid: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.type.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return self.type.nbytes
+
+    def __hash__(self) -> int:
+        return hash(self.uid)
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """One op application: `outputs = op(*inputs, **attrs)`. attrs are read-only."""
+
+    op: str
+    inputs: tuple[Value, ...]
+    outputs: tuple[Value, ...]
+    attrs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    name: str = ""
+
+    @property
+    def output(self) -> Value:
+        (out,) = self.outputs
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """Inputs, parameters (value -> constant array), nodes in program order, outputs."""
+
+    inputs: tuple[Value, ...]
+    params: Mapping[Value, np.ndarray]
+    nodes: tuple[Node, ...]
+    outputs: tuple[Value, ...]
+    name: str = "graph"
+
+    def producers(self) -> dict[Value, Node]:
+        return {v: n for n in self.nodes for v in n.outputs}
+
+    def consumers(self) -> dict[Value, list[Node]]:
+        users: dict[Value, list[Node]] = {}
+        for n in self.nodes:
+            for v in n.inputs:
+                users.setdefault(v, []).append(n)
+        return users
+
+    @property
+    def param_nbytes(self) -> int:
+        return sum(int(a.nbytes) for a in self.params.values())
+
+    def replace(self, **changes: Any) -> Graph:
+        fields = dict(inputs=self.inputs, params=self.params, nodes=self.nodes,
+                      outputs=self.outputs, name=self.name)
+        fields.update(changes)
+        return Graph(**fields)
+
+
+class GraphBuilder:
+    """Builds a Graph op by op, inferring each output type from the op table's shape rule."""
+
+    def __init__(self, name: str = "graph") -> None:
+        self.name = name
+        self._inputs: list[Value] = []
+        self._params: dict[Value, np.ndarray] = {}
+        self._nodes: list[Node] = []
+
+    def input(self, shape: Sequence[int], dtype: Any = np.float32) -> Value:
+        v = Value(TensorType.of(shape, dtype))
+        self._inputs.append(v)
+        return v
+
+    def param(self, array: np.ndarray) -> Value:
+        array = np.ascontiguousarray(array)
+        array.setflags(write=False)
+        v = Value(TensorType.of(array.shape, array.dtype))
+        self._params[v] = array
+        return v
+
+    def op(self, op: str, *inputs: Value, name: str = "", **attrs: Any) -> Value:
+        outs = self.op_multi(op, *inputs, name=name, **attrs)
+        if len(outs) != 1:
+            raise ValueError(f"{op} has {len(outs)} outputs; use op_multi")
+        return outs[0]
+
+    def op_multi(self, op: str, *inputs: Value, name: str = "", **attrs: Any) -> tuple[Value, ...]:
+        from mlxa.ops import infer_types  # the op table imports the IR, not the reverse
+
+        types = infer_types(op, tuple(v.type for v in inputs), attrs, self._describe(op, inputs))
+        outs = tuple(Value(t) for t in types)
+        self._nodes.append(Node(op, tuple(inputs), outs, MappingProxyType(dict(attrs)), name))
+        return outs
+
+    def _describe(self, op: str, inputs: Sequence[Value]) -> str:
+        return f"%{len(self._nodes)} = {op} " + ", ".join(str(v.type) for v in inputs)
+
+    def build(self, *outputs: Value) -> Graph:
+        return Graph(tuple(self._inputs), MappingProxyType(dict(self._params)),
+                     tuple(self._nodes), tuple(outputs), self.name)

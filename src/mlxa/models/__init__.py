@@ -1,0 +1,1 @@
+"""The zoo: built-in models defined in the IR with deterministic weights."""

@@ -1,0 +1,60 @@
+"""Cutting elementwise work into cache-sized blocks: the mechanism behind fusion here.
+
+A fused group runs every one of its ops on one block while the block is in cache, then moves to
+the next block, so each element travels from memory once per group instead of once per op. Blocks
+are contiguous: they slice the first axis whose size is not 1, and every axis before it has size 1.
+Operands that broadcast along that axis are passed whole.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+
+BLOCK_ELEMENTS = 16384  # 64 KiB of f32: a block and its scratch stay in a 1-2 MiB L2 cache
+
+
+def block_rows(shape: tuple[int, ...], block_elements: int = BLOCK_ELEMENTS) -> tuple[int, int]:
+    """(axis, rows per block) for an output of `shape`; axis -1 means one block (a scalar)."""
+    axis = next((i for i, d in enumerate(shape) if d > 1), -1)
+    if axis < 0:
+        return -1, 1
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64)) or 1
+    return axis, max(1, block_elements // inner)
+
+
+def block_elements_of(shape: tuple[int, ...], block_elements: int = BLOCK_ELEMENTS) -> int:
+    """The most elements one block of this output holds (the scratch each temp needs)."""
+    axis, rows = block_rows(shape, block_elements)
+    if axis < 0:
+        return 1
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    return min(rows, shape[axis]) * inner
+
+
+def iter_blocks(ins: Sequence[np.ndarray], out: np.ndarray, n_tmp: int,
+                scratch: np.ndarray | None,
+                block_elements: int = BLOCK_ELEMENTS
+                ) -> Iterator[tuple[tuple[np.ndarray, ...], np.ndarray, tuple[np.ndarray, ...]]]:
+    """Yield (input blocks, output block, scratch blocks) covering `out` once."""
+    shape = out.shape
+    full = [a.reshape((1,) * (out.ndim - a.ndim) + a.shape) for a in ins]
+    axis, rows = block_rows(shape, block_elements)
+    if axis < 0:
+        yield tuple(full), out, _tmps(scratch, n_tmp, shape)
+        return
+    lead = (slice(None),) * axis
+    for r0 in range(0, shape[axis], rows):
+        cut = lead + (slice(r0, min(r0 + rows, shape[axis])),)
+        o = out[cut]
+        args = tuple(a if a.shape[axis] == 1 else a[cut] for a in full)
+        yield args, o, _tmps(scratch, n_tmp, o.shape)
+
+
+def _tmps(scratch: np.ndarray | None, n_tmp: int, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    if not n_tmp:
+        return ()
+    assert scratch is not None
+    size = int(np.prod(shape, dtype=np.int64))
+    return tuple(scratch[k * size:(k + 1) * size].reshape(shape) for k in range(n_tmp))

@@ -1,0 +1,116 @@
+"""The one op table. Each op declares, in one OpDef: its shape rule, its cost rule (FLOPs, bytes
+read and written), its numpy reference kernel, and whether its output may take an input's buffer.
+
+Kernel contract: `kernel(inputs, outs, attrs) -> outputs`. With `outs=None` the kernel allocates its
+results (eager execution); given `outs` (arrays of the output types) it writes into them and
+allocates nothing, which is how the compiled executor runs the same kernel inside its arena.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from mlxa.errors import ShapeError, UnsupportedOpError
+from mlxa.ir.graph import TensorType
+
+Attrs = Mapping[str, Any]
+ShapeRule = Callable[[Sequence[TensorType], Attrs], tuple[TensorType, ...]]
+Kernel = Callable[[Sequence[np.ndarray], "Sequence[np.ndarray] | None", Attrs],
+                  tuple[np.ndarray, ...]]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """FLOPs (2 per multiply-add) and bytes moved by one node, counting each input and output once."""
+
+    flops: int
+    read_nbytes: int
+    written_nbytes: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.read_nbytes + self.written_nbytes
+
+    @property
+    def intensity_flops_per_byte(self) -> float:
+        return self.flops / self.nbytes if self.nbytes else 0.0
+
+
+CostRule = Callable[[Sequence[TensorType], Sequence[TensorType], Attrs], int]
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """An op's rules. `flops` returns FLOPs only; bytes are always inputs read + outputs written.
+    `inplace`: the output may share the buffer of an input of the same type that dies at it.
+    `elementwise`: each output element depends on the same element of each (broadcast) input, so
+    the op may join a fusion group; `ew` is then its block kernel `ew(ins, out, tmps, attrs)`
+    that may use `n_tmp` scratch blocks of the output's shape."""
+
+    name: str
+    shape: ShapeRule
+    flops: CostRule
+    kernel: Kernel
+    inplace: bool = False
+    elementwise: bool = False
+    ew: Callable[..., None] | None = None
+    n_tmp: int = 0
+    doc: str = ""
+    inplace_inputs: Callable[[Attrs, int], tuple[int, ...]] | None = None
+
+    def alias_candidates(self, attrs: Attrs, n_inputs: int) -> tuple[int, ...]:
+        """Inputs whose buffer the output may take (the in-place pass also checks types)."""
+        if not self.inplace:
+            return ()
+        if self.inplace_inputs is not None:
+            return self.inplace_inputs(attrs, n_inputs)
+        return tuple(range(n_inputs))
+
+    def cost(self, ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) -> Cost:
+        return Cost(int(self.flops(ins, outs, attrs)), sum(t.nbytes for t in ins),
+                    sum(t.nbytes for t in outs))
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def register(op: OpDef) -> OpDef:
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} registered twice")
+    OPS[op.name] = op
+    return op
+
+
+def get_op(name: str) -> OpDef:
+    try:
+        return OPS[name]
+    except KeyError:
+        raise UnsupportedOpError(f"unsupported op {name!r}") from None
+
+
+def infer_types(name: str, ins: Sequence[TensorType], attrs: Attrs,
+                where: str) -> tuple[TensorType, ...]:
+    """Apply an op's shape rule; a rejection becomes a ShapeError that quotes the node."""
+    try:
+        return get_op(name).shape(ins, attrs)
+    except ShapeError as e:
+        raise ShapeError(f"{where}: {e}") from None
+    except (ValueError, IndexError, KeyError, TypeError) as e:
+        raise ShapeError(f"{where}: {e}") from None
+
+
+def same_dtype(ins: Sequence[TensorType]) -> np.dtype:
+    dtypes = {t.dtype for t in ins}
+    if len(dtypes) != 1:
+        raise ShapeError("operands differ in dtype: " + ", ".join(str(t) for t in ins))
+    return ins[0].dtype
+
+
+def broadcast_shape(ins: Sequence[TensorType]) -> tuple[int, ...]:
+    try:
+        return tuple(np.broadcast_shapes(*(t.shape for t in ins)))
+    except ValueError:
+        raise ShapeError("shapes do not broadcast: " + ", ".join(str(t) for t in ins)) from None

@@ -1,0 +1,1 @@
+"""Transforms: plain functions Graph -> Graph. The pipeline that runs them lives in pipeline.py."""

@@ -1,0 +1,1 @@
+"""Measurement: latency over repeats, memory of one inference."""

@@ -1,0 +1,140 @@
+"""The compiled executor: the graph is compiled once into a static plan and a list of calls.
+
+Compilation: fuse elementwise chains, assign buffers (in-place), plan offsets, allocate one arena
+(plus output buffers, input buffers and one kernel workspace), make every intermediate a view at
+its planned offset, and bind each node's kernel to its views. An inference then copies the inputs
+in and runs the calls: after the first call it allocates no tensor memory. The arrays returned
+are the executor's output buffers, overwritten by the next call: copy them to keep them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from mlxa.analysis.buffers import BufferAssignment, assign_buffers
+from mlxa.ir.graph import Graph, Node, Value
+from mlxa.ops import get_op, memory
+from mlxa.ops.blocks import block_elements_of, iter_blocks
+from mlxa.ops.fused import compiled_attrs
+from mlxa.passes.fuse_elementwise import fuse_elementwise
+from mlxa.planners import Plan, get_planner, validate
+from mlxa.runtime.inputs import check_inputs
+
+ALIGNMENT = 64
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    planner: str = "best"
+    alignment: int = ALIGNMENT
+    fuse: bool = True
+    inplace: bool = True
+
+
+@dataclass(frozen=True)
+class Call:
+    """One bound kernel call of the compiled program, with the node it came from."""
+
+    node: Node
+    run: Callable[[], Any]
+
+
+class CompiledModel:
+    def __init__(self, graph: Graph, options: CompileOptions = CompileOptions()) -> None:
+        self.source = graph
+        self.options = options
+        self.graph = fuse_elementwise(graph) if options.fuse else graph
+        self.assignment: BufferAssignment = assign_buffers(self.graph, inplace=options.inplace)
+        arena_buffers = self.assignment.arena_buffers
+        self.plan: Plan = get_planner(options.planner)(arena_buffers, options.alignment)
+        validate(arena_buffers, self.plan, options.alignment)
+        self.lower_bound_nbytes = self.assignment.lower_bound(options.alignment)
+        self.arena = _aligned_bytes(self.plan.arena_nbytes, options.alignment)
+        self.workspace_nbytes = max((_workspace_nbytes(n) for n in self.graph.nodes), default=0)
+        self.workspace = _aligned_bytes(self.workspace_nbytes, options.alignment)
+        self.views = self._bind_views()
+        self._inputs = [self.views[v] for v in self.graph.inputs]
+        self._outputs = tuple(self.views[v] for v in self.graph.outputs)
+        self.calls = tuple(Call(n, self._bind(n)) for n in self.graph.nodes)
+        self._runs = tuple(c.run for c in self.calls)
+
+    def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
+        check_inputs(self.graph, inputs)
+        for dst, src in zip(self._inputs, inputs):
+            np.copyto(dst, src)
+        for run in self._runs:
+            run()
+        return self._outputs
+
+    def placement(self) -> dict[Value, str]:
+        """Where each value lives, for the printer: '@arena+OFFSET' or '@out'."""
+        offsets = dict(zip((b.id for b in self.assignment.arena_buffers), self.plan.offsets))
+        return {v: f"@arena+{offsets[b]}" if b in offsets else "@out"
+                for v, b in self.assignment.buffer_of.items()}
+
+    def _bind_views(self) -> dict[Value, np.ndarray]:
+        views: dict[Value, np.ndarray] = dict(self.source.params)
+        for v in self.graph.inputs:
+            views[v] = memory.empty(v.shape, v.dtype)
+        offsets = dict(zip((b.id for b in self.assignment.arena_buffers), self.plan.offsets))
+        owned: dict[int, np.ndarray] = {}
+        for v, b in self.assignment.buffer_of.items():
+            if b in offsets:
+                raw = self.arena[offsets[b]:offsets[b] + v.nbytes]
+                views[v] = raw.view(v.dtype).reshape(v.shape)
+            else:  # a graph output's buffer, shared by the values aliased into it
+                if b not in owned:
+                    owned[b] = memory.empty(v.shape, v.dtype)
+                views[v] = owned[b]
+        return views
+
+    def _bind(self, node: Node) -> Callable[[], Any]:
+        op = get_op(node.op)
+        ins = [self.views[v] for v in node.inputs]
+        outs = [self.views[v] for v in node.outputs]
+        if op.ew is None:
+            return functools.partial(op.kernel, ins, outs, node.attrs)
+        return _bind_elementwise(node, ins, outs[0], self.workspace)
+
+
+def _bind_elementwise(node: Node, ins: list[np.ndarray], out: np.ndarray,
+                      workspace: np.ndarray) -> Callable[[], None]:
+    """Every block of every step bound to its views ahead of time: (kernel, args, out, tmps)."""
+    op = get_op(node.op)
+    attrs: Mapping[str, Any] = node.attrs
+    if node.op == "fused":
+        steps = compiled_attrs(attrs)["_compiled"]
+    else:
+        steps = ((op, tuple(range(len(ins))), attrs),)
+    n_tmp = max(s[0].n_tmp for s in steps)
+    scratch = workspace[:n_tmp * block_elements_of(out.shape) * out.itemsize].view(out.dtype)
+    calls = []
+    for args, o, tmps in iter_blocks(ins, out, n_tmp, scratch if n_tmp else None):
+        for step_op, operands, step_attrs in steps:
+            step_args = tuple(o if k < 0 else args[k] for k in operands)
+            calls.append((step_op.ew, step_args, o, tmps, step_attrs))
+
+    def run() -> None:
+        for ew, a, o, t, at in calls:
+            ew(a, o, t, at)
+
+    return run
+
+
+def _workspace_nbytes(node: Node) -> int:
+    op = get_op(node.op)
+    if op.ew is None:
+        return 0
+    out = node.outputs[0]
+    return op.n_tmp * block_elements_of(out.shape) * out.dtype.itemsize
+
+
+def _aligned_bytes(nbytes: int, alignment: int) -> np.ndarray:
+    """A uint8 buffer of `nbytes` whose first byte is `alignment`-aligned."""
+    raw = memory.empty((nbytes + alignment,), np.uint8)
+    shift = -raw.ctypes.data % alignment
+    return raw[shift:shift + nbytes]

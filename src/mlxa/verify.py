@@ -1,0 +1,35 @@
+"""Correctness: the optimized outputs against the baseline's, within a tolerance set by dtype.
+
+PASS when every element satisfies |opt - base| <= atol + rtol * |base| (numpy's allclose rule).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+TOLERANCES: dict[str, tuple[float, float]] = {  # dtype -> (rtol, atol)
+    "float16": (1e-2, 1e-3),
+    "float32": (1e-5, 1e-6),
+    "float64": (1e-10, 1e-12),
+}
+
+
+def tolerance(dtype: np.dtype) -> tuple[float, float]:
+    return TOLERANCES.get(np.dtype(dtype).name, (0.0, 0.0))
+
+
+def compare_outputs(base: Sequence[np.ndarray], opt: Sequence[np.ndarray]) -> dict[str, Any]:
+    max_abs = max_rel = 0.0
+    passed = len(base) == len(opt)
+    rtol, atol = tolerance(base[0].dtype) if base else (0.0, 0.0)
+    for b, o in zip(base, opt):
+        rtol, atol = tolerance(b.dtype)
+        diff = np.abs(o.astype(np.float64) - b.astype(np.float64))
+        max_abs = max(max_abs, float(diff.max(initial=0.0)))
+        denom = np.maximum(np.abs(b.astype(np.float64)), np.finfo(np.float64).tiny)
+        max_rel = max(max_rel, float((diff / denom).max(initial=0.0)))
+        passed &= b.shape == o.shape and bool(np.all(diff <= atol + rtol * np.abs(b)))
+    return {"passed": passed, "max_abs_diff": max_abs, "max_rel_diff": max_rel,
+            "rtol": rtol, "atol": atol, "dtype": str(base[0].dtype) if base else ""}
