@@ -1,9 +1,11 @@
 """The one op table. Each op declares, in one OpDef: its shape rule, its cost rule (FLOPs, bytes
 read and written), its numpy reference kernel, and whether its output may take an input's buffer.
 
-Kernel contract: `kernel(inputs, outs, attrs) -> outputs`. With `outs=None` the kernel allocates its
-results (eager execution); given `outs` (arrays of the output types) it writes into them and
-allocates nothing, which is how the compiled executor runs the same kernel inside its arena.
+Kernel contract: `kernel(inputs, outs, attrs, workspace=None) -> outputs`. With `outs=None` the
+kernel allocates its results (eager execution) through ops.memory.empty, as it does any scratch it
+needs when `workspace` is None. Given `outs` (arrays of the output types) and a workspace of at
+least `workspace_nbytes` bytes (a uint8 array), it writes into them and allocates no tensor:
+that is how the compiled executor runs the same kernel inside its arena.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from mlxa.ir.graph import TensorType
 
 Attrs = Mapping[str, Any]
 ShapeRule = Callable[[Sequence[TensorType], Attrs], tuple[TensorType, ...]]
-Kernel = Callable[[Sequence[np.ndarray], "Sequence[np.ndarray] | None", Attrs],
-                  tuple[np.ndarray, ...]]
+Kernel = Callable[..., tuple[np.ndarray, ...]]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ class OpDef:
     n_tmp: int = 0
     doc: str = ""
     inplace_inputs: Callable[[Attrs, int], tuple[int, ...]] | None = None
+    workspace: Callable[[Sequence[TensorType], Sequence[TensorType], Attrs], int] | None = None
+
+    def workspace_nbytes(self, ins: Sequence[TensorType], outs: Sequence[TensorType],
+                         attrs: Attrs) -> int:
+        return int(self.workspace(ins, outs, attrs)) if self.workspace else 0
 
     def alias_candidates(self, attrs: Attrs, n_inputs: int) -> tuple[int, ...]:
         """Inputs whose buffer the output may take (the in-place pass also checks types)."""

@@ -97,7 +97,9 @@ class CompiledModel:
         ins = [self.views[v] for v in node.inputs]
         outs = [self.views[v] for v in node.outputs]
         if op.ew is None:
-            return functools.partial(op.kernel, ins, outs, node.attrs)
+            if op.workspace is None:
+                return functools.partial(op.kernel, ins, outs, node.attrs)
+            return functools.partial(op.kernel, ins, outs, node.attrs, self.workspace)
         return _bind_elementwise(node, ins, outs[0], self.workspace)
 
 
@@ -128,7 +130,8 @@ def _bind_elementwise(node: Node, ins: list[np.ndarray], out: np.ndarray,
 def _workspace_nbytes(node: Node) -> int:
     op = get_op(node.op)
     if op.ew is None:
-        return 0
+        return op.workspace_nbytes([v.type for v in node.inputs], [v.type for v in node.outputs],
+                                   node.attrs)
     out = node.outputs[0]
     return op.n_tmp * block_elements_of(out.shape) * out.dtype.itemsize
 
