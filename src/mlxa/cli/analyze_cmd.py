@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     check_positive("--repeat", args.repeat)
     if args.warmup < 0:
         raise UserInputError(f"--warmup must be >= 0, got {args.warmup}")
-    out_dir = ensure_writable_dir(args.out)
     model = load_model(args)
+    out_dir = ensure_writable_dir(args.out)
     return _analyze(args, model, out_dir)
 
 
