@@ -1,7 +1,8 @@
 """Elementwise fusion: chains of elementwise ops become one `fused` node run block by block.
 
 A chain grows from an elementwise node through its result's only consumer while that consumer is
-elementwise, produces the same type, and the result is not a graph output. The fused node takes
+elementwise, produces the same type, belongs to no earlier chain, and the result is not a graph
+output. The fused node takes
 the chain's place at its last node, so every external operand is defined before it. Chains of one
 node are left alone. O(nodes + edges).
 """
@@ -32,9 +33,10 @@ def fusion_groups(graph: Graph) -> tuple[tuple[int, ...], ...]:
             if last.output in outputs or len(users) != 1:
                 break
             nxt = users[0]
-            if not _fusable(nxt) or nxt.output.type != last.output.type:
+            j = index[id(nxt)]
+            if j in taken or not _fusable(nxt) or nxt.output.type != last.output.type:
                 break
-            chain.append(index[id(nxt)])
+            chain.append(j)
         if len(chain) > 1:
             taken.update(chain)
             groups.append(tuple(chain))
