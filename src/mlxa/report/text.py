@@ -33,11 +33,18 @@ def _header(run: dict[str, Any]) -> list[str]:
     if "input_values" in m:
         lines.append(f"Input: {m['input_values']} tiled to width {m['input_width']}")
     lines.append(f"Parameters: {m['params']:,} ({format_nbytes(m['param_nbytes'])}); "
-                 f"work {m['flops'] / 1e6:,.1f} MFLOP per inference")
+                 f"work {format_flops(m['flops'])} per inference")
     lines.append(f"Machine: {meta['cpu']}, {meta['cpu_count']} cores; numpy "
                  f"{meta['numpy_version']}, BLAS {blas.get('library')} "
                  f"{blas.get('architecture', '')} x{blas.get('threads')}".rstrip())
     return lines
+
+
+def format_flops(flops: float) -> str:
+    for unit, scale in (("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3)):
+        if flops >= scale:
+            return f"{flops / scale:,.1f} {unit}"
+    return f"{flops:.0f} FLOP"
 
 
 def _measured(part: dict[str, Any], config: dict[str, Any]) -> list[str]:
