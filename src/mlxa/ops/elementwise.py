@@ -9,7 +9,8 @@ same block kernels. FLOPs count one per arithmetic or transcendental operation o
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -160,3 +161,69 @@ ERF = elementwise("erf", _erf, 12, n_tmp=3, doc="erf(x), |error| < 1.5e-7")
 SIGMOID = elementwise("sigmoid", _sigmoid, 4, doc="1/(1+exp(-x))")
 SILU = elementwise("silu", _silu, 5, n_tmp=1, doc="x*sigmoid(x) (swish)")
 TANH = elementwise("tanh", _tanh, 1, doc="tanh(x)")
+
+
+# -- more activations and arithmetic (ONNX names) --------------------------------------------------
+
+def _unary(ufunc: np.ufunc) -> BlockKernel:
+    def ew(args: Arrays, o: np.ndarray, t: Arrays, attrs: Attrs) -> None:
+        ufunc(args[0], out=o)
+    return ew
+
+
+def _clip(args: Arrays, o: np.ndarray, t: Arrays, attrs: Attrs) -> None:
+    """min(max(x, min), max); a bound given as None is absent."""
+    lo, hi = attrs.get("min"), attrs.get("max")
+    if lo is None and hi is None:
+        np.copyto(o, args[0])
+    else:
+        np.clip(args[0], lo, hi, out=o)
+
+
+def _hardsigmoid_into(x: np.ndarray, o: np.ndarray, alpha: float, beta: float) -> None:
+    np.multiply(x, alpha, out=o)
+    o += beta
+    np.clip(o, 0.0, 1.0, out=o)
+
+
+def _hardsigmoid(args: Arrays, o: np.ndarray, t: Arrays, attrs: Attrs) -> None:
+    """max(0, min(1, alpha x + beta))."""
+    _hardsigmoid_into(args[0], o, attrs.get("alpha", 0.2), attrs.get("beta", 0.5))
+
+
+def _hardswish(args: Arrays, o: np.ndarray, t: Arrays, attrs: Attrs) -> None:
+    """x hardsigmoid(x) with alpha 1/6, beta 1/2 (MobileNetV3)."""
+    _hardsigmoid_into(args[0], t[0], 1.0 / 6.0, 0.5)
+    np.multiply(args[0], t[0], out=o)
+
+
+def _leaky_relu(args: Arrays, o: np.ndarray, t: Arrays, attrs: Attrs) -> None:
+    """x if x >= 0 else alpha x: max(x, alpha x) for alpha <= 1, min(x, alpha x) above."""
+    alpha = attrs.get("alpha", 0.01)
+    np.multiply(args[0], alpha, out=t[0])
+    (np.maximum if alpha <= 1 else np.minimum)(args[0], t[0], out=o)
+
+
+def _prelu(args: Arrays, o: np.ndarray, t: Arrays, attrs: Attrs) -> None:
+    """max(x, 0) + slope min(x, 0), slope broadcast to x."""
+    x, slope = args
+    np.minimum(x, 0, out=t[0])
+    t[0] *= slope
+    np.maximum(x, 0, out=o)
+    o += t[0]
+
+
+CLIP = elementwise("clip", _clip, 2, doc="min(max(x, min), max); relu6 is clip 0..6")
+HARDSIGMOID = elementwise("hardsigmoid", _hardsigmoid, 4, doc="max(0, min(1, alpha x + beta))")
+HARDSWISH = elementwise("hardswish", _hardswish, 5, n_tmp=1, doc="x max(0, min(1, x/6 + 1/2))")
+LEAKY_RELU = elementwise("leaky_relu", _leaky_relu, 2, n_tmp=1, doc="x >= 0 ? x : alpha x")
+PRELU = elementwise("prelu", _prelu, 4, n_tmp=1, doc="x >= 0 ? x : slope x, slope broadcast")
+POW = elementwise("pow", _binary(np.power), 1, doc="a ** b, broadcasting")
+MAXIMUM = elementwise("max", _binary(np.maximum), 1, doc="elementwise max(a, b), broadcasting")
+MINIMUM = elementwise("min", _binary(np.minimum), 1, doc="elementwise min(a, b), broadcasting")
+SQRT = elementwise("sqrt", _unary(np.sqrt), 1, doc="sqrt(x)")
+NEG = elementwise("neg", _unary(np.negative), 1, doc="-x")
+EXP = elementwise("exp", _unary(np.exp), 1, doc="exp(x)")
+LOG = elementwise("log", _unary(np.log), 1, doc="natural log(x)")
+ABS = elementwise("abs", _unary(np.abs), 1, doc="|x|")
+RECIPROCAL = elementwise("reciprocal", _unary(np.reciprocal), 1, doc="1 / x")
