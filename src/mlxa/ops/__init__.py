@@ -1,6 +1,17 @@
 """The op table (table.py) and the modules that fill it, one per family of ops."""
 
-from mlxa.ops import elementwise, fused, linalg  # noqa: F401  (registers the ops)
+from mlxa.ops import (  # noqa: F401  (registers the ops)
+    conv,
+    elementwise,
+    fused,
+    indexing,
+    linalg,
+    logic,
+    nn,
+    pool,
+    reduce,
+    shape,
+)
 from mlxa.ops.table import OPS, Cost, OpDef, get_op, infer_types
 
 __all__ = ["OPS", "Cost", "OpDef", "get_op", "infer_types"]
