@@ -1,0 +1,1 @@
+"""Frontends: models from other formats (ONNX, torch) into the graph IR, and back out."""
