@@ -1,1 +1,2 @@
-"""Frontends: models from other formats (ONNX, torch) into the graph IR, and back out."""
+"""Frontends: importers that turn models from other frameworks (PyTorch, ONNX) into mlxa graphs,
+and exporters back. Each imports its framework inside itself, so the core needs numpy only."""

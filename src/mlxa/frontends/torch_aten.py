@@ -1,0 +1,438 @@
+"""ATen ops -> the op table: one converter per op, for the PyTorch importer (torch_import.py).
+
+A converter takes the importer, the op's arguments by their schema names (defaults filled in,
+fx nodes replaced by Operands: graph Values or constant numpy arrays) and torch's fake output
+(for static shapes), and returns an Operand or a tuple of them. It emits ops through
+`imp.emit`, which folds ops whose inputs are all constants. No torch import is needed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlxa.errors import UnsupportedOpError
+from mlxa.ir.graph import Value
+
+if TYPE_CHECKING:
+    from mlxa.frontends.torch_import import Importer
+
+Operand = Value | np.ndarray
+Args = dict[str, Any]
+Converter = Callable[["Importer", Args, Any], Any]
+CONVERTERS: dict[str, Converter] = {}
+
+
+def converts(*names: str) -> Callable[[Converter], Converter]:
+    """Register a converter for ATen op packets ("aten.conv2d"), whatever the overload."""
+    def register(fn: Converter) -> Converter:
+        for name in names:
+            CONVERTERS[f"aten.{name}"] = fn
+        return fn
+    return register
+
+
+def operand(x: Any, like: Operand) -> Operand:
+    """A Python scalar as a 0-d constant of `like`'s dtype; operands pass through."""
+    return x if isinstance(x, (Value, np.ndarray)) else np.asarray(x, dtype=like.dtype)
+
+
+def axis(dim: int, rank: int) -> int:
+    return dim + rank if dim < 0 else dim
+
+
+def pair(v: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(v, int):
+        return (v, v)
+    return (int(v[0]), int(v[0])) if len(v) == 1 else (int(v[0]), int(v[1]))
+
+
+def shape_of(meta: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in meta.shape)
+
+
+def _ones(n: int) -> np.ndarray:
+    return np.ones(n, np.float32)
+
+
+def _zeros(n: int) -> np.ndarray:
+    return np.zeros(n, np.float32)
+
+
+# -- convolution, linear algebra, normalisation ---------------------------------------------------
+
+@converts("conv2d", "convolution")
+def _conv(imp: Importer, a: Args, out: Any) -> Operand:
+    if a.get("transposed") or len(a["weight"].shape) != 4:
+        raise UnsupportedOpError("only 2-D, non-transposed convolutions are supported")
+    padding = a["padding"]
+    if isinstance(padding, str):  # conv2d.padding: 'valid' or 'same' (stride 1)
+        kh, kw = a["weight"].shape[2:]
+        dh, dw = pair(a["dilation"])
+        padding = (0, 0) if padding == "valid" else ((kh - 1) * dh // 2, (kw - 1) * dw // 2)
+    ph, pw = pair(padding)
+    ins = [a["input"], a["weight"]] + ([a["bias"]] if a["bias"] is not None else [])
+    return imp.emit("conv", *ins, strides=pair(a["stride"]), pads=(ph, pw, ph, pw),
+                    dilations=pair(a["dilation"]), group=int(a["groups"]))
+
+
+@converts("linear")
+def _linear(imp: Importer, a: Args, out: Any) -> Operand:
+    x, w, bias = a["input"], a["weight"], a["bias"]
+    if len(x.shape) == 2:
+        return imp.emit("gemm", x, w, *([bias] if bias is not None else []), transB=1)
+    y = imp.emit("matmul", x, imp.emit("transpose", w, perm=(1, 0)))
+    return y if bias is None else imp.emit("add", y, bias)
+
+
+@converts("addmm")
+def _addmm(imp: Importer, a: Args, out: Any) -> Operand:
+    return imp.emit("gemm", a["mat1"], a["mat2"], a["input"], alpha=float(a["alpha"]),
+                    beta=float(a["beta"]))
+
+
+@converts("mm", "bmm", "matmul")
+def _matmul(imp: Importer, a: Args, out: Any) -> Operand:
+    return imp.emit("matmul", a["input"], a.get("mat2", a.get("other")))
+
+
+@converts("batch_norm", "_native_batch_norm_legit_no_training")
+def _batch_norm(imp: Importer, a: Args, out: Any) -> Any:
+    if a.get("training"):
+        raise UnsupportedOpError("batch_norm in training mode")
+    x = a["input"]
+    c = x.shape[1]
+    scale = _ones(c) if a["weight"] is None else a["weight"]
+    bias = _zeros(c) if a["bias"] is None else a["bias"]
+    y = imp.emit("batch_norm", x, scale, bias, a["running_mean"], a["running_var"],
+                 epsilon=float(a["eps"]))
+    return (y, None, None) if isinstance(out, (tuple, list)) else y
+
+
+@converts("layer_norm", "native_layer_norm")
+def _layer_norm(imp: Importer, a: Args, out: Any) -> Any:
+    x, shape = a["input"], tuple(a["normalized_shape"])
+    n = int(np.prod(shape))
+    scale = _ones(n).reshape(shape) if a["weight"] is None else a["weight"]
+    bias = _zeros(n).reshape(shape) if a["bias"] is None else a["bias"]
+    y = imp.emit("layer_norm", x, scale, bias, axis=len(x.shape) - len(shape),
+                 epsilon=float(a["eps"]))
+    return (y, None, None) if isinstance(out, (tuple, list)) else y
+
+
+@converts("softmax", "_softmax")
+def _softmax(imp: Importer, a: Args, out: Any) -> Operand:
+    return imp.emit("softmax", a["input"], axis=int(a["dim"]))
+
+
+@converts("scaled_dot_product_attention")
+def _attention(imp: Importer, a: Args, out: Any) -> Operand:
+    """softmax(q k^T * scale + mask) v, written out in ops."""
+    q, k, v, mask = a["query"], a["key"], a["value"], a["attn_mask"]
+    if a.get("dropout_p") or a.get("enable_gqa"):
+        raise UnsupportedOpError("scaled_dot_product_attention with dropout or GQA")
+    rank = len(q.shape)
+    perm = tuple(range(rank - 2)) + (rank - 1, rank - 2)
+    scale = a["scale"] if a["scale"] is not None else 1.0 / np.sqrt(q.shape[-1])
+    scores = imp.emit("matmul", q, imp.emit("transpose", k, perm=perm))
+    scores = imp.emit("mul", scores, operand(scale, scores))
+    n_q, n_k = q.shape[-2], k.shape[-2]
+    if a["is_causal"]:
+        mask = np.where(np.tril(np.ones((n_q, n_k), bool)), 0.0, -np.inf).astype(scores.dtype)
+    if mask is not None:
+        if mask.dtype == np.bool_:
+            raise UnsupportedOpError("scaled_dot_product_attention with a boolean mask")
+        scores = imp.emit("add", scores, mask)
+    return imp.emit("matmul", imp.emit("softmax", scores, axis=-1), v)
+
+
+# -- elementwise ----------------------------------------------------------------------------------
+
+def _unary(op: str, **attrs: Any) -> Converter:
+    def convert(imp: Importer, a: Args, out: Any) -> Operand:
+        return imp.emit(op, a["input"], **attrs)
+    return convert
+
+
+for _name in ("relu", "sigmoid", "tanh", "silu", "erf", "sqrt", "hardswish", "neg", "exp", "log",
+              "abs", "reciprocal"):
+    converts(_name)(_unary(_name))
+
+
+@converts("gelu")
+def _gelu(imp: Importer, a: Args, out: Any) -> Operand:
+    return imp.emit("gelu", a["input"], approximate=a["approximate"])
+
+
+def _clip(imp: Importer, x: Operand, lo: float | None, hi: float | None) -> Operand:
+    return imp.emit("clip", x, min=None if lo is None else float(lo),
+                    max=None if hi is None else float(hi))
+
+
+@converts("hardtanh")
+def _hardtanh(imp: Importer, a: Args, out: Any) -> Operand:
+    return _clip(imp, a["input"], a["min_val"], a["max_val"])
+
+
+@converts("relu6")
+def _relu6(imp: Importer, a: Args, out: Any) -> Operand:
+    return _clip(imp, a["input"], 0.0, 6.0)
+
+
+@converts("clamp")
+def _clamp(imp: Importer, a: Args, out: Any) -> Operand:
+    if isinstance(a["min"], (Value, np.ndarray)) or isinstance(a["max"], (Value, np.ndarray)):
+        raise UnsupportedOpError("clamp with tensor bounds")
+    return _clip(imp, a["input"], a["min"], a["max"])
+
+
+@converts("clamp_min")
+def _clamp_min(imp: Importer, a: Args, out: Any) -> Operand:
+    return _clip(imp, a["input"], a["min"], None)
+
+
+@converts("clamp_max")
+def _clamp_max(imp: Importer, a: Args, out: Any) -> Operand:
+    return _clip(imp, a["input"], None, a["max"])
+
+
+@converts("hardsigmoid")
+def _hardsigmoid(imp: Importer, a: Args, out: Any) -> Operand:
+    return imp.emit("hardsigmoid", a["input"], alpha=1 / 6, beta=0.5)
+
+
+@converts("leaky_relu")
+def _leaky_relu(imp: Importer, a: Args, out: Any) -> Operand:
+    return imp.emit("leaky_relu", a["input"], alpha=float(a["negative_slope"]))
+
+
+def _binary(op: str) -> Converter:
+    def convert(imp: Importer, a: Args, out: Any) -> Operand:
+        x, y = a["input"], a["other"]
+        like = x if isinstance(x, (Value, np.ndarray)) else y
+        x, y = operand(x, like), operand(y, like)
+        if a.get("alpha", 1) != 1:
+            y = imp.emit("mul", y, operand(a["alpha"], like))
+        return imp.emit(op, x, y)
+    return convert
+
+
+for _name, _op in (("add", "add"), ("sub", "sub"), ("mul", "mul")):
+    converts(_name)(_binary(_op))
+
+
+@converts("div")
+def _div(imp: Importer, a: Args, out: Any) -> Operand:
+    if a.get("rounding_mode") is not None:
+        raise UnsupportedOpError(f"div with rounding_mode={a['rounding_mode']!r}")
+    return _binary("div")(imp, a, out)
+
+
+@converts("rsub")
+def _rsub(imp: Importer, a: Args, out: Any) -> Operand:
+    x = a["input"]
+    scaled = x if a["alpha"] == 1 else imp.emit("mul", x, operand(a["alpha"], x))
+    return imp.emit("sub", operand(a["other"], x), scaled)
+
+
+@converts("pow")
+def _pow(imp: Importer, a: Args, out: Any) -> Operand:
+    x = a.get("input", a.get("self"))
+    return imp.emit("pow", operand(x, a["exponent"]), operand(a["exponent"], x))
+
+
+@converts("rsqrt")
+def _rsqrt(imp: Importer, a: Args, out: Any) -> Operand:
+    return imp.emit("reciprocal", imp.emit("sqrt", a["input"]))
+
+
+for _name, _op in (("maximum", "max"), ("minimum", "min")):
+    converts(_name)(_binary(_op))
+
+
+# -- reductions and pooling -----------------------------------------------------------------------
+
+def _reduce(op: str) -> Converter:
+    def convert(imp: Importer, a: Args, out: Any) -> Operand:
+        x = a["input"]
+        dims = a.get("dim")
+        axes = tuple(range(len(x.shape))) if dims is None or dims == [] \
+            else tuple(sorted(axis(d, len(x.shape)) for d in np.atleast_1d(dims)))
+        return imp.emit(op, x, axes=axes, keepdims=int(bool(a.get("keepdim", False))))
+    return convert
+
+
+converts("mean")(_reduce("reduce_mean"))
+converts("sum")(_reduce("reduce_sum"))
+converts("amax")(_reduce("reduce_max"))
+
+
+def _pool_attrs(a: Args, count_include_pad: bool = False) -> dict[str, Any]:
+    kernel = pair(a["kernel_size"])
+    stride = pair(a["stride"]) if a["stride"] else kernel
+    ph, pw = pair(a["padding"])
+    return {"kernel_shape": kernel, "strides": stride, "pads": (ph, pw, ph, pw),
+            "dilations": pair(a.get("dilation", 1)), "ceil_mode": int(bool(a["ceil_mode"])),
+            "count_include_pad": int(count_include_pad)}
+
+
+@converts("max_pool2d", "max_pool2d_with_indices")
+def _max_pool(imp: Importer, a: Args, out: Any) -> Any:
+    y = imp.emit("max_pool", a["input"], **_pool_attrs(a))
+    return (y, None) if isinstance(out, (tuple, list)) else y
+
+
+@converts("avg_pool2d")
+def _avg_pool(imp: Importer, a: Args, out: Any) -> Operand:
+    if a.get("divisor_override") is not None:
+        raise UnsupportedOpError("avg_pool2d with divisor_override")
+    return imp.emit("avg_pool", a["input"], **_pool_attrs(a, bool(a["count_include_pad"])))
+
+
+@converts("adaptive_avg_pool2d", "_adaptive_avg_pool2d")
+def _adaptive_avg_pool(imp: Importer, a: Args, out: Any) -> Operand:
+    x = a["input"]
+    h, w = x.shape[-2:]
+    oh, ow = pair(a["output_size"])
+    if (oh, ow) == (1, 1):
+        return imp.emit("global_avg_pool", x)
+    if h % oh or w % ow:
+        raise UnsupportedOpError(f"adaptive_avg_pool2d from {h}x{w} to {oh}x{ow} "
+                                 "(not a whole window)")
+    k = (h // oh, w // ow)
+    return imp.emit("avg_pool", x, kernel_shape=k, strides=k, pads=(0, 0, 0, 0),
+                    dilations=(1, 1), ceil_mode=0, count_include_pad=0)
+
+
+# -- layout ---------------------------------------------------------------------------------------
+
+@converts("view", "_unsafe_view", "reshape", "flatten", "unflatten", "view_copy")
+def _reshape(imp: Importer, a: Args, out: Any) -> Operand:
+    shape = shape_of(out)
+    x = a["input"]
+    return x if tuple(x.shape) == shape else imp.emit("reshape", x, shape=shape)
+
+
+@converts("permute")
+def _permute(imp: Importer, a: Args, out: Any) -> Operand:
+    x = a["input"]
+    return imp.emit("transpose", x, perm=tuple(axis(d, len(x.shape)) for d in a["dims"]))
+
+
+@converts("transpose")
+def _transpose(imp: Importer, a: Args, out: Any) -> Operand:
+    x = a["input"]
+    perm = list(range(len(x.shape)))
+    i, j = axis(a["dim0"], len(perm)), axis(a["dim1"], len(perm))
+    perm[i], perm[j] = perm[j], perm[i]
+    return x if i == j else imp.emit("transpose", x, perm=tuple(perm))
+
+
+@converts("t")
+def _t(imp: Importer, a: Args, out: Any) -> Operand:
+    x = a["input"]
+    return x if len(x.shape) < 2 else imp.emit("transpose", x, perm=(1, 0))
+
+
+@converts("cat", "concat")
+def _cat(imp: Importer, a: Args, out: Any) -> Operand:
+    parts = [t for t in a["tensors"] if 0 not in t.shape or len(t.shape) != 1]
+    if len(parts) == 1:
+        return parts[0]
+    return imp.emit("concat", *parts, axis=axis(a["dim"], len(parts[0].shape)))
+
+
+@converts("split", "split_with_sizes")
+def _split(imp: Importer, a: Args, out: Any) -> tuple[Operand, ...]:
+    x = a["input"]
+    dim = axis(a["dim"], len(x.shape))
+    sizes = a.get("split_sizes")
+    if sizes is None:
+        step = int(a["split_size"])
+        sizes = [min(step, x.shape[dim] - s) for s in range(0, x.shape[dim], step)]
+    if len(sizes) == 1:
+        return (x,)
+    return imp.emit_multi("split", x, axis=dim, sizes=tuple(int(s) for s in sizes))
+
+
+@converts("slice")
+def _slice(imp: Importer, a: Args, out: Any) -> Operand:
+    x = a["input"]
+    dim = axis(a["dim"], len(x.shape))
+    start, end, _ = slice(a["start"], a["end"], a["step"]).indices(x.shape[dim])
+    if (start, end, a["step"]) == (0, x.shape[dim], 1):
+        return x
+    return imp.emit("slice", x, starts=(start,), ends=(end,), axes=(dim,), steps=(a["step"],))
+
+
+@converts("select")
+def _select(imp: Importer, a: Args, out: Any) -> Operand:
+    """x[..., i, ...] as a one-element slice and a squeeze (a 0-d index would not survive
+    GraphBuilder.param, which makes arrays at least 1-d)."""
+    x = a["input"]
+    dim = axis(a["dim"], len(x.shape))
+    i = axis(a["index"], x.shape[dim])
+    part = imp.emit("slice", x, starts=(i,), ends=(i + 1,), axes=(dim,), steps=(1,))
+    return imp.emit("squeeze", part, axes=(dim,))
+
+
+@converts("embedding")
+def _embedding(imp: Importer, a: Args, out: Any) -> Operand:
+    return imp.emit("gather", a["weight"], a["indices"], axis=0)
+
+
+@converts("unsqueeze")
+def _unsqueeze(imp: Importer, a: Args, out: Any) -> Operand:
+    return imp.emit("unsqueeze", a["input"], axes=(axis(a["dim"], len(a["input"].shape) + 1),))
+
+
+@converts("squeeze")
+def _squeeze(imp: Importer, a: Args, out: Any) -> Operand:
+    x = a["input"]
+    dims = a.get("dim", None)
+    dims = range(len(x.shape)) if dims is None else np.atleast_1d(dims)
+    axes = tuple(sorted(d for d in (axis(int(d), len(x.shape)) for d in dims)
+                        if x.shape[d] == 1))
+    return imp.emit("squeeze", x, axes=axes) if axes else x
+
+
+TORCH_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
+                   "circular": "wrap"}
+
+
+@converts("constant_pad_nd", "pad")
+def _pad(imp: Importer, a: Args, out: Any) -> Operand:
+    """torch lists (begin, end) pairs from the last dim backwards; ONNX all begins, then ends."""
+    x, pad, mode = a["input"], list(a["pad"]), a.get("mode", "constant")
+    if mode not in TORCH_PAD_MODES:
+        raise UnsupportedOpError(f"pad mode {mode!r}")
+    rank = len(x.shape)
+    begins, ends = [0] * rank, [0] * rank
+    for k in range(len(pad) // 2):
+        begins[rank - 1 - k], ends[rank - 1 - k] = pad[2 * k], pad[2 * k + 1]
+    value = a.get("value")
+    return imp.emit("pad", x, pads=tuple(begins + ends), mode=TORCH_PAD_MODES[mode],
+                    value=0.0 if value is None else float(value))
+
+
+@converts("clone", "contiguous", "alias", "detach", "lift_fresh_copy", "dropout")
+def _identity(imp: Importer, a: Args, out: Any) -> Operand:
+    if a.get("train"):
+        raise UnsupportedOpError("dropout in training mode")
+    return a["input"]
+
+
+@converts("_to_copy", "to")
+def _to_copy(imp: Importer, a: Args, out: Any) -> Operand:
+    x = a["input"]
+    if np.dtype(x.dtype) != _numpy_dtype_of(out):
+        raise UnsupportedOpError(f"dtype conversion from {x.dtype}")
+    return x
+
+
+def _numpy_dtype_of(meta: Any) -> np.dtype:
+    from mlxa.frontends.torch_import import numpy_dtype
+
+    return numpy_dtype(meta.dtype)
