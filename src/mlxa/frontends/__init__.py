@@ -1,2 +1,1 @@
-"""Frontends: importers that turn models from other frameworks (PyTorch, ONNX) into mlxa graphs,
-and exporters back. Each imports its framework inside itself, so the core needs numpy only."""
+"""Frontends: models from other formats (ONNX, torch) into the graph IR, and back out."""
