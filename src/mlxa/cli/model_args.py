@@ -24,7 +24,14 @@ class LoadedModel:
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="mlp", help="zoo model (default: mlp, the seed's MLP)")
+    p.add_argument("--model", default="mlp",
+                   help="zoo model: mlp (default, the seed's MLP), transformer, small_cnn, "
+                        "mobilenet_v2, resnet18, resnet50 (`mlxa models` lists them)")
+    p.add_argument("--size", action="append", metavar="KEY=VALUE",
+                   help="a zoo model's size, e.g. --size seq=64 (repeatable; see `mlxa models`)")
+    p.add_argument("--torch", metavar="PKG.MODULE:FACTORY",
+                   help="a PyTorch model: FACTORY() returns (module, example_inputs) or a module "
+                        "with an example_inputs attribute")
     p.add_argument("--input", default=DEFAULT_INPUT,
                    help='comma-separated numbers, tiled to the input width (default "%(default)s")')
     p.add_argument("--batch", type=int, default=32, help="batch size (default 32)")
@@ -81,8 +88,12 @@ def check_fits(what: str, need_nbytes: int) -> None:
 
 
 def load_model(args: argparse.Namespace) -> LoadedModel:
+    from mlxa.cli.model_sources import load_torch, load_zoo
+
+    if getattr(args, "torch", None):
+        return load_torch(args)
     if args.model != "mlp":
-        raise UserInputError(f"unknown model {args.model!r}; known: mlp")
+        return load_zoo(args)
     return _load_mlp(args)
 
 
