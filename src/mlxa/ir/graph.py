@@ -8,6 +8,7 @@ no names: the printer numbers them, so printed graphs are stable golden text.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -111,10 +112,7 @@ class Graph:
         return sum(int(a.nbytes) for a in self.params.values())
 
     def replace(self, **changes: Any) -> Graph:
-        fields = dict(inputs=self.inputs, params=self.params, nodes=self.nodes,
-                      outputs=self.outputs, name=self.name)
-        fields.update(changes)
-        return Graph(**fields)
+        return dataclasses.replace(self, **changes)
 
 
 class GraphBuilder:
