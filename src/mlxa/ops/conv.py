@@ -4,7 +4,9 @@ Attributes as ONNX Conv: strides, pads (top, left, bottom, right), dilations, gr
 one per case, all allocation-free given a workspace (per batch item, reused across the batch):
   * pointwise (1x1, stride 1, no padding, one group): one matrix product per item, no copy;
   * depthwise (one input channel per group): a multiply-add per kernel offset, no im2col;
-  * general: im2col (one strided copy into a column buffer) then a matrix product per group.
+  * general: im2col (a strided copy into a column buffer) then a matrix product per group, a
+    band of output rows at a time so the column buffer stays near COL_BUFFER_NBYTES (cache
+    sized) however large the image: it would otherwise be kh*kw times the input.
 FLOPs are 2 per multiply-add, plus one add per output element for the bias.
 """
 
@@ -20,6 +22,8 @@ from mlxa.ops import memory
 from mlxa.ops.scratch import scratch, scratch_nbytes
 from mlxa.ops.spatial import Window, pad_into, window, windows_view
 from mlxa.ops.table import Attrs, OpDef, register, same_dtype
+
+COL_BUFFER_NBYTES = 1 << 20
 
 
 def _geometry(x: tuple[int, ...], w: tuple[int, ...], attrs: Attrs) -> Window:
@@ -63,10 +67,17 @@ def _scratch_shapes(x: tuple[int, ...], w: tuple[int, ...],
     kind = _kind(x, w, win, group)
     shapes = [(1, x[1], win.padded_h, win.padded_w)] if win.needs_padding else []
     if kind == "im2col":
-        shapes.append((group, w[1] * w[2] * w[3], win.out_h * win.out_w))
+        shapes.append((group * w[1] * w[2] * w[3] * _band_rows(x, w, win, group) * win.out_w,))
     elif kind == "depthwise":
         shapes.append((w[0], win.out_h, win.out_w))
     return shapes
+
+
+def _band_rows(x: tuple[int, ...], w: tuple[int, ...], win: Window, group: int,
+               itemsize: int = 4) -> int:
+    """Output rows per im2col band: as many as fit COL_BUFFER_NBYTES, at least one."""
+    row_nbytes = group * w[1] * w[2] * w[3] * win.out_w * itemsize
+    return max(1, min(win.out_h, COL_BUFFER_NBYTES // row_nbytes))
 
 
 def _workspace(ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) -> int:
@@ -99,13 +110,20 @@ def _conv(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: A
 
 def _im2col(xn: np.ndarray, w: np.ndarray, win: Window, group: int, out: np.ndarray,
             col: np.ndarray) -> None:
-    """out[O,oh,ow] = w[g] @ col[g] per group, col[g] = (C/g*kh*kw, oh*ow) windows of xn."""
-    c = xn.shape[0]
+    """out[O, rows, ow] = w[g] @ col[g] per group and band of rows, col[g] being the
+    (C/g*kh*kw, rows*ow) windows of xn."""
+    c, o = xn.shape[0], w.shape[0]
     views = windows_view(xn.reshape(group, c // group, *xn.shape[1:]), win)
-    np.copyto(col.reshape(views.shape), views)
-    o = w.shape[0]
-    np.matmul(w.reshape(group, o // group, -1), col,
-              out=out.reshape(group, o // group, win.out_h * win.out_w))
+    wg = w.reshape(group, o // group, -1)
+    out_g = out.reshape(group, o // group, win.out_h, win.out_w)
+    band = col.size // (wg.shape[2] * group * win.out_w)
+    for r0 in range(0, win.out_h, band):
+        rows = min(band, win.out_h - r0)
+        part = views[..., r0:r0 + rows, :]
+        cols = col[:part.size].reshape(part.shape)
+        np.copyto(cols, part)
+        np.matmul(wg, cols.reshape(group, wg.shape[2], rows * win.out_w),
+                  out=out_g[:, :, r0:r0 + rows].reshape(group, o // group, rows * win.out_w))
 
 
 def _depthwise(xn: np.ndarray, w: np.ndarray, win: Window, out: np.ndarray,
