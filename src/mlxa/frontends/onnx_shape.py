@@ -1,0 +1,178 @@
+"""ONNX converters for shape ops and constants.
+
+The shape arguments ONNX passes as tensors (Reshape's shape, Slice's starts, Pad's pads, ...)
+must be constants once the importer has folded what it can; they become the IR ops' concrete
+attributes. Shape, Size, ConstantOfShape, Range and Constant always yield constants: every IR
+value's shape is known, so Shape of anything folds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from mlxa.frontends.onnx_context import (
+    Converter,
+    ImportContext,
+    OnnxNode,
+    Operand,
+    ints,
+    registrar,
+    scalar,
+    shape_of,
+)
+from mlxa.ops.shape import reshape_target
+
+CONVERTERS: dict[str, Converter] = {}
+converts = registrar(CONVERTERS)
+
+
+def _required(ctx: ImportContext, k: int, what: str) -> tuple[int, ...]:
+    value = ints(ctx.const(k, what))
+    if value is None:
+        ctx.fail(f"{what} (input {k}) is missing")
+    return value
+
+
+def _int64(values: Sequence[int]) -> np.ndarray:
+    return np.array(values, np.int64)
+
+
+@converts("Reshape")
+def _reshape(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    x = node.inputs[0]
+    target = _required(ctx, 1, "shape")
+    if not node.attr("allowzero", 0):
+        target = tuple(shape_of(x)[i] if d == 0 else d for i, d in enumerate(target))
+    return [ctx.op("reshape", x, shape=reshape_target(shape_of(x), target))]
+
+
+@converts("Flatten")
+def _flatten(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    return [ctx.op("flatten", node.inputs[0], axis=node.attr("axis", 1))]
+
+
+@converts("Transpose")
+def _transpose(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    x = node.inputs[0]
+    perm = node.attr("perm") or tuple(range(len(x.shape) - 1, -1, -1))
+    return [ctx.op("transpose", x, perm=tuple(perm))]
+
+
+@converts("Concat")
+def _concat(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    return [ctx.op("concat", *[x for x in node.inputs if x is not None],
+                   axis=node.attr("axis"))]
+
+
+@converts("Split")
+def _split(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    x = node.inputs[0]
+    axis = int(node.attr("axis", 0))
+    dim = shape_of(x)[axis]
+    sizes = ints(ctx.const(1, "split")) if node.input(1) is not None else node.attr("split")
+    if not sizes:
+        n = int(node.attr("num_outputs") or len(node.outputs))
+        chunk = -(-dim // n)
+        sizes = [chunk] * (n - 1) + [dim - chunk * (n - 1)]
+    return list(ctx.op_multi("split", x, axis=axis, sizes=tuple(sizes)))
+
+
+@converts("Slice")
+def _slice(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    starts, ends = _required(ctx, 1, "starts"), _required(ctx, 2, "ends")
+    axes, steps = ints(ctx.const(3, "axes")), ints(ctx.const(4, "steps"))
+    return [ctx.op("slice", node.inputs[0], starts=starts, ends=ends,
+                   axes=axes or tuple(range(len(starts))), steps=steps or (1,) * len(starts))]
+
+
+@converts("Gather")
+def _gather(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    return [ctx.op("gather", node.inputs[0], node.inputs[1], axis=node.attr("axis", 0))]
+
+
+@converts("Squeeze")
+def _squeeze(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    x = node.inputs[0]
+    axes = ints(ctx.const(1, "axes")) or tuple(i for i, d in enumerate(shape_of(x)) if d == 1)
+    return [ctx.op("squeeze", x, axes=axes)]
+
+
+@converts("Unsqueeze")
+def _unsqueeze(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    return [ctx.op("unsqueeze", node.inputs[0], axes=_required(ctx, 1, "axes"))]
+
+
+@converts("Pad")
+def _pad(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    x = node.inputs[0]
+    rank = len(shape_of(x))
+    pads = _required(ctx, 1, "pads")
+    axes = ints(ctx.const(3, "axes"))
+    if axes is not None:
+        full = [0] * (2 * rank)
+        for i, a in enumerate(axes):
+            full[a % rank], full[a % rank + rank] = pads[i], pads[i + len(axes)]
+        pads = tuple(full)
+    value = scalar(ctx.const(2, "constant_value"))
+    return [ctx.op("pad", x, pads=pads, mode=node.attr("mode", "constant"),
+                   value=0 if value is None else value)]
+
+
+@converts("Expand")
+def _expand(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    return [ctx.op("expand", node.inputs[0], shape=_required(ctx, 1, "shape"))]
+
+
+@converts("Tile")
+def _tile(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """x[d0, d1] tiled (r0, r1): x as [1, d0, 1, d1], expanded to [r0, d0, r1, d1], reshaped."""
+    x = node.inputs[0]
+    shape, repeats = shape_of(x), _required(ctx, 1, "repeats")
+    if len(repeats) != len(shape):
+        ctx.fail(f"repeats {repeats} do not match rank {len(shape)}")
+    spread = ctx.op("reshape", x, shape=tuple(v for d in shape for v in (1, d)))
+    wide = ctx.op("expand", spread, shape=tuple(v for r, d in zip(repeats, shape)
+                                                for v in (r, d)))
+    return [ctx.op("reshape", wide, shape=tuple(r * d for r, d in zip(repeats, shape)))]
+
+
+@converts("Shape")
+def _shape(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    shape = shape_of(node.inputs[0])
+    start, end = node.attr("start", 0), node.attr("end", len(shape))
+    return [_int64(shape[start:end])]
+
+
+@converts("Size")
+def _size(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    return [np.array(math.prod(shape_of(node.inputs[0])), np.int64)]
+
+
+@converts("ConstantOfShape")
+def _constant_of_shape(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    shape = _required(ctx, 0, "shape")
+    value = node.attr("value")
+    value = np.zeros(1, np.float32) if value is None else value
+    return [np.full(shape, value.reshape(-1)[0], value.dtype)]
+
+
+@converts("Range")
+def _range(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    start = ctx.const(0, "start")
+    limit, delta = ctx.const(1, "limit"), ctx.const(2, "delta")
+    return [np.arange(scalar(start), scalar(limit), scalar(delta)).astype(start.dtype)]
+
+
+@converts("Constant")
+def _constant(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    attrs = node.attrs
+    if "value" in attrs:
+        return [attrs["value"]]
+    for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
+                       ("value_int", np.int64), ("value_ints", np.int64)):
+        if key in attrs:
+            return [np.array(attrs[key], dtype)]
+    ctx.fail(f"Constant with attribute(s) {', '.join(attrs) or 'none'} is not supported")
