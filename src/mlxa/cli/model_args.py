@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlxa.errors import UserInputError
@@ -24,6 +25,10 @@ class LoadedModel:
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model_path", nargs="?", metavar="MODEL.onnx",
+                   help="an ONNX model file (instead of --model or --torch)")
+    p.add_argument("--input-shape", action="append", metavar="NAME=1x3x224x224",
+                   help="an ONNX input's shape, binding its dynamic dims (repeatable)")
     p.add_argument("--model", default="mlp",
                    help="zoo model: mlp (default, the seed's MLP), transformer, small_cnn, "
                         "mobilenet_v2, resnet18, resnet50 (`mlxa models` lists them)")
@@ -90,6 +95,10 @@ def check_fits(what: str, need_nbytes: int) -> None:
 def load_model(args: argparse.Namespace) -> LoadedModel:
     from mlxa.cli.model_sources import load_torch, load_zoo
 
+    if getattr(args, "model_path", None):
+        if getattr(args, "torch", None) or args.model != "mlp":
+            raise UserInputError("give a model file, --model or --torch, not several")
+        return _load_onnx(args)
     if getattr(args, "torch", None):
         return load_torch(args)
     if args.model != "mlp":
@@ -123,3 +132,56 @@ def _load_mlp(args: argparse.Namespace) -> LoadedModel:
             "weights": args.weights or f"deterministic (seed {config.seed})",
             "input_values": values, "input_width": config.in_features}
     return LoadedModel(graph, (x,), info)
+
+
+def parse_input_shapes(items: list[str] | None) -> dict[str, tuple[int, ...]]:
+    """--input-shape NAME=1x3x224x224 (repeatable) as {name: shape}."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for item in items or []:
+        name, sep, dims = item.partition("=")
+        try:
+            shape = tuple(int(d) for d in dims.lower().split("x"))
+        except ValueError:
+            shape = ()
+        if not sep or not name or not shape or min(shape) <= 0:
+            raise UserInputError(f"--input-shape {item!r}: expected NAME=DIMS with positive "
+                                 "dims joined by x, e.g. input=1x3x224x224")
+        if name in shapes:
+            raise UserInputError(f"--input-shape gives input {name!r} twice")
+        shapes[name] = shape
+    return shapes
+
+
+def _load_onnx(args: argparse.Namespace) -> LoadedModel:
+    """An ONNX file; its inputs random (seeded), or --input values tiled over the first one."""
+    import numpy as np
+
+    try:
+        from mlxa.frontends.onnx_import import load_onnx
+    except ImportError:
+        raise UserInputError("reading ONNX models needs the onnx package "
+                             "(pip install 'mlxa[onnx]')") from None
+    shapes = parse_input_shapes(args.input_shape)
+    values = None if args.input is DEFAULT_INPUT else parse_values(args.input)  # given or not
+    graph = load_onnx(args.model_path, shapes)
+    activations = sum(v.nbytes for n in graph.nodes for v in n.outputs)
+    check_fits(f"model {args.model_path!r}", graph.param_nbytes + 2 * activations)
+    rng = np.random.default_rng(args.seed)
+    inputs = []
+    for i, v in enumerate(graph.inputs):
+        if i == 0 and values is not None:
+            inputs.append(np.resize(np.asarray(values, v.dtype), v.shape))
+        elif v.dtype.kind == "f":
+            inputs.append(rng.standard_normal(v.shape).astype(v.dtype))
+        elif v.dtype.kind == "b":
+            inputs.append(rng.random(v.shape) < 0.5)
+        else:  # integer inputs are often indices (token ids): keep them small
+            inputs.append(rng.integers(0, 10, v.shape).astype(v.dtype))
+    name = Path(args.model_path).stem
+    info = {"name": name, "description": f"ONNX model {args.model_path} "
+                                         f"({len(graph.nodes)} nodes)",
+            "seed": args.seed, "weights": f"from {args.model_path}",
+            "input_source": "--input values tiled over the first input" if values is not None
+                      else f"random (seed {args.seed})",
+            "input_shapes": {n: list(s) for n, s in shapes.items()}}
+    return LoadedModel(graph, tuple(inputs), info)
