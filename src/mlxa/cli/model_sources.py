@@ -80,13 +80,13 @@ def load_zoo(args: argparse.Namespace) -> Any:
 def load_torch(args: argparse.Namespace) -> Any:
     from mlxa.cli.model_args import LoadedModel
 
+    module, example = call_factory(args.torch)
     try:
         import torch
     except ImportError:
         raise UserInputError("--torch needs PyTorch: pip install 'mlxa[torch]'") from None
     from mlxa.frontends.torch_import import from_torch
 
-    module, example = call_factory(args.torch)
     graph = from_torch(module, example)
     example = (example,) if isinstance(example, torch.Tensor) else tuple(example)
     inputs = tuple(np.ascontiguousarray(t.detach().cpu().numpy()) for t in example)
