@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mlxa import __version__
+from mlxa.analysis.bound_steps import bound_steps
 from mlxa.analysis.buffers import assign_buffers
 from mlxa.analysis.cost import graph_cost
 from mlxa.blas import blas_info
@@ -88,6 +89,7 @@ def plan_summary(compiled: CompiledModel) -> dict[str, Any]:
         "lower_bound_nbytes": compiled.lower_bound_nbytes,
         "lower_bound_before_fusion_and_inplace_nbytes": lower_bound(unfused, align),
         "lower_bound_before_inplace_nbytes": lower_bound(no_inplace, align),
+        "bound_steps_nbytes": [[step, n] for step, n in bound_steps(compiled.source, align)],
         "planners_arena_nbytes": {name: get_planner(name)(buffers, align).arena_nbytes
                                   for name in HEURISTICS},
         "workspace_nbytes": compiled.workspace_nbytes,

@@ -70,12 +70,21 @@ def _plan(plan: dict[str, Any]) -> list[str]:
         f"{plan['lower_bound_nbytes']:,} B, ratio {ratio:.3f}",
         f"Lower bound: {plan['lower_bound_before_fusion_and_inplace_nbytes']:,} B unfused -> "
         f"{plan['lower_bound_before_inplace_nbytes']:,} B fused -> {bound:,} B fused + in-place",
+        *_bound_steps(plan),
         f"Planners: {planners}",
         f"Fused groups: {groups}; in-place ops: {plan['inplace_ops']}",
         f"Workspace {format_nbytes(plan['workspace_nbytes'])}, input/output buffers "
         f"{format_nbytes(plan['io_buffers_nbytes'])}: footprint "
         f"{format_nbytes(plan['footprint_nbytes'])}",
     ]
+
+
+def _bound_steps(plan: dict[str, Any]) -> list[str]:
+    """One line, when the run has the steps (runs saved before they existed do not)."""
+    steps = plan.get("bound_steps_nbytes")
+    if not steps:
+        return []
+    return ["Bound steps (TFLite in-place): " + " -> ".join(f"{name} {n:,} B" for name, n in steps)]
 
 
 def _comparison(cmp: dict[str, Any]) -> list[str]:
