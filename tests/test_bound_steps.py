@@ -4,6 +4,8 @@ when a chain's nodes lie far apart (pinned below), and then the number shows it.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from random_dags import random_dags
@@ -33,7 +35,7 @@ def test_inplace_and_reordering_never_raise_the_bound(graph: Graph) -> None:
 def test_bound_steps_never_rise_on_the_zoo() -> None:
     for name in ZOO:
         steps = values(bound_steps(build(name)))
-        assert all(a >= b for a, b in zip(steps, steps[1:])), (name, steps)
+        assert all(a >= b for a, b in itertools.pairwise(steps)), (name, steps)
 
 
 def test_the_first_steps_are_the_plain_and_tflite_bounds() -> None:

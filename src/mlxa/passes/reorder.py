@@ -27,8 +27,8 @@ each of the three candidate orders.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from mlxa.analysis.buffers import assign_buffers
 from mlxa.ir.graph import Graph, Node, Value
