@@ -207,10 +207,11 @@ def _leaky_relu(args: Arrays, o: np.ndarray, t: Arrays, attrs: Attrs) -> None:
 def _prelu(args: Arrays, o: np.ndarray, t: Arrays, attrs: Attrs) -> None:
     """max(x, 0) + slope min(x, 0), slope broadcast to x."""
     x, slope = args
-    np.minimum(x, 0, out=t[0])
-    t[0] *= slope
+    neg = t[0]
+    np.minimum(x, 0, out=neg)
+    neg *= slope
     np.maximum(x, 0, out=o)
-    o += t[0]
+    o += neg
 
 
 CLIP = elementwise("clip", _clip, 2, doc="min(max(x, min), max); relu6 is clip 0..6")

@@ -138,7 +138,11 @@ def _ln_rule(ins: Sequence[TensorType], attrs: Attrs) -> tuple[TensorType, ...]:
     x = ins[0].shape
     axis = _axis(attrs, len(x))
     for t in ins[1:]:
-        if np.broadcast_shapes(t.shape, x[axis:]) != x[axis:]:
+        try:
+            fits = np.broadcast_shapes(t.shape, x[axis:]) == x[axis:]
+        except ValueError:
+            fits = False
+        if not fits:
             raise ShapeError(f"{t} does not broadcast to the normalised dims {list(x[axis:])}")
     return (TensorType(x, same_dtype(ins)),)
 

@@ -70,7 +70,7 @@ def _argmax_rule(ins: Sequence[TensorType], attrs: Attrs) -> tuple[TensorType, .
     if not -len(x.shape) <= axis < len(x.shape):
         raise ShapeError(f"axis {axis} out of range for {x}")
     shape = reduced_shape(x.shape, (axis % len(x.shape),), bool(attrs.get("keepdims", 1)))
-    return (TensorType(shape, np.int64),)
+    return (TensorType(shape, np.dtype(np.int64)),)
 
 
 def _argmax(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None,
