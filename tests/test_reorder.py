@@ -14,7 +14,7 @@ from mlxa.ir.graph import Graph, GraphBuilder
 from mlxa.models.zoo import build
 from mlxa.passes.fuse_elementwise import fuse_elementwise
 from mlxa.passes.reorder import arena_bound, reorder_for_memory
-from mlxa.runtime.compiled import CompiledModel
+from mlxa.runtime.compiled import CompiledModel, CompileOptions
 from mlxa.runtime.eager import EagerModel
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -94,3 +94,11 @@ def test_reordering_lowers_long_attention() -> None:
 def test_a_graph_with_nothing_to_gain_keeps_its_order() -> None:
     g = build("resnet18")
     assert reorder_for_memory(g) is g
+
+
+def test_compiled_with_reorder_has_the_smaller_arena_and_the_same_outputs() -> None:
+    g = build("transformer", seq=512)
+    x = random_input(g)
+    plain, reordered = (CompiledModel(g, CompileOptions(reorder=r)) for r in (False, True))
+    assert reordered.plan.arena_nbytes == plain.plan.arena_nbytes - 512 * 512 * 4
+    np.testing.assert_allclose(reordered(x)[0], EagerModel(g)(x)[0], rtol=1e-5, atol=1e-5)
