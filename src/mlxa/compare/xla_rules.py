@@ -1,0 +1,264 @@
+"""JAX lowering rules, one per op of the op table: rule(args, attrs, outputs) -> array (or a tuple
+for ops of several outputs). Imported by compare.xla on first use only: this module needs JAX.
+
+Shape ops take their result shape from the node's output type, which the op table inferred when
+the node was built, so no shape rule is written twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from mlxa.ir.graph import Value
+from mlxa.ops.indexing import slices
+from mlxa.ops.reduce import reduce_axes
+from mlxa.ops.spatial import Window, pair, window
+from mlxa.ops.table import Attrs
+
+Rule = Callable[[list[Any], Attrs, Sequence[Value]], Any]
+HIGHEST = lax.Precision.HIGHEST
+
+
+def rules() -> dict[str, Rule]:
+    table: dict[str, Rule] = {}
+    for name, fn in {**_ELEMENTWISE, **_LOGIC}.items():
+        table[name] = _elementwise_rule(fn)
+    table.update(_STRUCTURED)
+    table["fused"] = _fused
+    return table
+
+
+def _elementwise_rule(fn: Callable[..., Any]) -> Rule:
+    return lambda args, attrs, outs: fn(*args, attrs)
+
+
+# -- elementwise -----------------------------------------------------------------------------------
+
+def _clip(x: Any, a: Attrs) -> Any:
+    return jnp.clip(x, a.get("min"), a.get("max"))
+
+
+def _gelu(x: Any, a: Attrs) -> Any:
+    return jax.nn.gelu(x, approximate=a.get("approximate", "none") == "tanh")
+
+
+def _hardsigmoid(x: Any, a: Attrs) -> Any:
+    return jnp.clip(a.get("alpha", 0.2) * x + a.get("beta", 0.5), 0.0, 1.0)
+
+
+def _leaky_relu(x: Any, a: Attrs) -> Any:
+    return jnp.where(x >= 0, x, a.get("alpha", 0.01) * x)
+
+
+_ELEMENTWISE: dict[str, Callable[..., Any]] = {
+    "add": lambda x, y, a: x + y,
+    "sub": lambda x, y, a: x - y,
+    "mul": lambda x, y, a: x * y,
+    "div": lambda x, y, a: x / y,
+    "pow": lambda x, y, a: jnp.power(x, y),
+    "max": lambda x, y, a: jnp.maximum(x, y),
+    "min": lambda x, y, a: jnp.minimum(x, y),
+    "relu": lambda x, a: jnp.maximum(x, 0),
+    "gelu": _gelu,
+    "erf": lambda x, a: lax.erf(x),
+    "sigmoid": lambda x, a: jax.nn.sigmoid(x),
+    "silu": lambda x, a: jax.nn.silu(x),
+    "tanh": lambda x, a: jnp.tanh(x),
+    "clip": _clip,
+    "hardsigmoid": _hardsigmoid,
+    "hardswish": lambda x, a: x * jnp.clip(x / 6.0 + 0.5, 0.0, 1.0),
+    "leaky_relu": _leaky_relu,
+    "prelu": lambda x, slope, a: jnp.maximum(x, 0) + slope * jnp.minimum(x, 0),
+    "sqrt": lambda x, a: jnp.sqrt(x),
+    "neg": lambda x, a: -x,
+    "exp": lambda x, a: jnp.exp(x),
+    "log": lambda x, a: jnp.log(x),
+    "abs": lambda x, a: jnp.abs(x),
+    "reciprocal": lambda x, a: 1.0 / x,
+}
+
+_LOGIC: dict[str, Callable[..., Any]] = {
+    "cast": lambda x, a: x.astype(np.dtype(a["to"])),
+    "equal": lambda x, y, a: x == y,
+    "less": lambda x, y, a: x < y,
+    "greater": lambda x, y, a: x > y,
+    "less_equal": lambda x, y, a: x <= y,
+    "greater_equal": lambda x, y, a: x >= y,
+    "not": lambda x, a: jnp.logical_not(x),
+    "and": lambda x, y, a: jnp.logical_and(x, y),
+    "or": lambda x, y, a: jnp.logical_or(x, y),
+    "where": lambda c, x, y, a: jnp.where(c, x, y),
+}
+
+
+def _fused(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    prev = None
+    for op, operands, items in attrs["steps"]:
+        step_args = [prev if k < 0 else args[k] for k in operands]
+        prev = _ELEMENTWISE[op](*step_args, dict(items))
+    return prev
+
+
+# -- linear algebra, convolution, normalisation --------------------------------------------------
+
+def _matmul(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    return jnp.matmul(args[0], args[1], precision=HIGHEST)
+
+
+def _gemm(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    a = args[0].T if attrs.get("transA", 0) else args[0]
+    b = args[1].T if attrs.get("transB", 0) else args[1]
+    y = attrs.get("alpha", 1.0) * jnp.matmul(a, b, precision=HIGHEST)
+    return y + attrs.get("beta", 1.0) * args[2] if len(args) == 3 else y
+
+
+def _conv(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x, w = args[0], args[1]
+    win = window(x.shape[2], x.shape[3], w.shape[2], w.shape[3], attrs)
+    y = lax.conv_general_dilated(
+        x, w, window_strides=win.strides, padding=_spatial_pads(win),
+        rhs_dilation=win.dilations, dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        feature_group_count=int(attrs.get("group", 1)), precision=HIGHEST)
+    return y + args[2].reshape(1, -1, 1, 1) if len(args) == 3 else y
+
+
+def _batch_norm(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x, scale, bias, mean, var = args
+    per_channel = (-1,) + (1,) * (x.ndim - 2)
+    s = scale / jnp.sqrt(var + attrs.get("epsilon", 1e-5))
+    return x * s.reshape(per_channel) + (bias - mean * s).reshape(per_channel)
+
+
+def _layer_norm(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x = args[0]
+    axes = tuple(range(int(attrs.get("axis", -1)) % x.ndim, x.ndim))
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    y = (x - mean) / jnp.sqrt(var + attrs.get("epsilon", 1e-5)) * args[1]
+    return y + args[2] if len(args) == 3 else y
+
+
+# -- pooling -------------------------------------------------------------------------------------
+
+def _spatial_pads(win: Window) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(begin, end) per spatial axis, the end extended to reach every window (ceil_mode)."""
+    top, left = win.pads[0], win.pads[1]
+    return (top, win.padded_h - win.h - top), (left, win.padded_w - win.w - left)
+
+
+def _pool_window(x: Any, attrs: Attrs) -> tuple[Window, dict[str, Any]]:
+    kh, kw = pair(attrs, "kernel_shape", 0)
+    win = window(x.shape[2], x.shape[3], kh, kw, attrs, bool(attrs.get("ceil_mode", 0)))
+    spec = dict(window_dimensions=(1, 1, kh, kw), window_strides=(1, 1, *win.strides),
+                padding=((0, 0), (0, 0), *_spatial_pads(win)),
+                window_dilation=(1, 1, *win.dilations))
+    return win, spec
+
+
+def _max_pool(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x = args[0]
+    _, spec = _pool_window(x, attrs)
+    return lax.reduce_window(x, -jnp.inf, lax.max, **spec)
+
+
+def _avg_pool(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    """Window sums over how many elements each window averages: real input elements, plus the
+    explicit pads with count_include_pad; the extra end padding of ceil_mode never counts."""
+    x = args[0]
+    win, spec = _pool_window(x, attrs)
+    include = bool(attrs.get("count_include_pad", 0))
+    rows = _counted(win.padded_h, win.pads[0], win.h, win.pads[2], include)
+    cols = _counted(win.padded_w, win.pads[1], win.w, win.pads[3], include)
+    mask = np.outer(rows, cols).astype(np.float32)[None, None]
+    no_pad = {**spec, "padding": ((0, 0),) * 4}
+    counts = lax.reduce_window(jnp.asarray(mask), 0.0, lax.add, **no_pad)
+    return lax.reduce_window(x, 0.0, lax.add, **spec) / jnp.maximum(counts, 1.0)
+
+
+def _counted(padded: int, begin: int, size: int, end: int, include_pad: bool) -> np.ndarray:
+    """Which positions of a padded axis count towards an average."""
+    i = np.arange(padded)
+    return (i < begin + size + end) if include_pad else (i >= begin) & (i < begin + size)
+
+
+def _global_avg_pool(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x = args[0]
+    return jnp.mean(x, axis=tuple(range(2, x.ndim)), keepdims=True)
+
+
+# -- softmax, reductions -------------------------------------------------------------------------
+
+def _reduction(fn: Callable[..., Any]) -> Rule:
+    def rule(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+        x = args[0]
+        return fn(x, axis=reduce_axes(attrs, x.ndim), keepdims=bool(attrs.get("keepdims", 1)))
+    return rule
+
+
+def _argmax(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x = args[0]
+    return jnp.argmax(x, axis=int(attrs.get("axis", 0)), keepdims=bool(attrs.get("keepdims", 1)))
+
+
+# -- shape and indexing --------------------------------------------------------------------------
+
+def _reshape(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    return jnp.reshape(args[0], outs[0].shape)
+
+
+def _transpose(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x = args[0]
+    return jnp.transpose(x, attrs.get("perm") or tuple(range(x.ndim - 1, -1, -1)))
+
+
+def _split(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x = args[0]
+    cuts = np.cumsum(attrs["sizes"])[:-1].tolist()
+    return tuple(jnp.split(x, cuts, axis=int(attrs.get("axis", 0))))
+
+
+def _pad(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    """Negative pads crop first; the rest pads in numpy's mode of the same name."""
+    x = args[0]
+    pads = [int(p) for p in attrs["pads"]]
+    pairs = list(zip(pads[:x.ndim], pads[x.ndim:]))
+    x = x[tuple(slice(max(-b, 0), d - max(-e, 0)) for d, (b, e) in zip(x.shape, pairs))]
+    mode = attrs.get("mode", "constant")
+    width = [(max(b, 0), max(e, 0)) for b, e in pairs]
+    if mode == "constant":
+        return jnp.pad(x, width, constant_values=attrs.get("value", 0))
+    return jnp.pad(x, width, mode=mode)
+
+
+_STRUCTURED: dict[str, Rule] = {
+    "matmul": _matmul,
+    "gemm": _gemm,
+    "conv": _conv,
+    "batch_norm": _batch_norm,
+    "layer_norm": _layer_norm,
+    "softmax": lambda args, a, o: jax.nn.softmax(args[0], axis=int(a.get("axis", -1))),
+    "log_softmax": lambda args, a, o: jax.nn.log_softmax(args[0], axis=int(a.get("axis", -1))),
+    "max_pool": _max_pool,
+    "avg_pool": _avg_pool,
+    "global_avg_pool": _global_avg_pool,
+    "reduce_sum": _reduction(jnp.sum),
+    "reduce_mean": _reduction(jnp.mean),
+    "reduce_max": _reduction(jnp.max),
+    "reduce_min": _reduction(jnp.min),
+    "argmax": _argmax,
+    **{name: _reshape for name in ("reshape", "flatten", "squeeze", "unsqueeze", "identity")},
+    "transpose": _transpose,
+    "expand": lambda args, a, o: jnp.broadcast_to(args[0], o[0].shape),
+    "concat": lambda args, a, o: jnp.concatenate(args, axis=int(a["axis"])),
+    "split": _split,
+    "slice": lambda args, a, o: args[0][slices(args[0].shape, a)],
+    "gather": lambda args, a, o: jnp.take(args[0], args[1], axis=int(a.get("axis", 0)),
+                                          mode="wrap"),
+    "pad": _pad,
+}
