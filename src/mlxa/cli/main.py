@@ -15,7 +15,7 @@ from mlxa import __version__
 from mlxa.blas import prefer_avx512_blas
 from mlxa.errors import MlxaError
 
-COMMANDS = ("analyze", "show", "plan", "models")
+COMMANDS = ("analyze", "show", "plan", "models", "memory")
 
 
 class _Parser(argparse.ArgumentParser):
