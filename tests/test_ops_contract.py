@@ -157,6 +157,17 @@ def test_in_place_equals_out_of_place(op, attrs, extra) -> None:
     np.testing.assert_array_equal(y, want)
 
 
+def test_depthwise_channel_blocks_match_one_block(monkeypatch) -> None:
+    from mlxa.ops import conv
+
+    x, w = f32(2, 6, 9, 8), f32(12, 1, 3, 3)
+    attrs = {"group": 6, "strides": (1, 2), "pads": (1, 1, 0, 1)}
+    (whole,) = conv.CONV.kernel([x, w], None, attrs)
+    monkeypatch.setattr(conv, "CHANNEL_BLOCK_NBYTES", 1)  # one channel per block
+    (blocked,) = conv.CONV.kernel([x, w], None, attrs)
+    np.testing.assert_allclose(blocked, whole, rtol=1e-6, atol=1e-6)
+
+
 def test_conv_bands_match_one_band(monkeypatch) -> None:
     from mlxa.ops import conv
 

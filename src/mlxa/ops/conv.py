@@ -3,7 +3,8 @@
 Attributes as ONNX Conv: strides, pads (top, left, bottom, right), dilations, group. Three kernels,
 one per case, all allocation-free given a workspace (per batch item, reused across the batch):
   * pointwise (1x1, stride 1, no padding, one group): one matrix product per item, no copy;
-  * depthwise (one input channel per group): a multiply-add per kernel offset, no im2col;
+  * depthwise (one input channel per group): a multiply-add per kernel offset, no im2col, over
+    blocks of channels small enough (CHANNEL_BLOCK_NBYTES) that the sums stay in cache;
   * general: im2col (a strided copy into a column buffer) then a matrix product per group, a
     band of output rows at a time so the column buffer stays near COL_BUFFER_NBYTES (cache
     sized) however large the image: it would otherwise be kh*kw times the input.
@@ -24,6 +25,7 @@ from mlxa.ops.spatial import Window, pad_into, window, windows_view
 from mlxa.ops.table import Attrs, OpDef, register, same_dtype
 
 COL_BUFFER_NBYTES = 1 << 20
+CHANNEL_BLOCK_NBYTES = 1 << 18
 
 
 def _geometry(x: tuple[int, ...], w: tuple[int, ...], attrs: Attrs) -> Window:
@@ -69,7 +71,7 @@ def _scratch_shapes(x: tuple[int, ...], w: tuple[int, ...],
     if kind == "im2col":
         shapes.append((group * w[1] * w[2] * w[3] * _band_rows(x, w, win, group) * win.out_w,))
     elif kind == "depthwise":
-        shapes.append((w[0], win.out_h, win.out_w))
+        shapes.append((_channel_block(x, w, win) * (w[0] // x[1]) * win.out_h * win.out_w,))
     return shapes
 
 
@@ -78,6 +80,13 @@ def _band_rows(x: tuple[int, ...], w: tuple[int, ...], win: Window, group: int,
     """Output rows per im2col band: as many as fit COL_BUFFER_NBYTES, at least one."""
     row_nbytes = group * w[1] * w[2] * w[3] * win.out_w * itemsize
     return max(1, min(win.out_h, COL_BUFFER_NBYTES // row_nbytes))
+
+
+def _channel_block(x: tuple[int, ...], w: tuple[int, ...], win: Window,
+                   itemsize: int = 4) -> int:
+    """Input channels per depthwise block: outputs of about CHANNEL_BLOCK_NBYTES, at least one."""
+    channel_nbytes = (w[0] // x[1]) * win.out_h * win.out_w * itemsize
+    return max(1, min(x[1], CHANNEL_BLOCK_NBYTES // channel_nbytes))
 
 
 def _workspace(ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) -> int:
@@ -128,22 +137,26 @@ def _im2col(xn: np.ndarray, w: np.ndarray, win: Window, group: int, out: np.ndar
 
 def _depthwise(xn: np.ndarray, w: np.ndarray, win: Window, out: np.ndarray,
                tmp: np.ndarray) -> None:
-    """out[c*m+j] = sum over offsets of w[c*m+j, 0, i, k] * window(i, k) of channel c."""
+    """out[c*m+j] = sum over offsets of w[c*m+j, 0, i, k] * window(i, k) of channel c, a block
+    of channels at a time."""
     c, o = xn.shape[0], w.shape[0]
     m = o // c
     views = windows_view(xn, win)  # (C, kh, kw, oh, ow)
     wk = w.reshape(c, m, win.kh, win.kw)
     acc = out.reshape(c, m, win.out_h, win.out_w)
-    prod = tmp.reshape(c, m, win.out_h, win.out_w)
-    for i in range(win.kh):
-        for k in range(win.kw):
-            src = views[:, None, i, k]
-            coef = wk[:, :, i, k, None, None]
-            if i == 0 and k == 0:
-                np.multiply(src, coef, out=acc)
-            else:
-                np.multiply(src, coef, out=prod)
-                acc += prod
+    block = tmp.size // (m * win.out_h * win.out_w)
+    for c0 in range(0, c, block):
+        cs = slice(c0, min(c0 + block, c))
+        a, v, wb = acc[cs], views[cs], wk[cs]
+        prod = tmp[:a.size].reshape(a.shape)
+        for i in range(win.kh):
+            for k in range(win.kw):
+                src, coef = v[:, None, i, k], wb[:, :, i, k, None, None]
+                if i == 0 and k == 0:
+                    np.multiply(src, coef, out=a)
+                else:
+                    np.multiply(src, coef, out=prod)
+                    a += prod
 
 
 CONV = register(OpDef("conv", _rule, _flops, _conv, workspace=_workspace,
