@@ -210,3 +210,45 @@ def test_op_matches_onnxruntime(op, inputs, consts, opset, n_outputs, attrs):
     model, feeds = one_node_model(op, inputs, consts, n_outputs=n_outputs, opset=opset,
                                   **attrs)
     assert_matches_ort(model, feeds, rtol=1e-5, atol=2e-5)
+
+
+# -- random window geometry ----------------------------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@st.composite
+def conv_geometry(draw):
+    group = draw(st.sampled_from([1, 1, 2, 3]))
+    c, o = group * draw(st.integers(1, 3)), group * draw(st.integers(1, 3))
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    pads = [draw(st.integers(0, 2)) for _ in range(4)]
+    h = draw(st.integers(max(1, d[0] * (k[0] - 1) + 1 - pads[0] - pads[2]), 12))
+    w = draw(st.integers(max(1, d[1] * (k[1] - 1) + 1 - pads[1] - pads[3]), 12))
+    strides = [draw(st.integers(1, 3)), draw(st.integers(1, 3))]
+    return (draw(st.integers(1, 2)), c, h, w, o, k, d, pads, strides, group)
+
+
+@hypothesis.settings(max_examples=40, deadline=None)
+@hypothesis.given(conv_geometry(), st.booleans())
+def test_random_conv_geometry_matches_onnxruntime(geometry, bias) -> None:
+    n, c, h, w, o, k, d, pads, strides, group = geometry
+    inputs = [f32(n, c, h, w), f32(o, c // group, *k)] + ([f32(o)] if bias else [])
+    model, feeds = one_node_model("Conv", inputs, group=group, pads=pads, strides=strides,
+                                  dilations=list(d))
+    assert_matches_ort(model, feeds, rtol=1e-5, atol=2e-5)
+
+
+@hypothesis.settings(max_examples=40, deadline=None)
+@hypothesis.given(conv_geometry(), st.sampled_from(["MaxPool", "AveragePool"]),
+                  st.booleans(), st.booleans())
+def test_random_pool_geometry_matches_onnxruntime(geometry, op, ceil, include_pad) -> None:
+    n, c, h, w, _, k, d, pads, strides, _ = geometry
+    pads = [min(p, kk // 2) for p, kk in zip(pads, k + k)]  # ONNX: pads below the kernel
+    extra = {"count_include_pad": int(include_pad)} if op == "AveragePool" else {}
+    model, feeds = one_node_model(op, [f32(n, c, h + 2, w + 2)], kernel_shape=list(k),
+                                  pads=pads, strides=strides, dilations=list(d),
+                                  ceil_mode=int(ceil), opset=19, **extra)
+    assert_matches_ort(model, feeds, rtol=1e-5, atol=2e-5)
