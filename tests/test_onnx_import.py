@@ -201,3 +201,10 @@ def test_truncated_files_are_refused(tmp_path, fraction) -> None:
 def test_missing_file(tmp_path) -> None:
     with pytest.raises(UserInputError, match="does not exist"):
         load_onnx(tmp_path / "nope.onnx")
+
+
+def test_malformed_nodes_are_user_errors() -> None:
+    model = model_of([helper.make_node("Add", ["x"], ["y"], name="half")],
+                     [tensor_info("x", shape=[2])], [helper.make_empty_tensor_value_info("y")])
+    with pytest.raises(UserInputError, match=r"Add \(half\): malformed node"):
+        load_onnx(model)

@@ -61,6 +61,10 @@ class ImportContext:
             outputs = list(fn(self, node))
         except ShapeError as e:
             raise ShapeError(f"{node.where}: {e}") from None
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError) as e:
+            # a required input or attribute missing, or of the wrong kind: a malformed model
+            raise UserInputError(f"{node.where}: malformed node ({type(e).__name__}: {e})"
+                                 ) from None
         while len(outputs) < len(node.outputs):
             outputs.append(Missing(f"output {len(outputs)} of {node.where}"))
         return outputs[:len(node.outputs)]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mlxa.errors import UserInputError
+from mlxa.errors import UnsupportedOpError, UserInputError
 from mlxa.frontends.onnx_context import ImportContext, Missing, OnnxNode, Operand
 from mlxa.frontends.onnx_ops import CONVERTERS
 from mlxa.ir.graph import Graph, GraphBuilder, Value
@@ -32,9 +32,12 @@ def load_onnx(source: str | Path | Any, input_shapes: Mapping[str, tuple[int, ..
     model, folder, label = _read(source)
     model = _checked_opset(model, label)
     graph = model.graph
-    unsupported_ops(graph, raise_error=True)
+    unsupported = unsupported_ops(graph)
+    if unsupported:
+        raise UnsupportedOpError(f"{label}: {len(unsupported)} unsupported op(s): "
+                                 + ", ".join(unsupported))
     initializers = {t.name: _tensor(t, folder, label) for t in graph.initializer}
-    builder = GraphBuilder(graph.name or label)
+    builder = GraphBuilder(graph.name or Path(label).stem)
     ctx = ImportContext(builder, _opset(model))
     env: dict[str, Operand] = dict(initializers)
     ctx.inputs = _bind_inputs(graph, initializers, dict(input_shapes or {}), builder, env, label)
@@ -43,17 +46,13 @@ def load_onnx(source: str | Path | Any, input_shapes: Mapping[str, tuple[int, ..
     return builder.build(*_outputs(ctx, graph, env, label))
 
 
-def unsupported_ops(graph: Any, raise_error: bool = False) -> list[str]:
+def unsupported_ops(graph: Any) -> list[str]:
     """'OpType (node name)' for every node whose op the importer cannot convert."""
-    from mlxa.errors import UnsupportedOpError
-
     found = []
     for index, node in enumerate(graph.node):
         if node.domain not in DOMAINS or node.op_type not in CONVERTERS:
             op = f"{node.domain}.{node.op_type}" if node.domain not in DOMAINS else node.op_type
             found.append(f"{op} ({node.name or f'node #{index}'})")
-    if found and raise_error:
-        raise UnsupportedOpError(f"{len(found)} unsupported op(s): " + ", ".join(found))
     return found
 
 
@@ -82,7 +81,7 @@ def _read(source: str | Path | Any) -> tuple[Any, Path | None, str]:
     if not data or model.ir_version < 3 or not model.HasField("graph") or not model.graph.output:
         raise UserInputError(f"{str(path)!r} is not an ONNX model (no IR version or graph; "
                              "truncated or not ONNX)")
-    return model, path.resolve().parent, path.stem
+    return model, path.resolve().parent, path.name
 
 
 def _opset(model: Any) -> int:
