@@ -35,7 +35,7 @@ import numpy as np
 from mlxa.ir.printer import format_nbytes
 from mlxa.models.zoo import ZOO, build
 from mlxa.profile.memory import measure_memory
-from mlxa.runtime.compiled import CompiledModel
+from mlxa.runtime.compiled import CompiledModel, CompileOptions
 from mlxa.runtime.eager import EagerModel
 from mlxa.session import plan_summary
 from mlxa.verify import compare_outputs
@@ -73,7 +73,9 @@ def bench(name: str, repeat: int, rounds: int, threads: int | None) -> dict[str,
     graph = build(name, batch=1)
     x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
     eager, compiled = EagerModel(graph), CompiledModel(graph)
-    runners = {"eager": lambda: eager(x), "optimized": lambda: compiled(x)}
+    folded = CompiledModel(graph, CompileOptions(fold_bn=True))
+    runners = {"eager": lambda: eager(x), "optimized": lambda: compiled(x),
+               "folded": lambda: folded(x)}
     ort = ort_runner(graph, x, threads)
     if ort is not None:
         runners["ort"] = ort
@@ -127,8 +129,9 @@ def main() -> None:
         threadpool_limits(args.threads, user_api="blas")
     print(f"BLAS: {blas_info()}; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores; threads {args.threads or 'default'}")
-    head = (f"{'model':<13} {'eager ms':>9} {'opt ms':>8} {'speedup':>7} {'ORT ms':>8} "
-            f"{'opt/ORT':>7} {'eager peak':>10} {'opt mem':>9} {'correct':>7}")
+    head = (f"{'model':<13} {'eager ms':>9} {'opt ms':>8} {'speedup':>7} {'+fold ms':>8} "
+            f"{'ORT ms':>8} {'opt/ORT':>7} {'fold/ORT':>8} {'eager peak':>10} {'opt mem':>9} "
+            f"{'correct':>7}")
     print(head)
     print("-" * len(head))
     for name in args.models.split(","):
@@ -136,13 +139,15 @@ def main() -> None:
         ort = r.get("ort")
         ort_ms = f"{ort:.2f}" if ort else "n/a"
         ort_ratio = f"{r['optimized'] / ort:.2f}" if ort else "n/a"
+        fold_ratio = f"{r['folded'] / ort:.2f}" if ort else "n/a"
         print(f"{name:<13} {r['eager']:>9.2f} {r['optimized']:>8.2f} "
-              f"{r['eager'] / r['optimized']:>6.2f}x "
-              f"{ort_ms:>8} {ort_ratio:>7} "
+              f"{r['eager'] / r['optimized']:>6.2f}x {r['folded']:>8.2f} "
+              f"{ort_ms:>8} {ort_ratio:>7} {fold_ratio:>8} "
               f"{format_nbytes(int(r['eager_peak_nbytes'])):>10} "
               f"{format_nbytes(int(r['optimized_nbytes'])):>9} "
               f"{'PASS' if r['correct'] else 'FAIL':>7}")
-    print("speedup = eager/optimized (target >= 1); opt/ORT: target <= 2 on the conv nets; "
+    print("speedup = eager/optimized (target >= 1); +fold: optimized with batch_norm folded into "
+          "the convs (CompileOptions(fold_bn=True)); opt/ORT: target <= 2 on the conv nets; "
           "memory: eager traced peak vs optimized footprint")
     imported = onnx_import_seconds()
     if imported is None:

@@ -114,6 +114,17 @@ def test_small_batch_compiled_equals_eager_without_fusion_or_inplace(name: str) 
         assert check["passed"], (options, check)
 
 
+@pytest.mark.parametrize("name", ["small_cnn", "mobilenet_v2", "resnet18", "resnet50"])
+def test_batch_norm_folding_removes_every_norm_and_keeps_the_output(name: str) -> None:
+    from mlxa.runtime.compiled import CompileOptions
+
+    graph = graph_of(name)
+    x = random_input(graph, seed=4)
+    compiled = CompiledModel(graph, CompileOptions(fold_bn=True))
+    assert not any(n.op == "batch_norm" for n in compiled.graph.nodes)
+    assert_close(compiled(x)[0], EagerModel(graph)(x)[0])
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_planner_is_valid_and_above_the_lower_bound(name: str) -> None:
     from mlxa.passes.fuse_elementwise import fuse_elementwise
