@@ -38,7 +38,22 @@ class OnnxNode:
     name: str = ""
 
     def input(self, k: int) -> Operand | None:
+        """Input k, None when absent (an optional input left out)."""
         return self.inputs[k] if k < len(self.inputs) else None
+
+    def arg(self, k: int) -> Operand:
+        """Input k, which the op requires."""
+        x = self.input(k)
+        if x is None:
+            raise UserInputError(f"{self.where}: required input {k} is missing")
+        return x
+
+    def args(self, n: int) -> list[Operand]:
+        return [self.arg(k) for k in range(n)]
+
+    def present(self) -> list[Operand]:
+        """The inputs given, in order (variadic ops, optional trailing inputs)."""
+        return [x for x in self.inputs if x is not None]
 
     def attr(self, name: str, default: Any = None) -> Any:
         return self.attrs.get(name, default)
@@ -93,6 +108,12 @@ class ImportContext:
             return x
         self.fail(f"{what} (input {k}) must be a constant, but it depends on the model's "
                   "inputs (dynamic shapes are not supported)")
+
+    def required_const(self, k: int, what: str) -> np.ndarray:
+        x = self.const(k, what)
+        if x is None:
+            self.fail(f"{what} (input {k}) is missing")
+        return x
 
     def op(self, name: str, *operands: Operand, **attrs: Any) -> Operand:
         (out,) = self.op_multi(name, *operands, **attrs)

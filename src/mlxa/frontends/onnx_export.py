@@ -111,7 +111,7 @@ def _export_fused(ex: Exporter, ins: list[str], types: list[TensorType], out: st
                   attrs: Mapping[str, Any]) -> None:
     """Each step as its own ONNX node; -1 operands read the previous step's result."""
     steps = attrs["steps"]
-    prev_name, prev_type = "", None
+    prev_name, prev_type = "", types[0]  # step 0 reads no previous result
     for k, (op, operands, items) in enumerate(steps):
         step_attrs = MappingProxyType(dict(items))
         step_ins = [prev_name if j < 0 else ins[j] for j in operands]

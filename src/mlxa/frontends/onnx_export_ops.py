@@ -122,7 +122,7 @@ def _window(attrs: Attrs) -> dict[str, list[int]]:
 def _pool(op_type: str) -> Export:
     def export(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
                attrs: Attrs) -> None:
-        extra = _window(attrs)
+        extra: dict[str, Any] = dict(_window(attrs))
         extra["ceil_mode"] = int(attrs.get("ceil_mode", 0))
         if op_type == "AveragePool":
             extra["count_include_pad"] = int(attrs.get("count_include_pad", 0))

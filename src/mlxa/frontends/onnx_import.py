@@ -39,7 +39,7 @@ def load_onnx(source: str | Path | Any, input_shapes: Mapping[str, tuple[int, ..
     initializers = {t.name: _tensor(t, folder, label) for t in graph.initializer}
     builder = GraphBuilder(graph.name or Path(label).stem)
     ctx = ImportContext(builder, _opset(model))
-    env: dict[str, Operand] = dict(initializers)
+    env: dict[str, Operand | Missing] = dict(initializers)
     ctx.inputs = _bind_inputs(graph, initializers, dict(input_shapes or {}), builder, env, label)
     for index, node in enumerate(graph.node):
         _convert(ctx, node, index, env, folder, label)
@@ -154,7 +154,7 @@ def _load_external(t: Any, folder: Path | None, label: str) -> None:
 
 def _bind_inputs(graph: Any, initializers: Mapping[str, np.ndarray],
                  shapes: dict[str, tuple[int, ...]], builder: GraphBuilder,
-                 env: dict[str, Operand], label: str) -> list[Value]:
+                 env: dict[str, Operand | Missing], label: str) -> list[Value]:
     inputs = [vi for vi in graph.input if vi.name not in initializers]
     names = [vi.name for vi in inputs]
     unknown = sorted(set(shapes) - set(names))
@@ -200,7 +200,7 @@ def _input_type(vi: Any, given: tuple[int, ...] | None,
     return given, dtype
 
 
-def _convert(ctx: ImportContext, node: Any, index: int, env: dict[str, Operand],
+def _convert(ctx: ImportContext, node: Any, index: int, env: dict[str, Operand | Missing],
              folder: Path | None, label: str) -> None:
     where = f"{node.op_type} ({node.name or f'node #{index}'})"
     inputs: list[Operand | None] = []
@@ -238,18 +238,19 @@ def _attributes(node: Any, folder: Path | None, label: str) -> dict[str, Any]:
     return attrs
 
 
-def _outputs(ctx: ImportContext, graph: Any, env: dict[str, Operand], label: str) -> list[Any]:
+def _outputs(ctx: ImportContext, graph: Any, env: dict[str, Operand | Missing], label: str) -> list[Any]:
     outputs: list[Any] = []
     graph_inputs = set(ctx.inputs)
     for vi in graph.output:
         if vi.name not in env:
             raise UserInputError(f"{label}: graph output {vi.name!r} is computed by no node "
                                  "(corrupt or truncated model?)")
-        if isinstance(env[vi.name], Missing):
-            raise UserInputError(f"{label}: graph output {vi.name!r} is the "
-                                 f"{env[vi.name].what}, which is not supported")
-        value = ctx.value(env[vi.name])
-        if value in graph_inputs or value in outputs or isinstance(env[vi.name], np.ndarray):
+        found = env[vi.name]
+        if isinstance(found, Missing):
+            raise UserInputError(f"{label}: graph output {vi.name!r} is the {found.what}, "
+                                 "which is not supported")
+        value = ctx.value(found)
+        if value in graph_inputs or value in outputs or isinstance(found, np.ndarray):
             value = ctx.builder.op("identity", value)
         outputs.append(value)
     return outputs

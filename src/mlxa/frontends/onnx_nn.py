@@ -69,7 +69,7 @@ def _windowed(ctx: ImportContext, ir_op: str, x: Operand, rest: list[Operand],
 
 @converts("Conv")
 def _conv(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    x, w, b = node.inputs[0], node.inputs[1], node.input(2)
+    x, w, b = node.arg(0), node.arg(1), node.input(2)
     attrs = _window_attrs(ctx, node, tuple(x.shape[2:]), tuple(w.shape[2:]))
     attrs["group"] = int(node.attr("group", 1))
     return [_windowed(ctx, "conv", x, [w] + ([b] if b is not None else []), attrs)]
@@ -77,7 +77,7 @@ def _conv(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 
 @converts("MaxPool", "AveragePool")
 def _pool(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    x = node.inputs[0]
+    x = node.arg(0)
     kernel = tuple(node.attr("kernel_shape") or ())
     attrs = _window_attrs(ctx, node, tuple(x.shape[2:]), kernel)
     attrs.update(kernel_shape=kernel, ceil_mode=int(node.attr("ceil_mode", 0)))
@@ -91,12 +91,12 @@ def _pool(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 
 @converts("GlobalAveragePool")
 def _global_avg_pool(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("global_avg_pool", node.inputs[0])]
+    return [ctx.op("global_avg_pool", node.arg(0))]
 
 
 @converts("GlobalMaxPool")
 def _global_max_pool(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    x = node.inputs[0]
+    x = node.arg(0)
     return [ctx.op("reduce_max", x, axes=tuple(range(2, len(x.shape))), keepdims=1)]
 
 
@@ -104,12 +104,12 @@ def _global_max_pool(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 def _batch_norm(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     if node.attr("training_mode", 0):
         ctx.fail("training-mode BatchNormalization is not supported")
-    return [ctx.op("batch_norm", *node.inputs[:5], epsilon=node.attr("epsilon", 1e-5))]
+    return [ctx.op("batch_norm", *node.args(5), epsilon=node.attr("epsilon", 1e-5))]
 
 
 @converts("LayerNormalization")
 def _layer_norm(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    inputs = [x for x in node.inputs[:3] if x is not None]
+    inputs = node.present()[:3]
     return [ctx.op("layer_norm", *inputs, axis=node.attr("axis", -1),
                    epsilon=node.attr("epsilon", 1e-5))]
 
@@ -117,12 +117,12 @@ def _layer_norm(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 @converts("Softmax", "LogSoftmax")
 def _softmax(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     ir_op = "softmax" if node.op_type == "Softmax" else "log_softmax"
-    return [ctx.op(ir_op, node.inputs[0], axis=node.attr("axis", -1))]
+    return [ctx.op(ir_op, node.arg(0), axis=node.attr("axis", -1))]
 
 
 def _reduce(ir_op: str) -> Converter:
     def convert(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-        x = node.inputs[0]
+        x = node.arg(0)
         axes = ints(ctx.const(1, "axes")) if node.input(1) is not None else node.attr("axes")
         if not axes:
             if node.attr("noop_with_empty_axes", 0):
@@ -141,6 +141,6 @@ for _onnx, _ir in {"ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum",
 def _argmax(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     if node.attr("select_last_index", 0):
         ctx.fail("select_last_index=1 is not supported")
-    return [ctx.op("argmax", node.inputs[0], axis=node.attr("axis", 0),
+    return [ctx.op("argmax", node.arg(0), axis=node.attr("axis", 0),
                    keepdims=int(node.attr("keepdims", 1)))]
 

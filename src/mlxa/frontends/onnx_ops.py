@@ -36,19 +36,19 @@ VARIADIC = {"Max": "max", "Min": "min", "Sum": "add"}
 
 def _unary(ir_op: str) -> Converter:
     def convert(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-        return [ctx.op(ir_op, node.inputs[0])]
+        return [ctx.op(ir_op, node.arg(0))]
     return convert
 
 
 def _binary(ir_op: str) -> Converter:
     def convert(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-        return [ctx.op(ir_op, node.inputs[0], node.inputs[1])]
+        return [ctx.op(ir_op, node.arg(0), node.arg(1))]
     return convert
 
 
 def _variadic(ir_op: str) -> Converter:
     def convert(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-        return [reduce(lambda a, b: ctx.op(ir_op, a, b), node.inputs)]
+        return [reduce(lambda a, b: ctx.op(ir_op, a, b), node.present())]
     return convert
 
 
@@ -62,14 +62,14 @@ for _onnx, _ir in VARIADIC.items():
 
 @converts("Mean")
 def _mean(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    total = reduce(lambda a, b: ctx.op("add", a, b), node.inputs)
-    return [ctx.op("div", total, np.array(len(node.inputs), total.dtype))]
+    total = reduce(lambda a, b: ctx.op("add", a, b), node.present())
+    return [ctx.op("div", total, np.array(len(node.present()), total.dtype))]
 
 
 @converts("Pow")
 def _pow(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     """ONNX lets the exponent's type differ from the base's; the IR op does not."""
-    x, y = node.inputs[0], node.inputs[1]
+    x, y = node.arg(0), node.arg(1)
     if y.dtype != x.dtype:
         y = y.astype(x.dtype) if isinstance(y, np.ndarray) else ctx.op("cast", y, to=x.dtype.name)
     return [ctx.op("pow", x, y)]
@@ -79,34 +79,34 @@ def _pow(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 def _identity(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     if node.op_type == "Dropout" and scalar(ctx.const(2, "training_mode")):
         ctx.fail("training-mode Dropout is not supported")
-    return [node.inputs[0]]
+    return [node.arg(0)]
 
 
 @converts("Gelu")
 def _gelu(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("gelu", node.inputs[0], approximate=node.attr("approximate", "none"))]
+    return [ctx.op("gelu", node.arg(0), approximate=node.attr("approximate", "none"))]
 
 
 @converts("HardSigmoid")
 def _hardsigmoid(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("hardsigmoid", node.inputs[0], alpha=node.attr("alpha", 0.2),
+    return [ctx.op("hardsigmoid", node.arg(0), alpha=node.attr("alpha", 0.2),
                    beta=node.attr("beta", 0.5))]
 
 
 @converts("LeakyRelu")
 def _leaky_relu(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("leaky_relu", node.inputs[0], alpha=node.attr("alpha", 0.01))]
+    return [ctx.op("leaky_relu", node.arg(0), alpha=node.attr("alpha", 0.01))]
 
 
 @converts("Clip")
 def _clip(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     lo, hi = scalar(ctx.const(1, "min")), scalar(ctx.const(2, "max"))
-    return [ctx.op("clip", node.inputs[0], min=lo, max=hi)]
+    return [ctx.op("clip", node.arg(0), min=lo, max=hi)]
 
 
 @converts("Where")
 def _where(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("where", *node.inputs[:3])]
+    return [ctx.op("where", *node.args(3))]
 
 
 @converts("Cast", "CastLike")
@@ -114,7 +114,7 @@ def _cast(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     from onnx import helper
 
     if node.op_type == "CastLike":
-        dtype = np.dtype(node.inputs[1].dtype)
+        dtype = np.dtype(node.arg(1).dtype)
     else:
         try:
             dtype = np.dtype(helper.tensor_dtype_to_np_dtype(node.attr("to")))
@@ -122,19 +122,19 @@ def _cast(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
             ctx.fail(f"cast to ONNX type {node.attr('to')} is not supported")
     if dtype.kind not in "biuf":
         ctx.fail(f"cast to {dtype} is not supported")
-    return [ctx.op("cast", node.inputs[0], to=dtype.name)]
+    return [ctx.op("cast", node.arg(0), to=dtype.name)]
 
 
 @converts("Gemm")
 def _gemm(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     attrs = {k: node.attr(k) for k in ("transA", "transB", "alpha", "beta")
              if node.attr(k) is not None}
-    return [ctx.op("gemm", *[x for x in node.inputs if x is not None], **attrs)]
+    return [ctx.op("gemm", *node.present(), **attrs)]
 
 
 @converts("Mod")
 def _mod(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    a, b = ctx.const(0, "dividend"), ctx.const(1, "divisor")
+    a, b = ctx.required_const(0, "dividend"), ctx.required_const(1, "divisor")
     fn = np.fmod if node.attr("fmod", 0) else np.mod
     return [np.asarray(fn(a, b))]
 

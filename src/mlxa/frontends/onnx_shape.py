@@ -42,7 +42,7 @@ def _int64(values: Sequence[int]) -> np.ndarray:
 
 @converts("Reshape")
 def _reshape(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    x = node.inputs[0]
+    x = node.arg(0)
     target = _required(ctx, 1, "shape")
     if not node.attr("allowzero", 0):
         target = tuple(shape_of(x)[i] if d == 0 else d for i, d in enumerate(target))
@@ -51,25 +51,25 @@ def _reshape(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 
 @converts("Flatten")
 def _flatten(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("flatten", node.inputs[0], axis=node.attr("axis", 1))]
+    return [ctx.op("flatten", node.arg(0), axis=node.attr("axis", 1))]
 
 
 @converts("Transpose")
 def _transpose(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    x = node.inputs[0]
+    x = node.arg(0)
     perm = node.attr("perm") or tuple(range(len(x.shape) - 1, -1, -1))
     return [ctx.op("transpose", x, perm=tuple(perm))]
 
 
 @converts("Concat")
 def _concat(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("concat", *[x for x in node.inputs if x is not None],
+    return [ctx.op("concat", *node.present(),
                    axis=node.attr("axis"))]
 
 
 @converts("Split")
 def _split(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    x = node.inputs[0]
+    x = node.arg(0)
     axis = int(node.attr("axis", 0))
     dim = shape_of(x)[axis]
     sizes = ints(ctx.const(1, "split")) if node.input(1) is not None else node.attr("split")
@@ -84,30 +84,30 @@ def _split(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 def _slice(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     starts, ends = _required(ctx, 1, "starts"), _required(ctx, 2, "ends")
     axes, steps = ints(ctx.const(3, "axes")), ints(ctx.const(4, "steps"))
-    return [ctx.op("slice", node.inputs[0], starts=starts, ends=ends,
+    return [ctx.op("slice", node.arg(0), starts=starts, ends=ends,
                    axes=axes or tuple(range(len(starts))), steps=steps or (1,) * len(starts))]
 
 
 @converts("Gather")
 def _gather(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("gather", node.inputs[0], node.inputs[1], axis=node.attr("axis", 0))]
+    return [ctx.op("gather", node.arg(0), node.arg(1), axis=node.attr("axis", 0))]
 
 
 @converts("Squeeze")
 def _squeeze(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    x = node.inputs[0]
+    x = node.arg(0)
     axes = ints(ctx.const(1, "axes")) or tuple(i for i, d in enumerate(shape_of(x)) if d == 1)
     return [ctx.op("squeeze", x, axes=axes)]
 
 
 @converts("Unsqueeze")
 def _unsqueeze(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("unsqueeze", node.inputs[0], axes=_required(ctx, 1, "axes"))]
+    return [ctx.op("unsqueeze", node.arg(0), axes=_required(ctx, 1, "axes"))]
 
 
 @converts("Pad")
 def _pad(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    x = node.inputs[0]
+    x = node.arg(0)
     rank = len(shape_of(x))
     pads = _required(ctx, 1, "pads")
     axes = ints(ctx.const(3, "axes"))
@@ -123,13 +123,13 @@ def _pad(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 
 @converts("Expand")
 def _expand(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("expand", node.inputs[0], shape=_required(ctx, 1, "shape"))]
+    return [ctx.op("expand", node.arg(0), shape=_required(ctx, 1, "shape"))]
 
 
 @converts("Tile")
 def _tile(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     """x[d0, d1] tiled (r0, r1): x as [1, d0, 1, d1], expanded to [r0, d0, r1, d1], reshaped."""
-    x = node.inputs[0]
+    x = node.arg(0)
     shape, repeats = shape_of(x), _required(ctx, 1, "repeats")
     if len(repeats) != len(shape):
         ctx.fail(f"repeats {repeats} do not match rank {len(shape)}")
@@ -141,14 +141,14 @@ def _tile(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 
 @converts("Shape")
 def _shape(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    shape = shape_of(node.inputs[0])
+    shape = shape_of(node.arg(0))
     start, end = node.attr("start", 0), node.attr("end", len(shape))
     return [_int64(shape[start:end])]
 
 
 @converts("Size")
 def _size(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [np.array(math.prod(shape_of(node.inputs[0])), np.int64)]
+    return [np.array(math.prod(shape_of(node.arg(0))), np.int64)]
 
 
 @converts("ConstantOfShape")
@@ -161,8 +161,8 @@ def _constant_of_shape(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 
 @converts("Range")
 def _range(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    start = ctx.const(0, "start")
-    limit, delta = ctx.const(1, "limit"), ctx.const(2, "delta")
+    start, limit, delta = (ctx.required_const(k, what)
+                           for k, what in enumerate(("start", "limit", "delta")))
     return [np.arange(scalar(start), scalar(limit), scalar(delta)).astype(start.dtype)]
 
 

@@ -67,7 +67,8 @@ def _scratch_shapes(x: tuple[int, ...], w: tuple[int, ...],
     win = _geometry(x, w, attrs)
     group = int(attrs.get("group", 1))
     kind = _kind(x, w, win, group)
-    shapes = [(1, x[1], win.padded_h, win.padded_w)] if win.needs_padding else []
+    shapes: list[tuple[int, ...]] = ([(1, x[1], win.padded_h, win.padded_w)]
+                                     if win.needs_padding else [])
     if kind == "im2col":
         shapes.append((group * w[1] * w[2] * w[3] * _band_rows(x, w, win, group) * win.out_w,))
     elif kind == "depthwise":

@@ -76,9 +76,9 @@ _COMPARISONS = {"equal": np.equal, "less": np.less, "greater": np.greater,
 for _name, _ufunc in _COMPARISONS.items():
     register(OpDef(_name, _compare_rule, _size_flops, _ufunc_kernel(_ufunc),
                    doc=f"{_name}(a, b) -> bool, broadcasting"))
-for _name, _ufunc in {"not": np.logical_not, "and": np.logical_and,
-                      "or": np.logical_or}.items():
-    register(OpDef(_name, _logical_rule, _size_flops, _ufunc_kernel(_ufunc),
+for _name, _logical in {"not": np.logical_not, "and": np.logical_and,
+                        "or": np.logical_or}.items():
+    register(OpDef(_name, _logical_rule, _size_flops, _ufunc_kernel(_logical),
                    doc=f"logical {_name} of bool tensors, broadcasting"))
 WHERE = register(OpDef("where", _where_rule, _size_flops, _where,
                        doc="cond ? a : b, broadcasting"))
