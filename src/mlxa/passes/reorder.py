@@ -42,8 +42,6 @@ def reorder_for_memory(graph: Graph, beam_width: int = BEAM_WIDTH, alignment: in
                        inplace: bool = True, single_consumer: bool = False) -> Graph:
     """A schedule of `graph` with an arena lower bound no higher than its own (buffers assigned
     with `inplace` and `single_consumer` as in analysis.buffers.assign_buffers)."""
-    if len(graph.nodes) < 3:
-        return graph
     problem = _Problem.of(graph, alignment, inplace, single_consumer)
     candidates = [graph] + [graph.replace(nodes=tuple(graph.nodes[i] for i in order))
                             for order in dict.fromkeys(_search(problem, w)
