@@ -108,7 +108,8 @@ class _State:
     prev: _State | None = None
 
     def order(self) -> tuple[int, ...]:
-        out, s = [], self
+        out: list[int] = []
+        s: _State | None = self
         while s is not None and s.node >= 0:
             out.append(s.node)
             s = s.prev
