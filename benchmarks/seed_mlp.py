@@ -91,11 +91,12 @@ def main() -> None:
     for batch in map(int, args.batches.split(",")):
         r = bench(batch, args.repeat, args.rounds)
         ort = r.get("ort")
+        ort_ms = f"{ort:.3f}" if ort else "n/a"
+        ort_ratio = f"{r['optimized'] / ort:.2f}" if ort else "n/a"
         print(f"{batch:>5} {r['eager']:>9.3f} {r['optimized']:>8.3f} "
               f"{r['eager'] / r['optimized']:>6.2f}x {r['matmul_only']:>8.3f} "
               f"{r['optimized'] / r['matmul_only']:>6.3f} "
-              f"{(f'{ort:.3f}' if ort else 'n/a'):>8} "
-              f"{(f'{r['optimized'] / ort:.2f}' if ort else 'n/a'):>7} "
+              f"{ort_ms:>8} {ort_ratio:>7} "
               f"{r['allocs_eager']:>4}/{r['allocs_optimized']:<5} "
               f"{r['arena_nbytes']:>9,} {r['bound_nbytes']:>9,}")
     print("speedup = eager/optimized; opt/mm = optimized / its matrix products alone "
