@@ -172,6 +172,25 @@ def test_every_zoo_model_loads_from_the_command_line_options(name: str) -> None:
     assert model.info["name"] == name
 
 
+@pytest.mark.parametrize("argv, needle", [
+    (["--model", "resnet18", "--size", "width"], "expected KEY=VALUE"),
+    (["--model", "resnet18", "--size", "depth=3"], "model resnet18 has no such size"),
+    (["--model", "resnet18", "--size", "width=wide"], "expected int"),
+    (["--model", "resnet18", "--size", "width=0"], "must be positive"),
+    (["--model", "transformer", "--size", "heads=3"], "not a multiple of heads"),
+    (["--model", "mlp", "--size", "hidden=8"], "the MLP takes --hidden"),
+    (["--model", "small_cnn", "--torch", "pkg.mod:f"], "not both"),
+    (["--model", "resnet50", "--batch", "1000000"], "memory available"),
+])
+def test_bad_zoo_options_are_user_errors(argv: list[str], needle: str) -> None:
+    from mlxa.cli.main import build_parser
+    from mlxa.cli.model_args import load_model
+
+    with pytest.raises(UserInputError) as e:
+        load_model(build_parser().parse_args(["show", *argv]))
+    assert needle in str(e.value)
+
+
 # -- against PyTorch ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", NAMES)

@@ -100,9 +100,13 @@ def load_model(args: argparse.Namespace) -> LoadedModel:
             raise UserInputError("give a model file, --model or --torch, not several")
         return _load_onnx(args)
     if getattr(args, "torch", None):
+        if args.model != "mlp":
+            raise UserInputError("give --model or --torch, not both")
         return load_torch(args)
     if args.model != "mlp":
         return load_zoo(args)
+    if getattr(args, "size", None):
+        raise UserInputError("--size sets a zoo model's sizes; the MLP takes --hidden and --layers")
     return _load_mlp(args)
 
 
