@@ -156,6 +156,13 @@ FACTORIES = textwrap.dedent("""
 
     def wrong():
         return 42
+
+    class Branchy(nn.Module):
+        def forward(self, x):
+            return x if x.sum() > 0 else -x
+
+    def branchy():
+        return Branchy(), (torch.randn(3),)
 """)
 
 
@@ -176,6 +183,7 @@ def test_cli_torch_factory_runs(factories, spec: str) -> None:
 @pytest.mark.parametrize("spec, needle", [
     ("nowhere.at_all:f", "cannot import nowhere.at_all"),
     ("my_factories:broken", "the factory raised RuntimeError: no weights here"),
+    ("my_factories:branchy", "torch.export could not capture Branchy"),
 ])
 def test_cli_torch_factory_errors_are_one_line(factories, spec: str, needle: str) -> None:
     assert_one_line_error(run_cli("show", "--torch", spec, cwd=factories), needle)

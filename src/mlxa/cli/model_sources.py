@@ -9,7 +9,10 @@ tensors, and fix the imported graph's input shapes (--batch and --input do not a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
+import logging
 import os
 import sys
 from typing import Any
@@ -87,7 +90,7 @@ def load_torch(args: argparse.Namespace) -> Any:
         raise UserInputError("--torch needs PyTorch: pip install 'mlxa[torch]'") from None
     from mlxa.frontends.torch_import import from_torch
 
-    graph = from_torch(module, example)
+    graph = _quietly(from_torch, module, example)
     example = (example,) if isinstance(example, torch.Tensor) else tuple(example)
     inputs = tuple(np.ascontiguousarray(t.detach().cpu().numpy()) for t in example)
     shapes = ", ".join(str(list(a.shape)) for a in inputs)
@@ -95,6 +98,18 @@ def load_torch(args: argparse.Namespace) -> Any:
             f"{type(module).__name__} from {args.torch} (torch.export), inputs {shapes}",
             "weights": f"the module's ({args.torch})"}
     return LoadedModel(graph, inputs, info)
+
+
+def _quietly(fn: Any, *args: Any) -> Any:
+    """fn(*args) with torch's logs and printouts held back: a failed export writes pages of
+    them to stderr, and the command line reports the failure in one line."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return fn(*args)
+    finally:
+        logging.disable(previous)
 
 
 def call_factory(spec: str) -> tuple[Any, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mlxa.errors import ShapeError, UnsupportedOpError, UserInputError
+from mlxa.frontends import torch_aten_layout  # noqa: F401  (registers its converters)
 from mlxa.frontends.torch_aten import CONVERTERS, Operand
 from mlxa.ir.graph import Graph, GraphBuilder, Value
 from mlxa.ops import get_op
@@ -171,4 +172,4 @@ def numpy_dtype(torch_dtype: Any) -> np.dtype:
 
 
 def _to_numpy(t: Any) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().cpu().numpy())
+    return np.array(t.detach().cpu().numpy(), order="C")  # a copy that keeps 0-d tensors 0-d
