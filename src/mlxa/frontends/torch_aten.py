@@ -98,7 +98,7 @@ def _addmm(imp: Importer, a: Args, out: Any) -> Operand:
 
 @converts("mm", "bmm", "matmul")
 def _matmul(imp: Importer, a: Args, out: Any) -> Operand:
-    return imp.emit("matmul", a["input"], a.get("mat2", a.get("other")))
+    return imp.emit("matmul", a["input"], a["mat2"] if "mat2" in a else a["other"])
 
 
 @converts("batch_norm", "_native_batch_norm_legit_no_training")
@@ -242,8 +242,8 @@ def _rsub(imp: Importer, a: Args, out: Any) -> Operand:
 
 @converts("pow")
 def _pow(imp: Importer, a: Args, out: Any) -> Operand:
-    x = a.get("input", a.get("self"))
-    return imp.emit("pow", operand(x, a["exponent"]), operand(a["exponent"], x))
+    x, exponent = a["input"], a["exponent"]  # either may be a Python scalar
+    return imp.emit("pow", operand(x, exponent), operand(exponent, x))
 
 
 @converts("rsqrt")
