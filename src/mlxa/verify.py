@@ -9,10 +9,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-TOLERANCES: dict[str, tuple[float, float]] = {  # dtype -> (rtol, atol)
-    "float16": (1e-2, 1e-3),
-    "float32": (1e-5, 1e-6),
-    "float64": (1e-10, 1e-12),
+# dtype -> (rtol, atol). The atol leaves room for summation reordering (batch norm folded into
+# a conv's weights changes the rounding of deep networks' outputs by a few 1e-6 in float32).
+TOLERANCES: dict[str, tuple[float, float]] = {
+    "float16": (1e-3, 1e-5),
+    "float32": (1.3e-6, 1e-5),
+    "float64": (1e-7, 1e-7),
 }
 
 
