@@ -164,7 +164,8 @@ def test_every_zoo_model_loads_from_the_command_line_options(name: str) -> None:
     from mlxa.cli.main import build_parser
     from mlxa.cli.model_args import load_model
 
-    sizes = [f"--size={k}={v}" for k, v in SMALL[name].items()]
+    # the MLP keeps its own options (--hidden, --layers); every other model takes --size
+    sizes = [] if name == "mlp" else [f"--size={k}={v}" for k, v in SMALL[name].items()]
     args = build_parser().parse_args(["show", "--model", name, "--batch", "2", *sizes])
     model = load_model(args)
     assert model.graph.inputs[0].shape[0] == 2
