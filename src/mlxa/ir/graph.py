@@ -130,8 +130,8 @@ class GraphBuilder:
         return v
 
     def param(self, array: np.ndarray) -> Value:
-        array = np.ascontiguousarray(array)
-        array.setflags(write=False)
+        array = np.require(array, requirements="C").view()  # 0-d stays 0-d; no copy
+        array.setflags(write=False)  # on the view: the caller's array keeps its flags
         v = Value(TensorType.of(array.shape, array.dtype))
         self._params[v] = array
         return v
