@@ -76,7 +76,7 @@ def _measure(fn: Callable[[], Any], options: RunOptions, timing: dict[str, Any])
 
 def plan_summary(compiled: CompiledModel) -> dict[str, Any]:
     align = compiled.options.alignment
-    buffers = compiled.assignment.arena_buffers
+    buffers = compiled.planned_buffers
     no_inplace = assign_buffers(compiled.graph, inplace=False).arena_buffers
     unfused = assign_buffers(compiled.source, inplace=False).arena_buffers
     io_nbytes = sum(v.nbytes for v in compiled.graph.inputs)

@@ -24,7 +24,7 @@ from mlxa.ops.fused import compiled_attrs
 from mlxa.passes.fold_batch_norm import fold_batch_norm
 from mlxa.passes.fuse_elementwise import fuse_elementwise
 from mlxa.passes.reorder import reorder_for_memory
-from mlxa.planners import Plan, get_planner, validate
+from mlxa.planners import Buffer, Plan, get_planner, lower_bound, validate
 from mlxa.runtime.inputs import check_inputs
 
 ALIGNMENT = 64
@@ -61,17 +61,21 @@ class CompiledModel:
         self.graph = (reorder_for_memory(fused, alignment=options.alignment,
                                          inplace=options.inplace) if options.reorder else fused)
         self.assignment: BufferAssignment = assign_buffers(self.graph, inplace=options.inplace)
-        arena_buffers = self.assignment.arena_buffers
-        self.plan: Plan = get_planner(options.planner)(arena_buffers, options.alignment)
-        validate(arena_buffers, self.plan, options.alignment)
-        self.lower_bound_nbytes = self.assignment.lower_bound(options.alignment)
+        # An op's scratch (a conv's column buffer) is planned like a tensor alive at its step.
+        self.scratch_of = _op_scratch(self.graph, first_id=len(self.assignment.buffers))
+        self.planned_buffers = self.assignment.arena_buffers + tuple(self.scratch_of.values())
+        self.plan: Plan = get_planner(options.planner)(self.planned_buffers, options.alignment)
+        validate(self.planned_buffers, self.plan, options.alignment)
+        self.lower_bound_nbytes = lower_bound(self.planned_buffers, options.alignment)
         self.arena = _aligned_bytes(self.plan.arena_nbytes, options.alignment)
-        self.workspace_nbytes = max((_workspace_nbytes(n) for n in self.graph.nodes), default=0)
+        self.offsets = {b.id: off for b, off in zip(self.planned_buffers, self.plan.offsets)}
+        # The fused elementwise kernels share one small fixed scratch outside the arena.
+        self.workspace_nbytes = max((_block_scratch_nbytes(n) for n in self.graph.nodes), default=0)
         self.workspace = _aligned_bytes(self.workspace_nbytes, options.alignment)
         self.views = self._bind_views()
         self._inputs = [self.views[v] for v in self.graph.inputs]
         self._outputs = tuple(self.views[v] for v in self.graph.outputs)
-        self.calls = tuple(Call(n, self._bind(n)) for n in self.graph.nodes)
+        self.calls = tuple(Call(n, self._bind(i, n)) for i, n in enumerate(self.graph.nodes))
         self._runs = tuple(c.run for c in self.calls)
 
     def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -84,19 +88,17 @@ class CompiledModel:
 
     def placement(self) -> dict[Value, str]:
         """Where each value lives, for the printer: '@arena+OFFSET' or '@out'."""
-        offsets = dict(zip((b.id for b in self.assignment.arena_buffers), self.plan.offsets))
-        return {v: f"@arena+{offsets[b]}" if b in offsets else "@out"
+        return {v: f"@arena+{self.offsets[b]}" if b in self.offsets else "@out"
                 for v, b in self.assignment.buffer_of.items()}
 
     def _bind_views(self) -> dict[Value, np.ndarray]:
         views: dict[Value, np.ndarray] = dict(self.graph.params)
         for v in self.graph.inputs:
             views[v] = memory.empty(v.shape, v.dtype)
-        offsets = dict(zip((b.id for b in self.assignment.arena_buffers), self.plan.offsets))
         owned: dict[int, np.ndarray] = {}
         for v, b in self.assignment.buffer_of.items():
-            if b in offsets:
-                raw = self.arena[offsets[b]:offsets[b] + v.nbytes]
+            if b in self.offsets:
+                raw = self.arena[self.offsets[b]:self.offsets[b] + v.nbytes]
                 views[v] = raw.view(v.dtype).reshape(v.shape)
             else:  # a graph output's buffer, shared by the values aliased into it
                 if b not in owned:
@@ -104,15 +106,18 @@ class CompiledModel:
                 views[v] = owned[b]
         return views
 
-    def _bind(self, node: Node) -> Callable[[], Any]:
+    def _bind(self, step: int, node: Node) -> Callable[[], Any]:
         op = get_op(node.op)
         ins = [self.views[v] for v in node.inputs]
         outs = [self.views[v] for v in node.outputs]
-        if op.ew is None:
-            if op.workspace is None:
-                return functools.partial(op.kernel, ins, outs, node.attrs)
-            return functools.partial(op.kernel, ins, outs, node.attrs, self.workspace)
-        return _bind_elementwise(node, ins, outs[0], self.workspace)
+        if op.ew is not None:
+            return _bind_elementwise(node, ins, outs[0], self.workspace)
+        if step not in self.scratch_of:
+            return functools.partial(op.kernel, ins, outs, node.attrs)
+        scratch = self.scratch_of[step]
+        offset = self.offsets[scratch.id]
+        return functools.partial(op.kernel, ins, outs, node.attrs,
+                                 self.arena[offset:offset + scratch.nbytes])
 
 
 def _bind_elementwise(node: Node, ins: list[np.ndarray], out: np.ndarray,
@@ -139,11 +144,22 @@ def _bind_elementwise(node: Node, ins: list[np.ndarray], out: np.ndarray,
     return run
 
 
-def _workspace_nbytes(node: Node) -> int:
+def _op_scratch(graph: Graph, first_id: int) -> dict[int, Buffer]:
+    """step -> the scratch buffer of the (non-elementwise) op at that step, alive at it alone."""
+    scratch: dict[int, Buffer] = {}
+    for step, node in enumerate(graph.nodes):
+        op = get_op(node.op)
+        nbytes = op.workspace_nbytes([v.type for v in node.inputs],
+                                     [v.type for v in node.outputs], node.attrs)
+        if op.ew is None and nbytes:
+            scratch[step] = Buffer(first_id + len(scratch), step, step + 1, nbytes)
+    return scratch
+
+
+def _block_scratch_nbytes(node: Node) -> int:
     op = get_op(node.op)
     if op.ew is None:
-        return op.workspace_nbytes([v.type for v in node.inputs], [v.type for v in node.outputs],
-                                   node.attrs)
+        return 0
     out = node.outputs[0]
     return op.n_tmp * block_elements_of(out.shape) * out.dtype.itemsize
 
