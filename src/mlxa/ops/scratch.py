@@ -1,8 +1,14 @@
 """Scratch arrays of a kernel: carved out of the compiled executor's workspace, or allocated
-(and counted) in eager mode. Each piece starts on a 64-byte boundary, as the arena's buffers do."""
+(and counted) in eager mode. Each piece starts on a 64-byte boundary, as the arena's buffers do.
+
+Kernels call `scratch` on every inference, so the layout (byte offset and length of each piece)
+is computed once per (shapes, dtype) and cached; a call then costs one slice and view per piece.
+"""
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,10 +23,21 @@ def _aligned(nbytes: int) -> int:
     return -(-nbytes // ALIGNMENT) * ALIGNMENT
 
 
+@functools.lru_cache(maxsize=1024)
+def _layout(shapes: tuple[tuple[int, ...], ...],
+            dtype: np.dtype) -> tuple[tuple[tuple[int, int], ...], int]:
+    """((offset, nbytes) per piece, total bytes with each piece aligned)."""
+    pieces, offset = [], 0
+    for s in shapes:
+        nbytes = math.prod(s) * dtype.itemsize
+        pieces.append((offset, nbytes))
+        offset += _aligned(nbytes)
+    return tuple(pieces), offset
+
+
 def scratch_nbytes(shapes: Sequence[tuple[int, ...]], dtype: Any) -> int:
     """Workspace bytes that `scratch(shapes, dtype, workspace)` needs."""
-    itemsize = np.dtype(dtype).itemsize
-    return sum(_aligned(int(np.prod(s, dtype=np.int64)) * itemsize) for s in shapes)
+    return _layout(tuple(tuple(s) for s in shapes), np.dtype(dtype))[1]
 
 
 def scratch(shapes: Sequence[tuple[int, ...]], dtype: Any,
@@ -29,13 +46,10 @@ def scratch(shapes: Sequence[tuple[int, ...]], dtype: Any,
     given, else fresh counted allocations."""
     if workspace is None:
         return [memory.empty(tuple(s), dtype) for s in shapes]
-    need = scratch_nbytes(shapes, dtype)
+    dtype = np.dtype(dtype)
+    key = tuple(tuple(s) for s in shapes)
+    pieces, need = _layout(key, dtype)
     if need > workspace.nbytes:
         raise ValueError(f"workspace of {workspace.nbytes} bytes, kernel needs {need}")
-    dtype = np.dtype(dtype)
-    arrays, offset = [], 0
-    for s in shapes:
-        nbytes = int(np.prod(s, dtype=np.int64)) * dtype.itemsize
-        arrays.append(workspace[offset:offset + nbytes].view(dtype).reshape(s))
-        offset += _aligned(nbytes)
-    return arrays
+    return [workspace[offset:offset + nbytes].view(dtype).reshape(s)
+            for (offset, nbytes), s in zip(pieces, key)]
