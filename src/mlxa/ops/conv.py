@@ -1,31 +1,41 @@
 """2-D convolution, NCHW: conv(x[N,C,H,W], w[O,C/group,kh,kw], optional b[O]).
 
-Attributes as ONNX Conv: strides, pads (top, left, bottom, right), dilations, group. Three kernels,
-one per case, all allocation-free given a workspace (per batch item, reused across the batch):
-  * pointwise (1x1, stride 1, no padding, one group): one matrix product per item, no copy;
-  * depthwise (one input channel per group): a multiply-add per kernel offset, no im2col, over
-    blocks of channels small enough (CHANNEL_BLOCK_NBYTES) that the sums stay in cache;
-  * general: im2col (a strided copy into a column buffer) then a matrix product per group, a
-    band of output rows at a time so the column buffer stays near COL_BUFFER_NBYTES (cache
-    sized) however large the image: it would otherwise be kh*kw times the input.
+Attributes as ONNX Conv: strides, pads (top, left, bottom, right), dilations, group. One kernel
+per case, all allocation-free given a workspace (per batch item, reused across the batch):
+  * pointwise (1x1, stride 1, no padding, one group): one matrix product (conv_im2col.py);
+  * depthwise (one input channel per group): window copies and a small product per channel
+    (conv_depthwise.py);
+  * general: im2col bands and a product per group (conv_im2col.py).
+The padded input, when the windows reach outside the image, is the first scratch piece.
 FLOPs are 2 per multiply-add, plus one add per output element for the bias.
+
+Binding: a call is planned (kind, band or block size, scratch shapes) once per geometry, then
+bound: every view it reads and writes made once, leaving a list of numpy calls. The compiled
+executor passes the same arrays on every inference, so a bound call is kept, keyed on the
+identity of its arrays (inputs, output, workspace) and attributes: an inference then costs the
+numpy calls only. `bind` is that step on its own, for an executor that binds at compile time.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from mlxa.errors import ShapeError
 from mlxa.ir.graph import TensorType
-from mlxa.ops import memory
+from mlxa.ops import conv_depthwise, conv_im2col, memory
+from mlxa.ops.bound import Step, sequence
 from mlxa.ops.scratch import scratch, scratch_nbytes
-from mlxa.ops.spatial import Window, pad_into, window, windows_view
+from mlxa.ops.spatial import Window, padder, window
 from mlxa.ops.table import Attrs, OpDef, register, same_dtype
 
-COL_BUFFER_NBYTES = 1 << 20
-CHANNEL_BLOCK_NBYTES = 1 << 18
+COL_BUFFER_NBYTES = 1 << 20  # im2col: a band's column buffer
+CHANNEL_BLOCK_NBYTES = 1 << 18  # depthwise: a block's column buffer
+BOUND_CALLS = 512  # bound calls kept (each keeps its arrays alive); the oldest goes first
 
 
 def _geometry(x: tuple[int, ...], w: tuple[int, ...], attrs: Attrs) -> Window:
@@ -53,111 +63,115 @@ def _flops(ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) 
     return 2 * outs[0].size * cg * kh * kw + (outs[0].size if len(ins) == 3 else 0)
 
 
-def _kind(x: tuple[int, ...], w: tuple[int, ...], win: Window, group: int) -> str:
+@dataclass(frozen=True)
+class ConvPlan:
+    """How one conv geometry runs. `block`: output rows per im2col band, or channels per
+    depthwise block. `scratch`: per batch item, the padded input first when `padded`."""
+
+    kind: str
+    win: Window
+    group: int
+    block: int
+    padded: bool
+    scratch: tuple[tuple[int, ...], ...]
+
+
+def plan(x: tuple[int, ...], w: tuple[int, ...], attrs: Attrs, itemsize: int,
+         contiguous: bool = True) -> ConvPlan:
+    """The plan of a geometry, cached. `contiguous`: whether x is C-contiguous (a strided view
+    cannot take the pointwise product in place, so it goes through im2col)."""
+    key = tuple(sorted((k, tuple(v.tolist()) if isinstance(v, np.ndarray)
+                        else tuple(v) if isinstance(v, list) else v) for k, v in attrs.items()))
+    args = (tuple(x), tuple(w), key, itemsize, contiguous, COL_BUFFER_NBYTES,
+            CHANNEL_BLOCK_NBYTES)
+    try:
+        return _plan(*args)
+    except TypeError:  # an unhashable attribute value: plan without the cache
+        return _plan.__wrapped__(*args)
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(x: tuple[int, ...], w: tuple[int, ...], attrs: Any, itemsize: int, contiguous: bool,
+          col_nbytes: int, channel_nbytes: int) -> ConvPlan:
+    win = _geometry(x, w, dict(attrs))
+    group = int(dict(attrs).get("group", 1))
+    pad = [(1, x[1], win.padded_h, win.padded_w)] if win.needs_padding else []
     if w[1] == 1 and group > 1:
-        return "depthwise"
-    if (w[2], w[3]) == (1, 1) and win.strides == (1, 1) and not win.needs_padding and group == 1:
-        return "pointwise"
-    return "im2col"
-
-
-def _scratch_shapes(x: tuple[int, ...], w: tuple[int, ...],
-                    attrs: Attrs) -> list[tuple[int, ...]]:
-    """Per batch item: the padded input (if padded), then the column buffer or product temp."""
-    win = _geometry(x, w, attrs)
-    group = int(attrs.get("group", 1))
-    kind = _kind(x, w, win, group)
-    shapes: list[tuple[int, ...]] = ([(1, x[1], win.padded_h, win.padded_w)]
-                                     if win.needs_padding else [])
-    if kind == "im2col":
-        shapes.append((group * w[1] * w[2] * w[3] * _band_rows(x, w, win, group) * win.out_w,))
-    elif kind == "depthwise":
-        shapes.append((_channel_block(x, w, win) * (w[0] // x[1]) * win.out_h * win.out_w,))
-    return shapes
-
-
-def _band_rows(x: tuple[int, ...], w: tuple[int, ...], win: Window, group: int,
-               itemsize: int = 4) -> int:
-    """Output rows per im2col band: as many as fit COL_BUFFER_NBYTES, at least one."""
-    row_nbytes = group * w[1] * w[2] * w[3] * win.out_w * itemsize
-    return max(1, min(win.out_h, COL_BUFFER_NBYTES // row_nbytes))
-
-
-def _channel_block(x: tuple[int, ...], w: tuple[int, ...], win: Window,
-                   itemsize: int = 4) -> int:
-    """Input channels per depthwise block: outputs of about CHANNEL_BLOCK_NBYTES, at least one."""
-    channel_nbytes = (w[0] // x[1]) * win.out_h * win.out_w * itemsize
-    return max(1, min(x[1], CHANNEL_BLOCK_NBYTES // channel_nbytes))
+        block = conv_depthwise.channel_block(x[1], win, channel_nbytes, itemsize)
+        shapes = conv_depthwise.scratch_shapes(x[1], w[0] // x[1], win, block)
+        return ConvPlan("depthwise", win, group, block, bool(pad), tuple(pad + shapes))
+    if ((w[2], w[3]) == (1, 1) and win.strides == (1, 1) and not win.needs_padding
+            and group == 1 and contiguous):
+        return ConvPlan("pointwise", win, group, 0, False, ())
+    band = conv_im2col.band_rows(w, win, group, col_nbytes, itemsize)
+    shapes = [conv_im2col.col_shape(w, win, group, band)]
+    return ConvPlan("im2col", win, group, band, bool(pad), tuple(pad + shapes))
 
 
 def _workspace(ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) -> int:
-    return scratch_nbytes(_scratch_shapes(ins[0].shape, ins[1].shape, attrs), ins[0].dtype)
+    p = plan(ins[0].shape, ins[1].shape, attrs, ins[0].dtype.itemsize)
+    return scratch_nbytes(p.scratch, ins[0].dtype)
+
+
+def bind(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
+         workspace: np.ndarray | None) -> Step:
+    """One conv call, every view made: running it computes out from the inputs' current
+    values. Scratch comes from `workspace` (or is allocated when it is None)."""
+    x, w = ins[0], ins[1]
+    p = plan(x.shape, w.shape, attrs, x.itemsize, x.flags.c_contiguous)
+    bufs = scratch(p.scratch, x.dtype, workspace)
+    padded = bufs.pop(0)[0] if p.padded else None
+    steps: list[Step] = []
+    for n in range(x.shape[0]):
+        src = x[n]
+        if padded is not None:
+            steps.append(padder(src, padded, p.win, 0.0))
+            src = padded
+        steps.append(_bind_item(p, src, w, out[n], bufs))
+    if len(ins) == 3:
+        steps.append(functools.partial(np.add, out, ins[2].reshape(-1, 1, 1), out=out))
+    return steps[0] if len(steps) == 1 else sequence(steps)
+
+
+def _bind_item(p: ConvPlan, src: np.ndarray, w: np.ndarray, out: np.ndarray,
+               bufs: list[np.ndarray]) -> Step:
+    if p.kind == "pointwise":
+        return conv_im2col.bind_pointwise(src, w, out)
+    if p.kind == "depthwise":
+        return conv_depthwise.bind(src, w, out, bufs, p.win, p.block)
+    return conv_im2col.bind_im2col(src, w, out, bufs[0], p.win, p.group, p.block)
+
+
+_BOUND: dict[tuple[int, ...], tuple[tuple[object, ...], Step]] = {}
+
+
+def _bound(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
+           workspace: np.ndarray) -> Step:
+    """bind, kept per identity of (inputs, output, workspace, attrs). The entry holds those
+    objects, so no other object can take their ids while it lives."""
+    refs = (*ins, out, workspace, attrs)
+    key = tuple(map(id, refs))
+    hit = _BOUND.get(key)
+    if hit is not None:
+        return hit[1]
+    run = bind(ins, out, attrs, workspace)
+    if len(_BOUND) >= BOUND_CALLS:
+        del _BOUND[next(iter(_BOUND))]
+    _BOUND[key] = (refs, run)
+    return run
 
 
 def _conv(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: Attrs,
           workspace: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    if outs and workspace is not None:
+        _bound(ins, outs[0], attrs, workspace)()
+        return (outs[0],)
     x, w = ins[0], ins[1]
     win = _geometry(x.shape, w.shape, attrs)
-    group = int(attrs.get("group", 1))
     out = outs[0] if outs else memory.empty((x.shape[0], w.shape[0], win.out_h, win.out_w),
                                             x.dtype)
-    bufs = scratch(_scratch_shapes(x.shape, w.shape, attrs), x.dtype, workspace)
-    padded = bufs.pop(0) if win.needs_padding else None
-    kind = _kind(x.shape, w.shape, win, group)
-    for n in range(x.shape[0]):
-        xn = pad_into(x[n:n + 1], padded, win, 0.0)[0] if padded is not None else x[n]
-        if kind == "pointwise":
-            np.matmul(w.reshape(w.shape[0], -1), xn.reshape(xn.shape[0], -1),
-                      out=out[n].reshape(w.shape[0], -1))
-        elif kind == "depthwise":
-            _depthwise(xn, w, win, out[n], bufs[0])
-        else:
-            _im2col(xn, w, win, group, out[n], bufs[0])
-    if len(ins) == 3:
-        out += ins[2].reshape(-1, 1, 1)
+    bind(ins, out, attrs, workspace)()
     return (out,)
-
-
-def _im2col(xn: np.ndarray, w: np.ndarray, win: Window, group: int, out: np.ndarray,
-            col: np.ndarray) -> None:
-    """out[O, rows, ow] = w[g] @ col[g] per group and band of rows, col[g] being the
-    (C/g*kh*kw, rows*ow) windows of xn."""
-    c, o = xn.shape[0], w.shape[0]
-    views = windows_view(xn.reshape(group, c // group, *xn.shape[1:]), win)
-    wg = w.reshape(group, o // group, -1)
-    out_g = out.reshape(group, o // group, win.out_h, win.out_w)
-    band = col.size // (wg.shape[2] * group * win.out_w)
-    for r0 in range(0, win.out_h, band):
-        rows = min(band, win.out_h - r0)
-        part = views[..., r0:r0 + rows, :]
-        cols = col[:part.size].reshape(part.shape)
-        np.copyto(cols, part)
-        np.matmul(wg, cols.reshape(group, wg.shape[2], rows * win.out_w),
-                  out=out_g[:, :, r0:r0 + rows].reshape(group, o // group, rows * win.out_w))
-
-
-def _depthwise(xn: np.ndarray, w: np.ndarray, win: Window, out: np.ndarray,
-               tmp: np.ndarray) -> None:
-    """out[c*m+j] = sum over offsets of w[c*m+j, 0, i, k] * window(i, k) of channel c, a block
-    of channels at a time."""
-    c, o = xn.shape[0], w.shape[0]
-    m = o // c
-    views = windows_view(xn, win)  # (C, kh, kw, oh, ow)
-    wk = w.reshape(c, m, win.kh, win.kw)
-    acc = out.reshape(c, m, win.out_h, win.out_w)
-    block = tmp.size // (m * win.out_h * win.out_w)
-    for c0 in range(0, c, block):
-        cs = slice(c0, min(c0 + block, c))
-        a, v, wb = acc[cs], views[cs], wk[cs]
-        prod = tmp[:a.size].reshape(a.shape)
-        for i in range(win.kh):
-            for k in range(win.kw):
-                src, coef = v[:, None, i, k], wb[:, :, i, k, None, None]
-                if i == 0 and k == 0:
-                    np.multiply(src, coef, out=a)
-                else:
-                    np.multiply(src, coef, out=prod)
-                    a += prod
 
 
 CONV = register(OpDef("conv", _rule, _flops, _conv, workspace=_workspace,

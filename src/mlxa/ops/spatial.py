@@ -7,7 +7,7 @@ every kernel offset costs no copy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,11 +87,26 @@ def _out_size(size: int, k: int, s: int, begin: int, end: int, d: int,
 
 
 def pad_into(x: np.ndarray, buf: np.ndarray, win: Window, fill: float) -> np.ndarray:
-    """Copy x (N, C, h, w) into buf (N, C, padded_h, padded_w) at (top, left); fill the rest."""
-    top, left = win.pads[0], win.pads[1]
-    buf.fill(fill)
-    buf[:, :, top:top + win.h, left:left + win.w] = x
+    """Copy x (..., h, w) into buf (..., padded_h, padded_w) at (top, left); fill the rest."""
+    padder(x, buf, win, fill)()
     return buf
+
+
+def padder(x: np.ndarray, buf: np.ndarray, win: Window, fill: float) -> Callable[[], None]:
+    """`pad_into` with its views made once: the returned call fills only the border strips
+    (at most four) and copies x into the interior, however often it runs."""
+    top, left = win.pads[0], win.pads[1]
+    bottom, right = top + win.h, left + win.w
+    interior = buf[..., top:bottom, left:right]
+    strips = [v for v in (buf[..., :top, :], buf[..., bottom:, :], buf[..., top:bottom, :left],
+                          buf[..., top:bottom, right:]) if v.size]
+
+    def run() -> None:
+        for v in strips:
+            v.fill(fill)
+        np.copyto(interior, x)
+
+    return run
 
 
 def windows_view(xp: np.ndarray, win: Window) -> np.ndarray:
