@@ -1,6 +1,7 @@
-"""The conv kernel's fast paths (conv_depthwise, conv_im2col): each geometry is checked to take
-the path it claims, then against ONNX Runtime, against a float64 direct sum, across band and
-block sizes, on strided input views, and for the bound-call cache (same arrays, new values)."""
+"""The conv kernel's fast paths (conv_depthwise, conv_winograd, conv_im2col): each geometry is
+checked to take the path it claims, then against ONNX Runtime, against a float64 direct sum,
+across band and block sizes, on strided input views, and for the bound-call and packed-weight
+caches (same arrays, new values; new weights)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,12 @@ CASES = {
                                      {"group": 8, "dilations": (2, 1), "pads": (2, 2, 2, 2)},
                                      "depthwise"),
     "depthwise-unpadded-5x5": ((1, 12, 10, 10), (12, 1, 5, 5), {"group": 12}, "depthwise"),
-    "im2col-3x3": ((1, 64, 28, 28), (64, 64, 3, 3), {"pads": (1, 1, 1, 1)}, "im2col"),
+    "winograd-even": ((1, 64, 28, 28), (64, 64, 3, 3), {"pads": (1, 1, 1, 1)}, "winograd"),
+    "winograd-odd-asymmetric": ((2, 96, 15, 17), (88, 96, 3, 3), {"pads": (2, 1, 0, 1)},
+                                "winograd"),
+    "winograd-unpadded": ((1, 128, 16, 13), (128, 128, 3, 3), {}, "winograd"),
+    "im2col-3x3-few-tiles": ((1, 128, 7, 7), (128, 128, 3, 3), {"pads": (1, 1, 1, 1)},
+                             "im2col"),
     "im2col-strided": ((1, 32, 14, 14), (48, 32, 3, 3), {"strides": (2, 2), "pads": (1, 1, 1, 1)},
                        "im2col"),
     "im2col-grouped": ((1, 32, 11, 9), (32, 8, 3, 3), {"group": 4, "pads": (0, 1, 1, 0)},
@@ -89,7 +95,8 @@ def test_path_matches_onnxruntime(name) -> None:
     assert_matches_ort(model, feeds, rtol=1e-5, atol=2e-5)
 
 
-@pytest.mark.parametrize("name, budget", [("depthwise-wide", "CHANNEL_BLOCK_NBYTES"),
+@pytest.mark.parametrize("name, budget", [("winograd-odd-asymmetric", "WINOGRAD_NBYTES"),
+                                          ("depthwise-wide", "CHANNEL_BLOCK_NBYTES"),
                                           ("depthwise-strided", "CHANNEL_BLOCK_NBYTES"),
                                           ("im2col-grouped", "COL_BUFFER_NBYTES")])
 def test_smallest_bands_match_one_band(monkeypatch, name, budget) -> None:
@@ -103,7 +110,7 @@ def test_smallest_bands_match_one_band(monkeypatch, name, budget) -> None:
     np.testing.assert_allclose(banded, whole, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["pointwise", "depthwise-wide"])
+@pytest.mark.parametrize("name", ["pointwise", "depthwise-wide", "winograd-unpadded"])
 def test_strided_input_view(name) -> None:
     """A transposed view (eager input) cannot be read in place as rows at pitch W: the pointwise
     product goes through im2col, the wide depthwise layout through the direct one."""
@@ -119,7 +126,7 @@ def test_strided_input_view(name) -> None:
 def test_bound_call_reads_current_values() -> None:
     """The same arrays on every call (as the compiled executor passes them) reuse one bound
     call; it must see new input values, not the first call's."""
-    xs, ws, attrs, _ = CASES["im2col-3x3"]
+    xs, ws, attrs, _ = CASES["winograd-even"]
     x, w, out = f32(*xs), weights(*ws), np.empty((1, 64, 28, 28), np.float32)
     workspace = np.empty(_workspace_nbytes(x, w, attrs), np.uint8)
     for _ in range(2):
@@ -135,6 +142,15 @@ def _workspace_nbytes(x: np.ndarray, w: np.ndarray, attrs: dict) -> int:
                                       attrs)
 
 
+def test_new_weights_get_their_own_transform() -> None:
+    xs, ws, attrs, _ = CASES["winograd-unpadded"]
+    x = f32(*xs)
+    for _ in range(3):
+        w = weights(*ws)  # a new array each time, possibly at a freed one's address
+        (got,) = conv.CONV.kernel([x, w], None, attrs)
+        np.testing.assert_allclose(got, direct(x, w, attrs), rtol=1e-5, atol=2e-5)
+
+
 def test_compiled_fast_paths_allocate_nothing() -> None:
     b = GraphBuilder("paths")
     x = b.input((1, 64, 28, 28))
@@ -144,7 +160,7 @@ def test_compiled_fast_paths_allocate_nothing() -> None:
     y = b.op("conv", y, b.param(weights(64, 1, 3, 3)), group=64, pads=(1, 1, 1, 1))
     graph = b.build(b.op("conv", y, b.param(weights(32, 64, 1, 1))))
     assert [conv.plan(n.inputs[0].shape, n.inputs[1].shape, n.attrs, 4).kind
-            for n in graph.nodes] == ["im2col", "depthwise", "depthwise", "pointwise"]
+            for n in graph.nodes] == ["winograd", "depthwise", "depthwise", "pointwise"]
     inputs = (f32(1, 64, 28, 28),)
     compiled = CompiledModel(graph)
     np.testing.assert_allclose(compiled(*inputs)[0], EagerModel(graph)(*inputs)[0],

@@ -27,7 +27,7 @@ import numpy as np
 
 from mlxa.errors import ShapeError
 from mlxa.ir.graph import TensorType
-from mlxa.ops import conv_depthwise, conv_im2col, memory
+from mlxa.ops import conv_depthwise, conv_im2col, conv_winograd, memory
 from mlxa.ops.bound import Step, sequence
 from mlxa.ops.scratch import scratch, scratch_nbytes
 from mlxa.ops.spatial import Window, padder, window
@@ -35,6 +35,8 @@ from mlxa.ops.table import Attrs, OpDef, register, same_dtype
 
 COL_BUFFER_NBYTES = 1 << 20  # im2col: a band's column buffer
 CHANNEL_BLOCK_NBYTES = 1 << 18  # depthwise: a block's column buffer
+WINOGRAD_NBYTES = 1 << 22  # winograd: a band's transforms and products
+WINOGRAD = True  # 3x3 stride-1 convs by F(2x2, 3x3) (False: im2col)
 BOUND_CALLS = 512  # bound calls kept (each keeps its arrays alive); the oldest goes first
 
 
@@ -83,7 +85,7 @@ def plan(x: tuple[int, ...], w: tuple[int, ...], attrs: Attrs, itemsize: int,
     key = tuple(sorted((k, tuple(v.tolist()) if isinstance(v, np.ndarray)
                         else tuple(v) if isinstance(v, list) else v) for k, v in attrs.items()))
     args = (tuple(x), tuple(w), key, itemsize, contiguous, COL_BUFFER_NBYTES,
-            CHANNEL_BLOCK_NBYTES)
+            CHANNEL_BLOCK_NBYTES, WINOGRAD_NBYTES if WINOGRAD else 0)
     try:
         return _plan(*args)
     except TypeError:  # an unhashable attribute value: plan without the cache
@@ -92,10 +94,14 @@ def plan(x: tuple[int, ...], w: tuple[int, ...], attrs: Attrs, itemsize: int,
 
 @functools.lru_cache(maxsize=1024)
 def _plan(x: tuple[int, ...], w: tuple[int, ...], attrs: Any, itemsize: int, contiguous: bool,
-          col_nbytes: int, channel_nbytes: int) -> ConvPlan:
+          col_nbytes: int, channel_nbytes: int, winograd_nbytes: int) -> ConvPlan:
     win = _geometry(x, w, dict(attrs))
     group = int(dict(attrs).get("group", 1))
     pad = [(1, x[1], win.padded_h, win.padded_w)] if win.needs_padding else []
+    if winograd_nbytes and conv_winograd.applies(w, win, group):
+        band = conv_winograd.band_tiles(w[1], w[0], win, winograd_nbytes, itemsize)
+        shapes = conv_winograd.scratch_shapes(w[1], w[0], win, band)
+        return ConvPlan("winograd", win, group, band, False, tuple(shapes))
     if w[1] == 1 and group > 1:
         block = conv_depthwise.channel_block(x[1], win, channel_nbytes, itemsize)
         shapes = conv_depthwise.scratch_shapes(x[1], w[0] // x[1], win, block)
@@ -139,6 +145,9 @@ def _bind_item(p: ConvPlan, src: np.ndarray, w: np.ndarray, out: np.ndarray,
         return conv_im2col.bind_pointwise(src, w, out)
     if p.kind == "depthwise":
         return conv_depthwise.bind(src, w, out, bufs, p.win, p.block)
+    if p.kind == "winograd":
+        return conv_winograd.bind(src, conv_winograd.transformed_weights(w), out, bufs, p.win,
+                                  p.block)
     return conv_im2col.bind_im2col(src, w, out, bufs[0], p.win, p.group, p.block)
 
 

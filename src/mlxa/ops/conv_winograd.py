@@ -1,0 +1,158 @@
+"""3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3), one batch item.
+
+Each 2x2 tile of the output comes from a 4x4 tile of the padded input d (tiles overlap by 2):
+    y = A^T [ (G w G^T) * (B^T d B) ] A        (* elementwise over the 4x4 positions)
+so the product over channels becomes 16 independent matrix products, one per tile position:
+    M[ab] (O, T) = U[ab] (O, C) @ V[ab] (C, T),   U = G w G^T,  V = B^T d B,  T tiles
+which is 16*O*C multiply-adds per tile against 36*O*C for the direct method: 2.25x fewer.
+The transforms are additions only (B, A hold 0 and +-1), done on whole arrays:
+  * the padded input is stored as its even and odd columns (two phases), so the column
+    transform reads contiguous runs: columns 2u..2u+3 of a tile are even[u], odd[u], even[u+1],
+    odd[u+1];
+  * the rows then combine rows 2t..2t+3 of the column-transformed bands, the 4x4 positions of
+    every channel and tile written straight into V (16, C, T);
+  * A^T M A is one product by the (4, 16) matrix kron(A^T, A^T), scattered into the output.
+Bands of tile rows bound the scratch (WINOGRAD_NBYTES in conv.py). U is computed in float64 once
+per weight array (see transformed_weights) and kept: 16/9 of the weights' size.
+Rounding: y differs from the direct sum by a few float32 ulps of the largest product terms.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from functools import partial
+
+import numpy as np
+
+from mlxa.ops import memory
+from mlxa.ops.bound import Step, sequence
+from mlxa.ops.spatial import Window
+
+G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+A_T = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
+
+
+def applies(w: tuple[int, ...], win: Window, group: int) -> bool:
+    """Whether F(2x2, 3x3) computes this conv, and pays: the transforms cost about (C + O) per
+    tile position against C*O saved, and products over few tiles run below the matrix unit's
+    speed. Thresholds measured on ResNet's shapes at batch 1 (single-thread OpenBLAS): it
+    pays from 64x64 channels at 28x28, 128x128 at 14x14, 1024x1024 at 7x7."""
+    if not (w[2:] == (3, 3) and win.strides == (1, 1) and win.dilations == (1, 1)
+            and group == 1):
+        return False
+    th, tw = tiles(win)
+    channels = w[0] * w[1]
+    return channels * th * tw >= 1 << 19 and (th * tw >= 25 or channels >= 1 << 20)
+
+
+def tiles(win: Window) -> tuple[int, int]:
+    """Tile rows and columns: 2x2 output tiles covering (out_h, out_w)."""
+    return -(-win.out_h // 2), -(-win.out_w // 2)
+
+
+def band_tiles(c: int, o: int, win: Window, budget_nbytes: int, itemsize: int) -> int:
+    """Tile rows per band: the band's scratch within budget_nbytes, at least one row."""
+    th, tw = tiles(win)
+    per_row = (max(16 * c, 4 * o) + max(16 * o, 12 * c)) * tw * itemsize
+    return max(1, min(th, budget_nbytes // per_row))
+
+
+def scratch_shapes(c: int, o: int, win: Window, band: int) -> list[tuple[int, ...]]:
+    """The two column phases of the padded input, then two flat buffers for a band: V, later
+    the output tiles Y; the column-transformed rows, later M (each consumed before its
+    successor is written). A shorter last band takes a prefix, so its arrays are contiguous."""
+    th, tw = tiles(win)
+    return [(2, c, 2 * th + 2, tw + 1), (max(16 * c, 4 * o) * band * tw,),
+            (max(16 * o * band, 4 * c * (2 * band + 2)) * tw,)]
+
+
+def bind(x: np.ndarray, u: np.ndarray, out: np.ndarray, bufs: list[np.ndarray], win: Window,
+         band: int) -> Step:
+    """x (C, H, W) unpadded, u (16, O, C) transformed weights, out (O, oh, ow)."""
+    phases, vy, mc = bufs
+    c, o = x.shape[0], out.shape[0]
+    th, tw = tiles(win)
+    steps: list[Step] = [partial(phases.fill, 0), *_phase_copies(x, phases, win)]
+    at = _output_matrix(x.dtype)
+    for t0 in range(0, th, band):
+        nb = min(band, th - t0)
+        ct = mc[:4 * c * (2 * nb + 2) * tw].reshape(4, c, 2 * nb + 2, tw)
+        v = vy[:16 * c * nb * tw].reshape(16, c, nb * tw)
+        m = mc[:16 * o * nb * tw].reshape(16, o, nb * tw)
+        y = vy[:4 * o * nb * tw].reshape(4, o, nb * tw)
+        ph = phases[:, :, 2 * t0:2 * t0 + 2 * nb + 2]
+        steps += _input_transform(ph, ct, v.reshape(4, 4, c, nb, tw), tw)
+        steps += [partial(np.matmul, u, v, out=m),
+                  partial(np.matmul, at, m.reshape(16, -1), out=y.reshape(4, -1))]
+        steps += _scatter(y.reshape(4, o, nb, tw), out, 2 * t0, win)
+    return sequence(steps)
+
+
+@functools.cache
+def _output_matrix(dtype: np.dtype) -> np.ndarray:
+    """kron(A^T, A^T) (4, 16): row 2p+q of Y from column 4a+b of M; read-only."""
+    at = np.kron(A_T, A_T).astype(dtype)
+    at.setflags(write=False)
+    return at
+
+
+def _phase_copies(x: np.ndarray, phases: np.ndarray, win: Window) -> list[Step]:
+    """Input column j lands in phase (j + left) % 2 at (j + left) // 2, row i at i + top."""
+    top, left = win.pads[0], win.pads[1]
+    copies: list[Step] = []
+    for q in (0, 1):
+        src = x[:, :, q::2]
+        if src.shape[2]:
+            start = (q + left) // 2
+            dst = phases[(q + left) % 2, :, top:top + win.h, start:start + src.shape[2]]
+            copies.append(partial(np.copyto, dst, src))
+    return copies
+
+
+def _input_transform(ph: np.ndarray, ct: np.ndarray, v: np.ndarray, tw: int) -> list[Step]:
+    """B^T d B. Columns: (d0-d2, d1+d2, d2-d1, d1-d3), d0..d3 = even[u], odd[u], even[u+1],
+    odd[u+1]; then the same along rows 2t..2t+3 of each column result."""
+    even, odd = ph[0], ph[1]
+    nb = v.shape[3]
+    d = [ct[:, :, i:i + 2 * nb:2] for i in range(4)]
+    return [
+        partial(np.subtract, ph[..., :tw], ph[..., 1:], out=ct[0::3]),  # d0-d2 and d1-d3
+        partial(np.add, odd[..., :tw], even[..., 1:], out=ct[1]),
+        partial(np.subtract, even[..., 1:], odd[..., :tw], out=ct[2]),
+        partial(np.subtract, d[0], d[2], out=v[0]),
+        partial(np.add, d[1], d[2], out=v[1]),
+        partial(np.subtract, d[2], d[1], out=v[2]),
+        partial(np.subtract, d[1], d[3], out=v[3]),
+    ]
+
+
+def _scatter(y: np.ndarray, out: np.ndarray, r0: int, win: Window) -> list[Step]:
+    """Output tile position (a, b) of tile (t, u) is out[2t + a, 2u + b], cropped at the edges."""
+    copies: list[Step] = []
+    for a in (0, 1):
+        rows = out[:, r0 + a:min(r0 + 2 * y.shape[2], win.out_h):2]
+        for b in (0, 1):
+            dst = rows[:, :, b::2]
+            if dst.size:
+                copies.append(partial(np.copyto, dst, y[2 * a + b, :, :dst.shape[1],
+                                                          :dst.shape[2]]))
+    return copies
+
+
+_PACKED: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+
+
+def transformed_weights(w: np.ndarray) -> np.ndarray:
+    """U = G w G^T as (16, O, C), computed in float64 once per weight array and kept while the
+    array lives (weights are constants: one changed in place after first use is not seen).
+    Allocated through memory.empty, so it is counted once, on the first call."""
+    hit = _PACKED.get(id(w))
+    if hit is not None and hit[0]() is w:
+        return hit[1]
+    o, c = w.shape[:2]
+    u = memory.empty((16, o, c), w.dtype)
+    u[...] = np.einsum("ai,ocij,bj->aboc", G, w.astype(np.float64), G).reshape(16, o, c)
+    key = id(w)
+    _PACKED[key] = (weakref.ref(w, lambda _: _PACKED.pop(key, None)), u)
+    return u
