@@ -167,3 +167,5 @@ def test_compiled_fast_paths_allocate_nothing() -> None:
                                rtol=1e-6, atol=1e-6)
     stats = measure_memory(lambda: compiled(*inputs))
     assert stats.allocations == 0
+    # as tests/test_ops_contract.py: numpy's ufunc buffers (8192 elements an operand) at most
+    assert stats.peak_traced_nbytes < 2 * np.getbufsize() * 4 + (16 << 10), stats

@@ -127,28 +127,28 @@ def bind(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
     p = plan(x.shape, w.shape, attrs, x.itemsize, x.flags.c_contiguous)
     bufs = scratch(p.scratch, x.dtype, workspace)
     padded = bufs.pop(0)[0] if p.padded else None
+    bias = ins[2].reshape(-1, 1, 1) if len(ins) == 3 else None
     steps: list[Step] = []
     for n in range(x.shape[0]):
         src = x[n]
         if padded is not None:
             steps.append(padder(src, padded, p.win, 0.0))
             src = padded
-        steps.append(_bind_item(p, src, w, out[n], bufs))
-    if len(ins) == 3:
-        steps.append(functools.partial(np.add, out, ins[2].reshape(-1, 1, 1), out=out))
+        steps.append(_bind_item(p, src, w, bias, out[n], bufs))
     return steps[0] if len(steps) == 1 else sequence(steps)
 
 
-def _bind_item(p: ConvPlan, src: np.ndarray, w: np.ndarray, out: np.ndarray,
-               bufs: list[np.ndarray]) -> Step:
+def _bind_item(p: ConvPlan, src: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
+               out: np.ndarray, bufs: list[np.ndarray]) -> Step:
+    """One batch item; each path adds the bias (O, 1, 1) where it is cheapest."""
     if p.kind == "pointwise":
-        return conv_im2col.bind_pointwise(src, w, out)
+        return conv_im2col.bind_pointwise(src, w, bias, out)
     if p.kind == "depthwise":
-        return conv_depthwise.bind(src, w, out, bufs, p.win, p.block)
+        return conv_depthwise.bind(src, w, bias, out, bufs, p.win, p.block)
     if p.kind == "winograd":
-        return conv_winograd.bind(src, conv_winograd.transformed_weights(w), out, bufs, p.win,
-                                  p.block)
-    return conv_im2col.bind_im2col(src, w, out, bufs[0], p.win, p.group, p.block)
+        return conv_winograd.bind(src, conv_winograd.transformed_weights(w), bias, out, bufs,
+                                  p.win, p.block)
+    return conv_im2col.bind_im2col(src, w, bias, out, bufs[0], p.win, p.group, p.block)
 
 
 _BOUND: dict[tuple[int, ...], tuple[tuple[object, ...], Step]] = {}

@@ -45,9 +45,10 @@ def scratch_shapes(channels: int, m: int, win: Window, block: int) -> list[tuple
     return shapes
 
 
-def bind(src: np.ndarray, w: np.ndarray, out: np.ndarray, bufs: list[np.ndarray],
-         win: Window, block: int) -> Step:
-    """src (C, Hp, Wp) padded input, w (C*m, 1, kh, kw), out (C*m, oh, ow). An input whose
+def bind(src: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
+         bufs: list[np.ndarray], win: Window, block: int) -> Step:
+    """src (C, Hp, Wp) padded input, w (C*m, 1, kh, kw), bias (C*m, 1, 1), out (C*m, oh, ow).
+    The bias is added to each block's product while it is in cache. An input whose
     rows are not at pitch Wp (a strided view) takes the direct layout, which fits the same
     column buffer (oh*ow <= P)."""
     c = src.shape[0]
@@ -69,6 +70,10 @@ def bind(src: np.ndarray, w: np.ndarray, out: np.ndarray, bufs: list[np.ndarray]
             prod = np.reshape(dst, (n, m, -1), copy=False)
         steps += [partial(np.copyto, col.reshape(view.shape), view),
                   partial(np.matmul, wk[c0:c0 + n], col, out=prod)]
+        if bias is not None:  # on the contiguous product, while it is in cache
+            full = bufs[1][:n] if wide else prod
+            steps.append(partial(np.add, full, bias[c0 * m:(c0 + n) * m].reshape(n, m, 1),
+                                 out=full))
         if wide:
             steps.append(partial(np.copyto, dst, rows))
     return sequence(steps)

@@ -28,17 +28,21 @@ def col_shape(w: tuple[int, ...], win: Window, group: int, rows: int) -> tuple[i
     return (group * w[1] * w[2] * w[3] * rows * win.out_w,)
 
 
-def bind_pointwise(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> Step:
-    """x (C, H, W) C-contiguous, out (O, H, W)."""
+def bind_pointwise(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
+                   out: np.ndarray) -> Step:
+    """x (C, H, W) C-contiguous, bias (O, 1, 1), out (O, H, W)."""
     x2 = np.reshape(x, (x.shape[0], -1), copy=False)
     o2 = np.reshape(out, (out.shape[0], -1), copy=False)
     w2 = np.reshape(w, (w.shape[0], -1), copy=False)
-    return partial(np.matmul, w2, x2, out=o2)
+    product = partial(np.matmul, w2, x2, out=o2)
+    if bias is None:
+        return product
+    return sequence([product, partial(np.add, out, bias, out=out)])
 
 
-def bind_im2col(src: np.ndarray, w: np.ndarray, out: np.ndarray, col: np.ndarray, win: Window,
-                group: int, band: int) -> Step:
-    """out[O, rows, ow] = w[g] @ col[g] per group and band of rows, col[g] being the
+def bind_im2col(src: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
+                col: np.ndarray, win: Window, group: int, band: int) -> Step:
+    """out[O, rows, ow] = w[g] @ col[g] (+ bias) per group and band of rows, col[g] being the
     (C/g*kh*kw, rows*ow) windows of src (C, Hp, Wp)."""
     c, o = src.shape[0], w.shape[0]
     views = windows_view(src.reshape(group, c // group, *src.shape[1:]), win)
@@ -53,4 +57,6 @@ def bind_im2col(src: np.ndarray, w: np.ndarray, out: np.ndarray, col: np.ndarray
                          copy=False)
         steps += [partial(np.copyto, cols, part),
                   partial(np.matmul, wg, cols.reshape(group, wg.shape[2], -1), out=dst)]
+    if bias is not None:  # once over the contiguous output: a band's strided rows would take
+        steps.append(partial(np.add, out, bias, out=out))  # numpy's buffered iteration
     return sequence(steps)

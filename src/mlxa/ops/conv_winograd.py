@@ -6,12 +6,15 @@ so the product over channels becomes 16 independent matrix products, one per til
     M[ab] (O, T) = U[ab] (O, C) @ V[ab] (C, T),   U = G w G^T,  V = B^T d B,  T tiles
 which is 16*O*C multiply-adds per tile against 36*O*C for the direct method: 2.25x fewer.
 The transforms are additions only (B, A hold 0 and +-1), done on whole arrays:
-  * the padded input is stored as its even and odd columns (two phases), so the column
-    transform reads contiguous runs: columns 2u..2u+3 of a tile are even[u], odd[u], even[u+1],
-    odd[u+1];
-  * the rows then combine rows 2t..2t+3 of the column-transformed bands, the 4x4 positions of
-    every channel and tile written straight into V (16, C, T);
+  * the padded input is stored as four phases, its rows and columns split by parity: phase
+    (p, q) row t, column u is padded row 2t+p, column 2u+q. Tile (t, u) then reads rows t and
+    t+1, columns u and u+1 of each phase;
+  * each phase row is one run at pitch tw+1, and a band's rows are consecutive: every
+    transform step is one numpy call over runs of (rows)*(tw+1) elements. The column past
+    the last tile of each row (u = tw) is garbage, carried through the products (whose columns
+    are independent) and never scattered: tw+1 columns per tile row are computed for tw;
   * A^T M A is one product by the (4, 16) matrix kron(A^T, A^T), scattered into the output.
+    The bias goes into M[1, 1] (A^T e_1 e_1^T A is all ones): a quarter of the output's size.
 Bands of tile rows bound the scratch (WINOGRAD_NBYTES in conv.py). U is computed in float64 once
 per weight array (see transformed_weights) and kept: 16/9 of the weights' size.
 Rounding: y differs from the direct sum by a few float32 ulps of the largest product terms.
@@ -54,38 +57,44 @@ def tiles(win: Window) -> tuple[int, int]:
 def band_tiles(c: int, o: int, win: Window, budget_nbytes: int, itemsize: int) -> int:
     """Tile rows per band: the band's scratch within budget_nbytes, at least one row."""
     th, tw = tiles(win)
-    per_row = (max(16 * c, 4 * o) + max(16 * o, 12 * c)) * tw * itemsize
+    per_row = (max(16 * c, 4 * o) + max(16 * o, 16 * c)) * (tw + 1) * itemsize
     return max(1, min(th, budget_nbytes // per_row))
 
 
 def scratch_shapes(c: int, o: int, win: Window, band: int) -> list[tuple[int, ...]]:
-    """The two column phases of the padded input, then two flat buffers for a band: V, later
-    the output tiles Y; the column-transformed rows, later M (each consumed before its
-    successor is written). A shorter last band takes a prefix, so its arrays are contiguous."""
+    """The four phases of the padded input (th+2 rows: the last, zero, is read by the garbage
+    column of the last tile row), then two flat buffers for a band: V, later the output tiles Y;
+    the column-transformed rows, later M (each consumed before its successor is written). A
+    shorter last band takes a prefix, so its arrays are contiguous."""
     th, tw = tiles(win)
-    return [(2, c, 2 * th + 2, tw + 1), (max(16 * c, 4 * o) * band * tw,),
-            (max(16 * o * band, 4 * c * (2 * band + 2)) * tw,)]
+    pitch = tw + 1
+    return [(2, 2, c, (th + 2) * pitch), (max(16 * c, 4 * o) * band * pitch,),
+            (max(16 * o * band, 8 * c * (band + 1)) * pitch,)]
 
 
-def bind(x: np.ndarray, u: np.ndarray, out: np.ndarray, bufs: list[np.ndarray], win: Window,
-         band: int) -> Step:
-    """x (C, H, W) unpadded, u (16, O, C) transformed weights, out (O, oh, ow)."""
+def bind(x: np.ndarray, u: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
+         bufs: list[np.ndarray], win: Window, band: int) -> Step:
+    """x (C, H, W) unpadded, u (16, O, C) transformed weights, out (O, oh, ow), bias (O, 1, 1)."""
     phases, vy, mc = bufs
     c, o = x.shape[0], out.shape[0]
     th, tw = tiles(win)
-    steps: list[Step] = [partial(phases.fill, 0), *_phase_copies(x, phases, win)]
+    pitch = tw + 1
+    steps: list[Step] = [partial(phases.fill, 0), *_phase_copies(x, phases, win, pitch)]
     at = _output_matrix(x.dtype)
     for t0 in range(0, th, band):
         nb = min(band, th - t0)
-        ct = mc[:4 * c * (2 * nb + 2) * tw].reshape(4, c, 2 * nb + 2, tw)
-        v = vy[:16 * c * nb * tw].reshape(16, c, nb * tw)
-        m = mc[:16 * o * nb * tw].reshape(16, o, nb * tw)
-        y = vy[:4 * o * nb * tw].reshape(4, o, nb * tw)
-        ph = phases[:, :, 2 * t0:2 * t0 + 2 * nb + 2]
-        steps += _input_transform(ph, ct, v.reshape(4, 4, c, nb, tw), tw)
-        steps += [partial(np.matmul, u, v, out=m),
-                  partial(np.matmul, at, m.reshape(16, -1), out=y.reshape(4, -1))]
-        steps += _scatter(y.reshape(4, o, nb, tw), out, 2 * t0, win)
+        n = nb * pitch
+        ct = mc[:8 * c * (n + pitch)].reshape(4, 2, c, n + pitch)
+        v = vy[:16 * c * n].reshape(16, c, n)
+        m = mc[:16 * o * n].reshape(16, o, n)
+        y = vy[:4 * o * n].reshape(4, o, nb, pitch)
+        steps += _input_transform(phases[..., t0 * pitch:(t0 + nb + 2) * pitch], ct,
+                                  v.reshape(4, 4, c, n), n)
+        steps.append(partial(np.matmul, u, v, out=m))
+        if bias is not None:  # A^T e_1 e_1^T A is all ones: M[1, 1] + b adds b to a tile
+            steps.append(partial(np.add, m[5], bias.reshape(-1, 1), out=m[5]))
+        steps.append(partial(np.matmul, at, m.reshape(16, -1), out=y.reshape(4, -1)))
+        steps += _scatter(y[..., :tw], out, 2 * t0, win)
     return sequence(steps)
 
 
@@ -97,29 +106,37 @@ def _output_matrix(dtype: np.dtype) -> np.ndarray:
     return at
 
 
-def _phase_copies(x: np.ndarray, phases: np.ndarray, win: Window) -> list[Step]:
-    """Input column j lands in phase (j + left) % 2 at (j + left) // 2, row i at i + top."""
+def _phase_copies(x: np.ndarray, phases: np.ndarray, win: Window, pitch: int) -> list[Step]:
+    """Input row i, column j is padded row i+top, column j+left: phase ((i+top)%2, (j+left)%2)
+    at ((i+top)//2, (j+left)//2)."""
     top, left = win.pads[0], win.pads[1]
+    grid = phases.reshape(2, 2, x.shape[0], -1, pitch)
     copies: list[Step] = []
-    for q in (0, 1):
-        src = x[:, :, q::2]
-        if src.shape[2]:
-            start = (q + left) // 2
-            dst = phases[(q + left) % 2, :, top:top + win.h, start:start + src.shape[2]]
-            copies.append(partial(np.copyto, dst, src))
+    for i in (0, 1):
+        for j in (0, 1):
+            src = x[:, i::2, j::2]
+            if src.size:
+                r, q = (i + top) // 2, (j + left) // 2
+                dst = grid[(i + top) % 2, (j + left) % 2, :, r:r + src.shape[1],
+                           q:q + src.shape[2]]
+                copies.append(partial(np.copyto, dst, src))
     return copies
 
 
-def _input_transform(ph: np.ndarray, ct: np.ndarray, v: np.ndarray, tw: int) -> list[Step]:
-    """B^T d B. Columns: (d0-d2, d1+d2, d2-d1, d1-d3), d0..d3 = even[u], odd[u], even[u+1],
-    odd[u+1]; then the same along rows 2t..2t+3 of each column result."""
-    even, odd = ph[0], ph[1]
-    nb = v.shape[3]
-    d = [ct[:, :, i:i + 2 * nb:2] for i in range(4)]
+def _input_transform(ph: np.ndarray, ct: np.ndarray, v: np.ndarray, n: int) -> list[Step]:
+    """B^T d B over a band of nb tile rows, n = nb*pitch. ph (p, q, C, (nb+2)*pitch): rows
+    t0.. of the phases; ct (b, p, C, n+pitch). Columns first, d0..d3 = column u of q=0, u of
+    q=1, u+1 of q=0, u+1 of q=1: ct[b] = (d0-d2, d1+d2, d2-d1, d1-d3), rows t..t+nb of each
+    row phase. Then rows: d0..d3 = ct row t of p=0, t of p=1, t+1 of p=0, t+1 of p=1."""
+    pitch = ct.shape[3] - n
+    span = n + pitch
+    lo, hi = ph[..., :span], ph[..., 1:span + 1]
+    d = [ct[:, p, :, r:r + n] for r in (0, pitch) for p in (0, 1)]
     return [
-        partial(np.subtract, ph[..., :tw], ph[..., 1:], out=ct[0::3]),  # d0-d2 and d1-d3
-        partial(np.add, odd[..., :tw], even[..., 1:], out=ct[1]),
-        partial(np.subtract, even[..., 1:], odd[..., :tw], out=ct[2]),
+        # q=0: d0 - d2 into ct[0]; q=1: d1 - d3 into ct[3]
+        partial(np.subtract, lo, hi, out=ct[0::3].transpose(1, 0, 2, 3)),
+        partial(np.add, lo[:, 1], hi[:, 0], out=ct[1]),
+        partial(np.subtract, hi[:, 0], lo[:, 1], out=ct[2]),
         partial(np.subtract, d[0], d[2], out=v[0]),
         partial(np.add, d[1], d[2], out=v[1]),
         partial(np.subtract, d[2], d[1], out=v[2]),
@@ -135,8 +152,8 @@ def _scatter(y: np.ndarray, out: np.ndarray, r0: int, win: Window) -> list[Step]
         for b in (0, 1):
             dst = rows[:, :, b::2]
             if dst.size:
-                copies.append(partial(np.copyto, dst, y[2 * a + b, :, :dst.shape[1],
-                                                          :dst.shape[2]]))
+                src = y[2 * a + b, :, :dst.shape[1], :dst.shape[2]]
+                copies.append(partial(np.copyto, dst, src))
     return copies
 
 
