@@ -29,7 +29,7 @@ def random_graphs(draw: st.DrawFn) -> Graph:
     pool: list[Value] = [b.input((batch, draw(st.sampled_from(WIDTHS))))]
     for _ in range(draw(st.integers(1, 12))):
         x = pool[draw(st.integers(0, len(pool) - 1))]
-        kind = draw(st.sampled_from(["unary", "binary", "bias", "matmul"]))
+        kind = draw(st.sampled_from(["unary", "binary", "bias", "matmul", "reshape"]))
         if kind == "unary":
             op, attrs = draw(st.sampled_from(UNARY))
             pool.append(b.op(op, x, **attrs))
@@ -37,6 +37,8 @@ def random_graphs(draw: st.DrawFn) -> Graph:
             same = [v for v in pool if v.shape == x.shape]
             y = same[draw(st.integers(0, len(same) - 1))]
             pool.append(b.op(draw(st.sampled_from(BINARY)), x, y))
+        elif kind == "reshape":  # a view: compiled, it shares its input's buffer
+            pool.append(b.op("reshape", x, shape=x.shape[::-1]))
         elif kind == "bias":
             bias = b.param(rng.standard_normal(x.shape[-1:]).astype(np.float32))
             pool.append(b.op("add", x, bias))

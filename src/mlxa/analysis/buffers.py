@@ -4,7 +4,10 @@ and the planning instance (lifetimes + sizes) they form.
 In-place rule: an op whose table entry allows it writes into the buffer of an input of the same
 type that dies at that op, provided the input is an intermediate (not a graph input, parameter or
 output). With `single_consumer=True` the input must also have one consumer (TFLite's rule).
-Values aliased this way form one buffer whose lifetime is the union of theirs.
+View ops (reshape and kin: the same bytes in a new shape) share their input's buffer whenever
+they may (not under TFLite's rule), as eager views do. Values aliased either way form one buffer
+whose lifetime is the union of theirs; an op writes in place only into a buffer none of whose
+values is needed after it.
 """
 
 from __future__ import annotations
@@ -42,13 +45,17 @@ def assign_buffers(graph: Graph, inplace: bool = True,
     consumers = graph.consumers()
     outputs = set(graph.outputs)
     root: dict[Value, Value] = {}
+    group_end: dict[Value, int] = {}  # root -> end of the last-living value in its buffer
     for step, node in enumerate(graph.nodes):
         for v in node.outputs:
             root[v] = v
-        donor = _donor(node, step, life.intervals, root, outputs, consumers,
+        donor = _donor(node, step, life.intervals, root, group_end, outputs, consumers,
                        single_consumer) if inplace else None
         if donor is not None:
             root[node.output] = root[donor]
+        for v in node.outputs:
+            r = root[v]
+            group_end[r] = max(group_end.get(r, 0), life.intervals[v][1])
     groups: dict[Value, list[Value]] = {}
     for v in root:
         groups.setdefault(root[v], []).append(v)
@@ -56,15 +63,19 @@ def assign_buffers(graph: Graph, inplace: bool = True,
 
 
 def _donor(node: Node, step: int, intervals: Mapping[Value, tuple[int, int]],
-           root: dict[Value, Value], outputs: set[Value],
+           root: dict[Value, Value], group_end: Mapping[Value, int], outputs: set[Value],
            consumers: Mapping[Value, list[Node]], single_consumer: bool) -> Value | None:
     if len(node.outputs) != 1:
         return None
     out = node.output
-    for k in get_op(node.op).alias_candidates(node.attrs, len(node.inputs)):
+    op = get_op(node.op)
+    if op.view:  # the same bytes in a new shape: share them, as an eager view does
+        v = node.inputs[0]
+        return v if v in root and v.nbytes == out.nbytes and not single_consumer else None
+    for k in op.alias_candidates(node.attrs, len(node.inputs)):
         v = node.inputs[k]
         if (v in root and v.type == out.type and v not in outputs
-                and intervals[v][1] == step + 1
+                and group_end[root[v]] == step + 1  # nothing else in its buffer lives on
                 and (not single_consumer or len(consumers.get(v, ())) == 1)):
             return v
     return None

@@ -102,7 +102,7 @@ def _relabel(name: str) -> OpDef:
         np.copyto(outs[0], x.reshape(outs[0].shape))
         return (outs[0],)
 
-    return register(OpDef(name, rule, _no_flops, kernel, inplace=name == "identity",
+    return register(OpDef(name, rule, _no_flops, kernel, view=True,
                           doc=f"{name}: the same elements in a new shape (a view when eager)"))
 
 

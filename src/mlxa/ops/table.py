@@ -62,6 +62,9 @@ class OpDef:
     doc: str = ""
     inplace_inputs: Callable[[Attrs, int], tuple[int, ...]] | None = None
     workspace: Callable[[Sequence[TensorType], Sequence[TensorType], Attrs], int] | None = None
+    # `view`: the output is the input's bytes in a new shape; compiled, it shares the input's
+    # buffer and runs nothing (eager, the kernel returns a numpy view).
+    view: bool = False
 
     def workspace_nbytes(self, ins: Sequence[TensorType], outs: Sequence[TensorType],
                          attrs: Attrs) -> int:

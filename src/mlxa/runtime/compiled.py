@@ -75,7 +75,8 @@ class CompiledModel:
         self.views = self._bind_views()
         self._inputs = [self.views[v] for v in self.graph.inputs]
         self._outputs = tuple(self.views[v] for v in self.graph.outputs)
-        self.calls = tuple(Call(n, self._bind(i, n)) for i, n in enumerate(self.graph.nodes))
+        self.calls = tuple(Call(n, self._bind(i, n)) for i, n in enumerate(self.graph.nodes)
+                           if not self._is_alias(n))
         self._runs = tuple(c.run for c in self.calls)
 
     def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -102,9 +103,15 @@ class CompiledModel:
                 views[v] = raw.view(v.dtype).reshape(v.shape)
             else:  # a graph output's buffer, shared by the values aliased into it
                 if b not in owned:
-                    owned[b] = memory.empty(v.shape, v.dtype)
-                views[v] = owned[b]
+                    owned[b] = memory.empty((v.nbytes,), np.uint8)
+                views[v] = owned[b].view(v.dtype).reshape(v.shape)
         return views
+
+    def _is_alias(self, node: Node) -> bool:
+        """A view op whose output shares its input's buffer: nothing to run."""
+        buffer_of = self.assignment.buffer_of
+        return (get_op(node.op).view and node.inputs[0] in buffer_of
+                and buffer_of[node.inputs[0]] == buffer_of[node.output])
 
     def _bind(self, step: int, node: Node) -> Callable[[], Any]:
         op = get_op(node.op)
