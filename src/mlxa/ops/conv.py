@@ -10,10 +10,10 @@ The padded input, when the windows reach outside the image, is the first scratch
 FLOPs are 2 per multiply-add, plus one add per output element for the bias.
 
 Binding: a call is planned (kind, band or block size, scratch shapes) once per geometry, then
-bound: every view it reads and writes made once, leaving a list of numpy calls. The compiled
-executor passes the same arrays on every inference, so a bound call is kept, keyed on the
-identity of its arrays (inputs, output, workspace) and attributes: an inference then costs the
-numpy calls only. `bind` is that step on its own, for an executor that binds at compile time.
+bound: every view it reads and writes made once, leaving a list of numpy calls. Given outputs
+and a workspace (the compiled executor), the bound call is kept per identity of its arrays and
+attributes (ops/bound.py), so an inference costs the numpy calls only. `bind` is that step on
+its own, for an executor that binds at compile time.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 from mlxa.errors import ShapeError
 from mlxa.ir.graph import TensorType
 from mlxa.ops import conv_depthwise, conv_im2col, conv_winograd, memory
-from mlxa.ops.bound import Step, sequence
+from mlxa.ops.bound import Step, kept, sequence
 from mlxa.ops.scratch import scratch, scratch_nbytes
 from mlxa.ops.spatial import Window, padder, window
 from mlxa.ops.table import Attrs, OpDef, register, same_dtype
@@ -37,7 +37,6 @@ COL_BUFFER_NBYTES = 1 << 20  # im2col: a band's column buffer
 CHANNEL_BLOCK_NBYTES = 1 << 18  # depthwise: a block's column buffer
 WINOGRAD_NBYTES = 1 << 22  # winograd: a band's transforms and products
 WINOGRAD = True  # 3x3 stride-1 convs by F(2x2, 3x3) (False: im2col)
-BOUND_CALLS = 512  # bound calls kept (each keeps its arrays alive); the oldest goes first
 
 
 def _geometry(x: tuple[int, ...], w: tuple[int, ...], attrs: Attrs) -> Window:
@@ -151,30 +150,12 @@ def _bind_item(p: ConvPlan, src: np.ndarray, w: np.ndarray, bias: np.ndarray | N
     return conv_im2col.bind_im2col(src, w, bias, out, bufs[0], p.win, p.group, p.block)
 
 
-_BOUND: dict[tuple[int, ...], tuple[tuple[object, ...], Step]] = {}
-
-
-def _bound(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
-           workspace: np.ndarray) -> Step:
-    """bind, kept per identity of (inputs, output, workspace, attrs). The entry holds those
-    objects, so no other object can take their ids while it lives."""
-    refs = (*ins, out, workspace, attrs)
-    key = tuple(map(id, refs))
-    hit = _BOUND.get(key)
-    if hit is not None:
-        return hit[1]
-    run = bind(ins, out, attrs, workspace)
-    if len(_BOUND) >= BOUND_CALLS:
-        del _BOUND[next(iter(_BOUND))]
-    _BOUND[key] = (refs, run)
-    return run
-
-
 def _conv(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: Attrs,
           workspace: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     if outs and workspace is not None:
-        _bound(ins, outs[0], attrs, workspace)()
-        return (outs[0],)
+        out = outs[0]
+        kept("conv", (*ins, out, workspace, attrs), lambda: bind(ins, out, attrs, workspace))()
+        return (out,)
     x, w = ins[0], ins[1]
     win = _geometry(x.shape, w.shape, attrs)
     out = outs[0] if outs else memory.empty((x.shape[0], w.shape[0], win.out_h, win.out_w),

@@ -1,23 +1,28 @@
 """Pooling, NCHW: max_pool, avg_pool (ONNX MaxPool / AveragePool attributes) and global_avg_pool.
 
-The window kernels accumulate one kernel offset at a time over a strided view of the input
-(padded into the workspace when the windows reach outside it), so they allocate nothing given
-outputs and a workspace. avg_pool divides by a per-position count, computed once per geometry:
-with count_include_pad the padding counts, without it only real input elements do.
+The window kernels reduce a window in two passes, as max and sum are separable: first along
+rows, kw strided column views of the (padded) input into a (N, C, rows, out_w) buffer, then
+kh strided row views of that buffer into the output; kw + kh numpy calls instead of kh*kw. The
+input is padded into the workspace when the windows reach outside it; given outputs and a
+workspace nothing is allocated, and the bound call (every view made) is kept per identity of
+the arrays (ops/bound.py). avg_pool divides by a per-position count, computed once per
+geometry: with count_include_pad the padding counts, without it only real input elements do.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 
 from mlxa.errors import ShapeError
 from mlxa.ir.graph import TensorType
 from mlxa.ops import memory
+from mlxa.ops.bound import Step, kept, sequence
 from mlxa.ops.scratch import scratch, scratch_nbytes
-from mlxa.ops.spatial import Window, pad_into, pair, window, windows_view
+from mlxa.ops.spatial import Window, padder, pair, window
 from mlxa.ops.table import Attrs, OpDef, register
 
 
@@ -41,55 +46,75 @@ def _flops(ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) 
     return outs[0].size * kh * kw
 
 
+def _scratch_shapes(x: tuple[int, ...], win: Window) -> list[tuple[int, ...]]:
+    """The padded input (when padded), then the row pass's buffer (N, C, rows read, out_w)."""
+    rows = (win.out_h - 1) * win.strides[0] + (win.kh - 1) * win.dilations[0] + 1
+    pad = [x[:2] + (win.padded_h, win.padded_w)] if win.needs_padding else []
+    return pad + [x[:2] + (rows, win.out_w)]
+
+
 def _workspace(ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) -> int:
     x = ins[0].shape
-    win = _geometry(x, attrs)
-    shapes = [x[:2] + (win.padded_h, win.padded_w)] if win.needs_padding else []
-    return scratch_nbytes(shapes, ins[0].dtype)
+    return scratch_nbytes(_scratch_shapes(x, _geometry(x, attrs)), ins[0].dtype)
 
 
-def _windows(x: np.ndarray, attrs: Attrs, fill: float,
-             workspace: np.ndarray | None) -> tuple[Window, np.ndarray]:
+def _bind(x: np.ndarray, out: np.ndarray, attrs: Attrs, workspace: np.ndarray | None,
+          ufunc: np.ufunc, fill: float) -> Step:
+    """out = ufunc-reduction over each window: columns first, then rows."""
     win = _geometry(x.shape, attrs)
-    if not win.needs_padding:
-        return win, windows_view(x, win)
-    (buf,) = scratch([x.shape[:2] + (win.padded_h, win.padded_w)], x.dtype, workspace)
-    return win, windows_view(pad_into(x, buf, win, fill), win)
-
-
-def _accumulate(views: np.ndarray, out: np.ndarray, ufunc: np.ufunc) -> None:
-    """out = ufunc-reduction of every kernel offset of views (N, C, kh, kw, oh, ow)."""
-    np.copyto(out, views[:, :, 0, 0])
-    for i in range(views.shape[2]):
-        for k in range(views.shape[3]):
-            if i or k:
-                ufunc(out, views[:, :, i, k], out=out)
+    bufs = scratch(_scratch_shapes(x.shape, win), x.dtype, workspace)
+    steps: list[Step] = []
+    if win.needs_padding:
+        steps.append(padder(x, bufs[0], win, fill))
+        x = bufs[0]
+    part = bufs[-1]
+    (sh, sw), (dh, dw) = win.strides, win.dilations
+    cols = [x[..., :part.shape[2], k * dw:k * dw + sw * (win.out_w - 1) + 1:sw]
+            for k in range(win.kw)]
+    rows = [part[..., i * dh:i * dh + sh * (win.out_h - 1) + 1:sh, :] for i in range(win.kh)]
+    for views, dst in ((cols, part), (rows, out)):
+        steps.append(partial(np.copyto, dst, views[0]))
+        steps += [partial(ufunc, dst, v, out=dst) for v in views[1:]]
+    return sequence(steps)
 
 
 def _lowest(dtype: np.dtype) -> float:
     return float("-inf") if dtype.kind == "f" else int(np.iinfo(dtype).min)
 
 
-def _out(x: np.ndarray, outs: Sequence[np.ndarray] | None, win: Window) -> np.ndarray:
-    return outs[0] if outs else memory.empty(x.shape[:2] + (win.out_h, win.out_w), x.dtype)
+def _out(x: np.ndarray, outs: Sequence[np.ndarray] | None, attrs: Attrs) -> np.ndarray:
+    if outs:
+        return outs[0]
+    win = _geometry(x.shape, attrs)
+    return memory.empty(x.shape[:2] + (win.out_h, win.out_w), x.dtype)
+
+
+def _bound(op: str, x: np.ndarray, out: np.ndarray, attrs: Attrs, workspace: np.ndarray | None,
+           make: Callable[[], Step]) -> Step:
+    """Kept when the arrays are the compiled executor's (outputs and workspace given)."""
+    return make() if workspace is None else kept(op, (x, out, workspace, attrs), make)
 
 
 def _max_pool(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: Attrs,
               workspace: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     x = ins[0]
-    win, views = _windows(x, attrs, _lowest(x.dtype), workspace)
-    out = _out(x, outs, win)
-    _accumulate(views, out, np.maximum)
+    out = _out(x, outs, attrs)
+    _bound("max_pool", x, out, attrs, workspace,
+           lambda: _bind(x, out, attrs, workspace, np.maximum, _lowest(x.dtype)))()
     return (out,)
 
 
 def _avg_pool(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: Attrs,
               workspace: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     x = ins[0]
-    win, views = _windows(x, attrs, 0.0, workspace)
-    out = _out(x, outs, win)
-    _accumulate(views, out, np.add)
-    out /= _counts(win, bool(attrs.get("count_include_pad", 0)))
+    out = _out(x, outs, attrs)
+
+    def make() -> Step:
+        counts = _counts(_geometry(x.shape, attrs), bool(attrs.get("count_include_pad", 0)))
+        return sequence([_bind(x, out, attrs, workspace, np.add, 0.0),
+                         partial(np.divide, out, counts, out=out)])
+
+    _bound("avg_pool", x, out, attrs, workspace, make)()
     return (out,)
 
 

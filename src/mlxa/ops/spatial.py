@@ -86,15 +86,9 @@ def _out_size(size: int, k: int, s: int, begin: int, end: int, d: int,
     return out
 
 
-def pad_into(x: np.ndarray, buf: np.ndarray, win: Window, fill: float) -> np.ndarray:
-    """Copy x (..., h, w) into buf (..., padded_h, padded_w) at (top, left); fill the rest."""
-    padder(x, buf, win, fill)()
-    return buf
-
-
 def padder(x: np.ndarray, buf: np.ndarray, win: Window, fill: float) -> Callable[[], None]:
-    """`pad_into` with its views made once: the returned call fills only the border strips
-    (at most four) and copies x into the interior, however often it runs."""
+    """A call that copies x (..., h, w) into buf (..., padded_h, padded_w) at (top, left) and
+    fills the rest: only the border strips (at most four), its views made once."""
     top, left = win.pads[0], win.pads[1]
     bottom, right = top + win.h, left + win.w
     interior = buf[..., top:bottom, left:right]
