@@ -1,8 +1,9 @@
 """Pooling, NCHW: max_pool, avg_pool (ONNX MaxPool / AveragePool attributes) and global_avg_pool.
 
 The window kernels reduce a window in two passes, as max and sum are separable: first along
-rows, kw strided column views of the (padded) input into a (N, C, rows, out_w) buffer, then
-kh strided row views of that buffer into the output; kw + kh numpy calls instead of kh*kw. The
+rows, kw strided column views of the (padded) input into a (channels, rows, out_w) buffer, then
+kh strided row views of that buffer into the output; kw + kh numpy calls instead of kh*kw, per
+block of channels (the buffer about PART_NBYTES, each output block contiguous). The
 input is padded into the workspace when the windows reach outside it; given outputs and a
 workspace nothing is allocated, and the bound call (every view made) is kept per identity of
 the arrays (ops/bound.py). avg_pool divides by a per-position count, computed once per
@@ -46,35 +47,50 @@ def _flops(ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) 
     return outs[0].size * kh * kw
 
 
-def _scratch_shapes(x: tuple[int, ...], win: Window) -> list[tuple[int, ...]]:
-    """The padded input (when padded), then the row pass's buffer (N, C, rows read, out_w)."""
+PART_NBYTES = 1 << 18  # the row pass's buffer, a block of channels at a time
+
+
+def _part_shape(x: tuple[int, ...], win: Window, itemsize: int) -> tuple[int, int, int]:
+    """(channels per block, rows read, out_w): the row pass's buffer, about PART_NBYTES."""
     rows = (win.out_h - 1) * win.strides[0] + (win.kh - 1) * win.dilations[0] + 1
+    block = max(1, min(x[1], PART_NBYTES // (rows * win.out_w * itemsize)))
+    return block, rows, win.out_w
+
+
+def _scratch_shapes(x: tuple[int, ...], win: Window, itemsize: int) -> list[tuple[int, ...]]:
+    """The padded input (when padded), then the row pass's buffer."""
     pad = [x[:2] + (win.padded_h, win.padded_w)] if win.needs_padding else []
-    return pad + [x[:2] + (rows, win.out_w)]
+    return pad + [_part_shape(x, win, itemsize)]
 
 
 def _workspace(ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) -> int:
     x = ins[0].shape
-    return scratch_nbytes(_scratch_shapes(x, _geometry(x, attrs)), ins[0].dtype)
+    itemsize = ins[0].dtype.itemsize
+    return scratch_nbytes(_scratch_shapes(x, _geometry(x, attrs), itemsize), ins[0].dtype)
 
 
 def _bind(x: np.ndarray, out: np.ndarray, attrs: Attrs, workspace: np.ndarray | None,
           ufunc: np.ufunc, fill: float) -> Step:
-    """out = ufunc-reduction over each window: columns first, then rows."""
+    """out = ufunc-reduction over each window: columns first, then rows, per batch item and
+    block of channels (so every output block written is contiguous)."""
     win = _geometry(x.shape, attrs)
-    bufs = scratch(_scratch_shapes(x.shape, win), x.dtype, workspace)
+    bufs = scratch(_scratch_shapes(x.shape, win, x.itemsize), x.dtype, workspace)
     steps: list[Step] = []
     if win.needs_padding:
         steps.append(padder(x, bufs[0], win, fill))
         x = bufs[0]
     part = bufs[-1]
     (sh, sw), (dh, dw) = win.strides, win.dilations
-    cols = [x[..., :part.shape[2], k * dw:k * dw + sw * (win.out_w - 1) + 1:sw]
-            for k in range(win.kw)]
-    rows = [part[..., i * dh:i * dh + sh * (win.out_h - 1) + 1:sh, :] for i in range(win.kh)]
-    for views, dst in ((cols, part), (rows, out)):
-        steps.append(partial(np.copyto, dst, views[0]))
-        steps += [partial(ufunc, dst, v, out=dst) for v in views[1:]]
+    for n in range(x.shape[0]):
+        for c0 in range(0, x.shape[1], part.shape[0]):
+            src, dst = x[n, c0:c0 + part.shape[0]], out[n, c0:c0 + part.shape[0]]
+            rows = part[:src.shape[0]]
+            cols = [src[:, :rows.shape[1], k * dw:k * dw + sw * (win.out_w - 1) + 1:sw]
+                    for k in range(win.kw)]
+            taps = [rows[:, i * dh:i * dh + sh * (win.out_h - 1) + 1:sh] for i in range(win.kh)]
+            for views, acc in ((cols, rows), (taps, dst)):
+                steps.append(partial(np.copyto, acc, views[0]))
+                steps += [partial(ufunc, acc, v, out=acc) for v in views[1:]]
     return sequence(steps)
 
 
