@@ -34,7 +34,7 @@ from mlxa.ops.spatial import Window, padder, window
 from mlxa.ops.table import Attrs, OpDef, register, same_dtype
 
 COL_BUFFER_NBYTES = 1 << 20  # im2col: a band's column buffer
-CHANNEL_BLOCK_NBYTES = 1 << 20  # depthwise: a block's column buffer
+CHANNEL_BLOCK_NBYTES = 1 << 19  # depthwise: a block's column buffer
 WINOGRAD_NBYTES = 1 << 21  # winograd: a band's transforms and products
 WINOGRAD = True  # 3x3 stride-1 convs by F(2x2, 3x3) (False: im2col)
 
