@@ -21,7 +21,7 @@ def random_dags(draw: st.DrawFn, max_nodes: int = 14) -> Graph:
     pool: list[Value] = [b.input((batch, draw(st.sampled_from(WIDTHS))))]
     for _ in range(draw(st.integers(1, max_nodes))):
         x = pool[draw(st.integers(0, len(pool) - 1))]
-        kind = draw(st.sampled_from(["unary", "binary", "matmul", "split", "concat"]))
+        kind = draw(st.sampled_from(["unary", "binary", "matmul", "split", "concat", "view"]))
         same = [v for v in pool if v.shape == x.shape]
         if kind == "unary":
             pool.append(b.op(draw(st.sampled_from(UNARY)), x))
@@ -31,11 +31,14 @@ def random_dags(draw: st.DrawFn, max_nodes: int = 14) -> Graph:
         elif kind == "matmul":
             w = rng.standard_normal((x.shape[-1], draw(st.sampled_from(WIDTHS))))
             pool.append(b.op("matmul", x, b.param((w / x.shape[-1]).astype(np.float32))))
+        elif kind == "view":  # a reshape: compiled, it shares its input's buffer
+            pool.append(b.op("reshape", x, shape=x.shape[::-1]))
         elif kind == "split" and x.shape[-1] % 2 == 0:
             half = x.shape[-1] // 2
             pool.extend(b.op_multi("split", x, axis=-1, sizes=(half, half)))
         else:
-            y = pool[draw(st.integers(0, len(pool) - 1))]
+            rows = [v for v in pool if v.shape[:-1] == x.shape[:-1]]
+            y = rows[draw(st.integers(0, len(rows) - 1))]
             pool.append(b.op("concat", x, y, axis=-1))
     defined = pool[1:]
     n_out = draw(st.integers(1, min(3, len(defined))))
