@@ -169,3 +169,27 @@ def test_compiled_fast_paths_allocate_nothing() -> None:
     assert stats.allocations == 0
     # as tests/test_ops_contract.py: numpy's ufunc buffers (8192 elements an operand) at most
     assert stats.peak_traced_nbytes < 2 * np.getbufsize() * 4 + (16 << 10), stats
+
+
+def test_kept_calls_do_not_keep_every_arena() -> None:
+    """Bound calls hold their arrays; only the last KEPT_WORKSPACES arenas' calls are kept, so
+    compiled models that are gone free their arenas."""
+    import gc
+    import weakref
+
+    from mlxa.ops import bound
+
+    b = GraphBuilder("arenas")
+    x = b.input((1, 8, 12, 12))
+    y = b.op("conv", x, b.param(weights(8, 8, 3, 3)), pads=(1, 1, 1, 1))
+    graph = b.build(b.op("max_pool", y, kernel_shape=(2, 2), strides=(2, 2)))
+    inputs = (f32(1, 8, 12, 12),)
+    arenas = []
+    for _ in range(bound.KEPT_WORKSPACES + 2):
+        compiled = CompiledModel(graph)
+        compiled(*inputs)
+        arenas.append(weakref.ref(compiled.arena.base))
+        del compiled
+    gc.collect()
+    alive = [ref() is not None for ref in arenas]
+    assert alive[:2] == [False, False] and all(alive[2:]), alive

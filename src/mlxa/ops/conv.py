@@ -154,7 +154,7 @@ def _conv(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: A
           workspace: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     if outs and workspace is not None:
         out = outs[0]
-        kept("conv", (*ins, out, workspace, attrs), lambda: bind(ins, out, attrs, workspace))()
+        kept("conv", (*ins, out, attrs), workspace, lambda: bind(ins, out, attrs, workspace))()
         return (out,)
     x, w = ins[0], ins[1]
     win = _geometry(x.shape, w.shape, attrs)

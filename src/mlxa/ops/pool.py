@@ -108,7 +108,7 @@ def _out(x: np.ndarray, outs: Sequence[np.ndarray] | None, attrs: Attrs) -> np.n
 def _bound(op: str, x: np.ndarray, out: np.ndarray, attrs: Attrs, workspace: np.ndarray | None,
            make: Callable[[], Step]) -> Step:
     """Kept when the arrays are the compiled executor's (outputs and workspace given)."""
-    return make() if workspace is None else kept(op, (x, out, workspace, attrs), make)
+    return make() if workspace is None else kept(op, (x, out, attrs), workspace, make)
 
 
 def _max_pool(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: Attrs,
