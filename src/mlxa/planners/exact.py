@@ -1,0 +1,156 @@
+"""Exact planning: the smallest arena, or the best plan found and a proven bound when time runs out.
+
+Algorithm. Start from the best greedy plan, improved by ruin and recreate (iterated.py): that is
+the incumbent, never worse than any heuristic. Then answer decision questions "is there a plan
+within C?" for capacities C below the incumbent: first C = the lower bound (or the caller's
+`target`), then by bisection between the proven bound and the incumbent. Each question goes to a
+portfolio run on two cores at once: the canonical branch and bound of canonical.py (pure Python,
+always there) in this thread, and CP-SAT (cpsat.py, if ortools is installed) in another thread;
+the first definite answer stops the other. A plan found lowers the incumbent; a proof of
+infeasibility raises the bound to C + 1; a timeout moves the next question above C.
+
+Units. Sizes are rounded up to the alignment and divided by u, the gcd of the aligned sizes: every
+packed plan puts buffers at sums of sizes, so nothing is lost, offsets stay aligned, and the
+optimum is a multiple of u (which also sharpens the bound). Zero-size buffers sit at offset 0.
+
+Invariant: `plan` is valid (checked by contract.validate) and `bound_nbytes <= optimum <=
+plan.arena_nbytes`; `proven_optimal` iff they are equal. Exponential in the worst case; bounded
+by `time_limit_s` (plus the cost of building the models, linear-ish in n; instances above
+`MAX_SEARCH_BUFFERS` only get the heuristic phase).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlxa.planners import cpsat
+from mlxa.planners.canonical import Instance, SearchStopped, build_instance, decide, static_ranks
+from mlxa.planners.contract import Buffer, Plan, lower_bound, validate
+from mlxa.planners.iterated import Arrays, iterated_offsets
+
+DEFAULT_TIME_LIMIT_S = 10.0
+MAX_SEARCH_BUFFERS = 5000
+
+
+@dataclass(frozen=True)
+class ExactResult:
+    """The best plan found, the best proven lower bound on any plan's arena, and who found it
+    ("heuristic", "branch-and-bound" or "cp-sat")."""
+
+    plan: Plan
+    proven_optimal: bool
+    bound_nbytes: int
+    engine: str
+
+
+@dataclass
+class _Decision:
+    outcome: str  # "found", "infeasible" or "unknown"
+    offsets: np.ndarray | None
+    engine: str
+
+
+def solve(buffers: Sequence[Buffer], alignment: int = 1,
+          time_limit_s: float = DEFAULT_TIME_LIMIT_S, target: int | None = None,
+          use_cpsat: bool = True) -> ExactResult:
+    """Plan within `time_limit_s`; stop early once optimal or once the arena is <= `target`."""
+    deadline = time.monotonic() + time_limit_s
+    arr = Arrays.of(buffers, alignment)
+    lb = lower_bound(buffers, alignment)
+    heur_budget = time_limit_s * (1.0 if len(buffers) > MAX_SEARCH_BUFFERS else 0.05)
+    start = iterated_offsets(arr, -(-lb // alignment), time.monotonic() + heur_budget)
+    best = _Incumbent(buffers, alignment, start * alignment, "heuristic")
+    pos = np.flatnonzero(arr.size > 0)
+    if best.arena <= lb or pos.size > MAX_SEARCH_BUFFERS:
+        return best.result(lb)
+    gcd = math.gcd(*(int(s) for s in arr.size[pos]))
+    unit = gcd * alignment
+    inst = build_instance(arr.size[pos] // gcd, arr.start[pos], arr.end[pos])
+    ranks = static_ranks(inst, arr.start[pos], arr.end[pos])
+    lo, hi = -(-lb // unit), best.arena // unit  # proven bound; incumbent (units)
+    goal = None if target is None else target // unit
+    timed_out = -1  # the largest capacity whose question went unanswered
+    while hi > lo and (goal is None or hi > goal) and time.monotonic() < deadline:
+        cap = _next_capacity(lo, hi, goal, timed_out)
+        if cap is None:
+            break
+        share = 1.0 if cap == hi - 1 == lo else 0.8 if cap == goal else 0.5
+        answer = _decide(inst, cap, ranks, (deadline - time.monotonic()) * share, use_cpsat)
+        if answer.outcome == "found":
+            offsets = np.zeros(len(buffers), np.int64)
+            offsets[pos] = answer.offsets * unit
+            best = _Incumbent(buffers, alignment, offsets, answer.engine)
+            hi = best.arena // unit
+        elif answer.outcome == "infeasible":
+            lo = cap + 1
+        else:
+            timed_out = max(timed_out, cap)
+    return best.result(max(lb, lo * unit))
+
+
+def exact(buffers: Sequence[Buffer], alignment: int = 1) -> Plan:
+    """Contract planner: `solve` with the default time limit."""
+    return solve(buffers, alignment).plan
+
+
+def _next_capacity(lo: int, hi: int, goal: int | None, timed_out: int) -> int | None:
+    """The next capacity to ask about: the goal first (or the bound), then bisection above the
+    largest capacity that timed out; None when nothing is left between."""
+    if timed_out < 0:
+        return max(lo, min(goal, hi - 1)) if goal is not None else lo
+    low = max(lo, timed_out + 1)
+    return (low + hi - 1) // 2 if low <= hi - 1 else None
+
+
+def _decide(inst: Instance, cap: int, ranks: list[np.ndarray], budget_s: float,
+            use_cpsat: bool) -> _Decision:
+    """Ask the branch and bound here and CP-SAT in a thread; the first definite answer wins."""
+    deadline = time.monotonic() + budget_s
+    helper: cpsat.CpSatDecision | None = None
+    other: list[_Decision] = []
+    thread = None
+    if use_cpsat and cpsat.available():
+        helper = cpsat.CpSatDecision(inst, cap, ranks[0])
+        run = helper.run
+
+        def work() -> None:
+            outcome, offsets = run(deadline - time.monotonic())
+            other.append(_Decision(outcome, offsets, "cp-sat"))
+
+        thread = threading.Thread(target=work, name="mlxa-cpsat", daemon=True)
+        thread.start()
+    try:
+        offsets = decide(inst, cap, ranks, deadline,
+                         stop=lambda: bool(other) and other[0].outcome != "unknown")
+        mine = _Decision("found" if offsets is not None else "infeasible", offsets,
+                         "branch-and-bound")
+    except SearchStopped:
+        mine = _Decision("unknown", None, "branch-and-bound")
+    if helper is not None and thread is not None:
+        if mine.outcome != "unknown":
+            helper.stop()
+        thread.join()
+        if mine.outcome == "unknown" and other:
+            return other[0]
+    return mine
+
+
+class _Incumbent:
+    """A plan in bytes, validated on construction."""
+
+    def __init__(self, buffers: Sequence[Buffer], alignment: int, offsets: np.ndarray,
+                 engine: str) -> None:
+        sizes = [-(-b.nbytes // alignment) * alignment for b in buffers]
+        self.arena = max((int(o) + s for o, s in zip(offsets, sizes)), default=0)
+        self.plan = Plan(tuple(int(o) for o in offsets), self.arena, "exact")
+        validate(buffers, self.plan, alignment)
+        self.engine = engine
+
+    def result(self, bound: int) -> ExactResult:
+        return ExactResult(self.plan, self.arena <= bound, min(bound, self.arena), self.engine)
