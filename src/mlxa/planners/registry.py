@@ -1,11 +1,18 @@
-"""The planners mlxa knows, by name. `best` runs every heuristic and keeps the smallest arena."""
+"""The planners mlxa knows, by name. `best` runs every heuristic and keeps the smallest arena.
+
+HEURISTICS are the one-pass greedy planners (cheap, run everywhere for comparison). PLANNERS adds
+`best`, `iterated` (greedy plus ruin and recreate, up to 2 s) and `exact` (the best plan within
+10 s, proven optimal when it can be; see exact.py).
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from mlxa.planners.contract import Buffer, Plan, Planner
+from mlxa.planners.exact import exact
 from mlxa.planners.greedy import first_fit, greedy_by_lifetime, greedy_by_size, no_reuse
+from mlxa.planners.iterated import iterated
 
 HEURISTICS: dict[str, Planner] = {
     "no_reuse": no_reuse,
@@ -21,7 +28,7 @@ def best(buffers: Sequence[Buffer], alignment: int = 1) -> Plan:
     return min(plans, key=lambda p: p.arena_nbytes)
 
 
-PLANNERS: dict[str, Planner] = {**HEURISTICS, "best": best}
+PLANNERS: dict[str, Planner] = {**HEURISTICS, "best": best, "iterated": iterated, "exact": exact}
 
 
 def get_planner(name: str) -> Planner:
