@@ -58,14 +58,17 @@ class _Decision:
 
 def solve(buffers: Sequence[Buffer], alignment: int = 1,
           time_limit_s: float = DEFAULT_TIME_LIMIT_S, target: int | None = None,
-          use_cpsat: bool = True) -> ExactResult:
-    """Plan within `time_limit_s`; stop early once optimal or once the arena is <= `target`."""
+          use_cpsat: bool = True, start: Plan | None = None) -> ExactResult:
+    """Plan within `time_limit_s`; stop early once optimal or once the arena is <= `target`.
+    `start` (a valid plan, e.g. the best heuristic's) saves recomputing the greedy plans."""
     deadline = time.monotonic() + time_limit_s
     arr = Arrays.of(buffers, alignment)
     lb = lower_bound(buffers, alignment)
     heur_budget = time_limit_s * (1.0 if len(buffers) > MAX_SEARCH_BUFFERS else 0.05)
-    start = iterated_offsets(arr, -(-lb // alignment), time.monotonic() + heur_budget)
-    best = _Incumbent(buffers, alignment, start * alignment, "heuristic")
+    first = None if start is None else np.array(start.offsets, np.int64) // alignment
+    offsets = iterated_offsets(arr, -(-lb // alignment), time.monotonic() + heur_budget,
+                               start=first)
+    best = _Incumbent(buffers, alignment, offsets * alignment, "heuristic")
     pos = np.flatnonzero(arr.size > 0)
     if best.arena <= lb or pos.size > MAX_SEARCH_BUFFERS:
         return best.result(lb)

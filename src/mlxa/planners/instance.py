@@ -88,7 +88,7 @@ def write_offsets(path: str | os.PathLike[str], buffers: Sequence[Buffer], plan:
     write_text(path, offsets_csv(buffers, plan))
 
 
-def training_instance(layers: int = 1200, seed: int = 0) -> list[Buffer]:
+def training_instance(layers: int = 1250, seed: int = 0) -> list[Buffer]:
     """A deterministic training-step-like instance: `layers` layers, about 21 buffers each.
 
     Forward step i makes a saved activation (alive until its backward step), a few short-lived
@@ -118,8 +118,8 @@ def training_instance(layers: int = 1200, seed: int = 0) -> list[Buffer]:
         for k in range(rng.randint(4, 8)):  # backward temporaries
             add(b + k % 4, b + k % 4 + rng.randint(1, 3), width[i] * rng.randint(1, 4))
         add(b, b + 5, act)  # gradient of the activation, consumed by the layer below
-        for _ in range(rng.randint(1, 3)):  # weight gradients, alive until the optimizer
-            add(b + rng.randint(1, 3), opt + 1 + i % 97, width[i] * rng.randint(1, 8))
+        for _ in range(rng.randint(1, 2)):  # weight gradients, alive until the optimizer
+            add(b + rng.randint(1, 3), opt + 1 + i % 97, width[i] * rng.randint(1, 2) // 2)
         add(b + 2, b + 3, rng.randint(16, 4096))
     for k in range(0, layers, 10):  # optimizer temporaries
         add(opt + k % 97, opt + k % 97 + 2, rng.randint(256, 8192))

@@ -59,22 +59,30 @@ def choose_gap(offs: np.ndarray, tops: np.ndarray, size: int, best_fit: bool) ->
 
 
 def place_fast(arr: Arrays, order: Sequence[int], best_fit: bool = True,
-               offsets: np.ndarray | None = None, placed: np.ndarray | None = None) -> np.ndarray:
+               offsets: np.ndarray | None = None, placed: np.ndarray | None = None,
+               pool: np.ndarray | None = None) -> np.ndarray:
     """Offsets (in units) after placing `order` greedily around the already `placed` buffers.
-    Zero-size buffers go to offset 0 and block nothing."""
+    `pool`, if given, lists every buffer that may be alive with one in `order` (the others are
+    not looked at). Zero-size buffers go to offset 0 and block nothing."""
     n = arr.size.size
     offsets = np.zeros(n, np.int64) if offsets is None else offsets.copy()
     live = np.zeros(n, bool) if placed is None else placed.copy()
     live &= arr.size > 0
+    pool = np.arange(n) if pool is None else pool
+    p_start, p_end, p_size = arr.start[pool], arr.end[pool], arr.size[pool]
+    p_live = live[pool]
+    slot = np.full(n, -1, np.int64)
+    slot[pool] = np.arange(pool.size)
     for i in order:
         i = int(i)
         size = int(arr.size[i])
         if size == 0:
             offsets[i] = 0
             continue
-        near = np.flatnonzero(live & (arr.start < arr.end[i]) & (arr.end > arr.start[i]))
-        offsets[i] = choose_gap(offsets[near], offsets[near] + arr.size[near], size, best_fit)
-        live[i] = True
+        near = np.flatnonzero(p_live & (p_start < arr.end[i]) & (p_end > arr.start[i]))
+        at = offsets[pool[near]]
+        offsets[i] = choose_gap(at, at + p_size[near], size, best_fit)
+        p_live[slot[i]] = True
     return offsets
 
 
@@ -82,15 +90,15 @@ def arena_units(arr: Arrays, offsets: np.ndarray) -> int:
     return int((offsets + arr.size).max()) if offsets.size else 0
 
 
-def greedy_starts(arr: Arrays) -> list[np.ndarray]:
-    """Offsets of the classic greedy plans, computed fast: best fit largest first (as
-    greedy_by_size), longest-lived first (as greedy_by_lifetime), most area first, and first fit
-    in program order (as first_fit)."""
+def greedy_plans(arr: Arrays) -> dict[str, np.ndarray]:
+    """Offsets of the classic greedy plans, computed fast, by the name of the registry planner
+    they equal: best fit largest first, longest-lived first, most area first (no registry
+    twin), and first fit in program order. (Zero-size buffers get offset 0 here.)"""
     life = arr.end - arr.start
-    return [place_fast(arr, np.lexsort((arr.start, -arr.nbytes)), True),
-            place_fast(arr, np.lexsort((-arr.nbytes, -life)), True),
-            place_fast(arr, np.lexsort((arr.start, -arr.nbytes * life)), True),
-            place_fast(arr, np.lexsort((np.arange(life.size), arr.start)), False)]
+    return {"greedy_by_size": place_fast(arr, np.lexsort((arr.start, -arr.nbytes)), True),
+            "greedy_by_lifetime": place_fast(arr, np.lexsort((-arr.nbytes, -life)), True),
+            "greedy_by_area": place_fast(arr, np.lexsort((arr.start, -arr.nbytes * life)), True),
+            "first_fit": place_fast(arr, np.lexsort((np.arange(life.size), arr.start)), False)}
 
 
 def _cost(arr: Arrays, offsets: np.ndarray) -> tuple[int, int]:
@@ -101,26 +109,22 @@ def _cost(arr: Arrays, offsets: np.ndarray) -> tuple[int, int]:
 
 
 def improve(arr: Arrays, offsets: np.ndarray, bound: int, deadline: float,
-            rng: random.Random, patience: int = 1000) -> np.ndarray:
+            rng: random.Random, patience: int = 1000, max_ruin: int = 1000) -> np.ndarray:
     """Ruin and recreate around the buffers at the top until `deadline`, the bound, or
-    `patience` rounds in a row without a better cost. Each round: pick a buffer that reaches the
-    arena's top, take out every buffer alive with it whose top is above a random floor below it,
-    put them back largest first (sizes jittered), best or first fit. Keep if the cost (arena, then
-    bytes at the top) did not grow. O(k * n) per round for k buffers taken out."""
+    `patience` rounds in a row without a better cost. Each round takes out a slab (`_ruin`),
+    puts it back largest first (sizes jittered), best or first fit, and keeps the result if the
+    cost (arena, then bytes at the top) did not grow. O(k * m) per round for k buffers taken out
+    among m buffers alive in their time window."""
     best, cost = offsets, _cost(arr, offsets)
-    n, idle = arr.size.size, 0
+    idle = 0
     while cost[0] > bound and idle < patience and time.monotonic() < deadline:
-        tops = best + arr.size
-        top_ids = np.flatnonzero(tops == cost[0])
-        c = int(top_ids[rng.randrange(top_ids.size)])
-        near = np.flatnonzero((arr.start < arr.end[c]) & (arr.end > arr.start[c]) & (arr.size > 0))
-        floor = best[c] - int(rng.random() ** 2 * cost[0] * 0.5)
-        ruin = near[tops[near] > floor]
-        keep = np.ones(n, bool)
+        ruin = _ruin(arr, best, cost[0], rng, max_ruin)
+        keep = np.ones(arr.size.size, bool)
         keep[ruin] = False
-        noise = np.array([rng.random() for _ in ruin])
-        order = ruin[np.argsort(-arr.size[ruin] * (1 + 0.5 * noise))]
-        cand = place_fast(arr, order, best_fit=rng.random() < 0.7, offsets=best, placed=keep)
+        pool = np.flatnonzero((arr.start < arr.end[ruin].max()) & (arr.end > arr.start[ruin].min())
+                              & (arr.size > 0))
+        cand = place_fast(arr, _recreate_order(arr, best, ruin, rng), rng.random() < 0.7,
+                          best, keep, pool)
         new = _cost(arr, cand)
         idle = 0 if new < cost else idle + 1
         if new <= cost:
@@ -128,12 +132,43 @@ def improve(arr: Arrays, offsets: np.ndarray, bound: int, deadline: float,
     return best
 
 
+def _recreate_order(arr: Arrays, offsets: np.ndarray, ruin: np.ndarray,
+                    rng: random.Random) -> np.ndarray:
+    """Largest first, longest-lived first, or most area first (keys jittered by up to 50%), or
+    by the old offsets (a compaction)."""
+    how = rng.randrange(4)
+    if how == 3:
+        return ruin[np.argsort(offsets[ruin], kind="stable")]
+    key = (arr.size, arr.end - arr.start, arr.size * (arr.end - arr.start))[how][ruin]
+    noise = np.array([1 + 0.5 * rng.random() for _ in ruin])
+    return ruin[np.argsort(-key * noise, kind="stable")]
+
+
+def _ruin(arr: Arrays, offsets: np.ndarray, arena: int, rng: random.Random,
+          max_ruin: int) -> np.ndarray:
+    """A buffer c that reaches the top, and every buffer alive with it whose top is above a
+    random floor below c; if that is more than `max_ruin`, the ones alive nearest in time to a
+    random step of c's lifetime (highest first)."""
+    tops = offsets + arr.size
+    top_ids = np.flatnonzero(tops == arena)
+    c = int(top_ids[rng.randrange(top_ids.size)])
+    near = np.flatnonzero((arr.start < arr.end[c]) & (arr.end > arr.start[c]) & (arr.size > 0))
+    floor = offsets[c] - int(rng.random() ** 2 * arena * 0.5)
+    ruin = near[tops[near] > floor]
+    if ruin.size > max_ruin:
+        step = rng.randrange(int(arr.start[c]), int(arr.end[c]))
+        gap = np.maximum(arr.start[ruin] - step, 0) + np.maximum(step + 1 - arr.end[ruin], 0)
+        ruin = ruin[np.lexsort((-tops[ruin], gap))[:max_ruin]]
+    return np.union1d(ruin, [c])
+
+
 def iterated_offsets(arr: Arrays, bound: int, deadline: float, seed: int = 0,
-                     patience: int = 1000) -> np.ndarray:
-    """The best greedy start, improved by `improve` (all in units of the alignment)."""
+                     patience: int = 1000, start: np.ndarray | None = None) -> np.ndarray:
+    """`start` (default: the best greedy plan) improved by `improve`, in alignment units."""
     if arr.size.size == 0:
         return np.zeros(0, np.int64)
-    start = min(greedy_starts(arr), key=lambda off: arena_units(arr, off))
+    if start is None:
+        start = min(greedy_plans(arr).values(), key=lambda off: arena_units(arr, off))
     return improve(arr, start, bound, deadline, random.Random(seed), patience)
 
 
