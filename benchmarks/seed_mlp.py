@@ -2,7 +2,8 @@
 Runtime, at several batch sizes, all measured in this one run. Prints a table of figures and the
 ratios the targets speak of; asserts nothing (machines are noisy: read the ratios).
 
-    python benchmarks/seed_mlp.py [--batches 1,32,256] [--repeat 200] [--rounds 5]
+    python benchmarks/seed_mlp.py [--batches 1,32,256] [--repeat 100] [--rounds 5]
+                                  [--blas-core SkylakeX]
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mlxa.blas import blas_info, prefer_avx512_blas  # noqa: E402
+from mlxa.blas import blas_info, choose_blas_core  # noqa: E402
 
-prefer_avx512_blas()
+choose_blas_core(sys.argv)
 
 import numpy as np  # noqa: E402
 
@@ -81,6 +82,7 @@ def main() -> None:
     p.add_argument("--batches", default="1,32,256")
     p.add_argument("--repeat", type=int, default=100)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--blas-core", help="OpenBLAS kernel family (applied before numpy loads)")
     args = p.parse_args()
     print(f"BLAS: {blas_info()}")
     head = (f"{'batch':>5} {'eager ms':>9} {'opt ms':>8} {'speedup':>7} {'mm ms':>8} "

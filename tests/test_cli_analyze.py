@@ -98,3 +98,13 @@ def test_show_prints_plan() -> None:
     proc = run_cli("show", "--hidden", "64", "--batch", "2")
     assert proc.returncode == 0, proc.stderr
     assert "@arena+0" in proc.stdout and "fused{add" in proc.stdout
+
+
+@pytest.mark.parametrize("core", ["Haswell", "SkylakeX"])
+def test_blas_core_is_chosen_before_numpy_loads(tmp_path, core) -> None:
+    pytest.importorskip("threadpoolctl")
+    proc = run_cli("analyze", "--blas-core", core, "--hidden", "64", "--repeat", "1",
+                   "--warmup", "0", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    blas = json.loads((tmp_path / "mlp.json").read_text())["meta"]["blas"]
+    assert blas["architecture"] == core

@@ -25,6 +25,17 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
+def choose_blas_core(argv: list[str]) -> None:
+    """Apply `--blas-core NAME` from a command line (before numpy loads), else the default."""
+    for i, arg in enumerate(argv):
+        name = arg.split("=", 1)[1] if arg.startswith("--blas-core=") else (
+            argv[i + 1] if arg == "--blas-core" and i + 1 < len(argv) else None)
+        if name and "numpy" not in sys.modules:
+            os.environ["OPENBLAS_CORETYPE"] = name
+            return
+    prefer_avx512_blas()
+
+
 def prefer_avx512_blas() -> bool:
     """Set OPENBLAS_CORETYPE=SkylakeX where it helps and is still possible; True if set."""
     if "numpy" in sys.modules or "OPENBLAS_CORETYPE" in os.environ:

@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="reports", help="report directory (default reports/)")
     p.add_argument("--name", help="report file name without extension (default: the model's)")
     p.add_argument("--quiet", action="store_true", help="print only the report paths")
+    p.add_argument("--blas-core", metavar="NAME",
+                   help="OpenBLAS kernel family for both executors, e.g. SkylakeX or Haswell "
+                        "(default: $OPENBLAS_CORETYPE, else SkylakeX where the CPU has AVX-512)")
     p.set_defaults(run=run)
 
 

@@ -12,7 +12,7 @@ import sys
 from typing import Sequence
 
 from mlxa import __version__
-from mlxa.blas import prefer_avx512_blas
+from mlxa.blas import choose_blas_core
 from mlxa.errors import MlxaError
 
 COMMANDS = ("analyze", "show", "plan", "models", "memory")
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    prefer_avx512_blas()  # before numpy loads its BLAS
+    choose_blas_core(argv)  # before numpy loads its BLAS
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args))
