@@ -30,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="PATH", help="write the offsets as CSV (id,offset)")
     p.add_argument("--plot", metavar="PATH", help="draw the memory timeline as PNG")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON data")
+    p.add_argument("--no-cpsat", action="store_true",
+                   help="exact planner: only the built-in branch and bound (deterministic), "
+                        "not CP-SAT beside it")
     p.add_argument("--no-timing", action="store_true",
                    help="leave wall-clock times out of the output (reproducible)")
     p.set_defaults(run=run)
@@ -44,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     buffers = read_instance(args.file)
     outcome = plan_instance(buffers, Path(args.file).name, args.strategy, args.alignment,
                             args.time_limit, args.target,
-                            clock=None if args.no_timing else time.monotonic)
+                            clock=None if args.no_timing else time.monotonic,
+                            use_cpsat=not args.no_cpsat)
     if args.out:
         write_offsets(args.out, buffers, outcome.plan)
     if args.plot:

@@ -71,6 +71,8 @@ class CpSatDecision:
         with self._lock:
             if self._stopped:
                 return "unknown", None
+        if self.inst.n and int(self.inst.size.max()) > self.capacity:
+            return "infeasible", None
         self.solver.parameters.max_time_in_seconds = max(0.01, time_limit_s)
         status = self.solver.solve(self.model)
         if status in (self._cp.OPTIMAL, self._cp.FEASIBLE):

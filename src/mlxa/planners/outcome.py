@@ -54,14 +54,16 @@ def strategies() -> list[str]:
 
 def plan_instance(buffers: Sequence[Buffer], source: str, strategy: str = AUTO,
                   alignment: int = 1, time_limit_s: float = 10.0, target: int | None = None,
-                  clock: Callable[[], float] | None = time.monotonic) -> PlanOutcome:
-    """Plan `buffers` with `strategy`; `clock=None` leaves timing out of the outcome."""
+                  clock: Callable[[], float] | None = time.monotonic,
+                  use_cpsat: bool = True) -> PlanOutcome:
+    """Plan `buffers` with `strategy`; `clock=None` leaves timing out of the outcome;
+    `use_cpsat=False` keeps the exact planner to its own (deterministic) search."""
     t0 = clock() if clock else 0.0
     lb = lower_bound(buffers, alignment)
     if strategy == AUTO:
-        out = _auto(buffers, alignment, time_limit_s, target, lb)
+        out = _auto(buffers, alignment, time_limit_s, target, lb, use_cpsat)
     elif strategy == "exact":
-        out = _exact(buffers, alignment, time_limit_s, target, None, {})
+        out = _exact(buffers, alignment, time_limit_s, target, None, {}, use_cpsat)
     else:
         planner = PLANNERS[strategy]
         plan = (iterated(buffers, alignment, time_limit_s) if strategy == "iterated"
@@ -77,7 +79,7 @@ _Result = tuple[Plan, str, str, bool, int, dict[str, int]]
 
 
 def _auto(buffers: Sequence[Buffer], alignment: int, time_limit_s: float, target: int | None,
-          lb: int) -> _Result:
+          lb: int, use_cpsat: bool) -> _Result:
     deadline = time.monotonic() + time_limit_s
     arr = Arrays.of(buffers, alignment)
     plans = {"no_reuse": no_reuse(buffers, alignment)}
@@ -92,12 +94,12 @@ def _auto(buffers: Sequence[Buffer], alignment: int, time_limit_s: float, target
     if best.arena_nbytes <= lb or (target is not None and best.arena_nbytes <= target):
         return best, best.strategy, "", best.arena_nbytes <= lb, lb, candidates
     remaining = max(0.1, deadline - time.monotonic())
-    return _exact(buffers, alignment, remaining, target, best, candidates)
+    return _exact(buffers, alignment, remaining, target, best, candidates, use_cpsat)
 
 
 def _exact(buffers: Sequence[Buffer], alignment: int, time_limit_s: float, target: int | None,
-           start: Plan | None, candidates: dict[str, int]) -> _Result:
-    result = exact_mod.solve(buffers, alignment, time_limit_s, target, start=start)
+           start: Plan | None, candidates: dict[str, int], use_cpsat: bool) -> _Result:
+    result = exact_mod.solve(buffers, alignment, time_limit_s, target, use_cpsat, start)
     candidates = {**candidates, "exact": result.plan.arena_nbytes}
     if start is not None and start.arena_nbytes <= result.plan.arena_nbytes:
         return (start, start.strategy, "", result.proven_optimal, result.bound_nbytes,

@@ -47,7 +47,7 @@ def render_plan_text(out: PlanOutcome) -> str:
     if out.time_s is not None:
         lines.append(f"time         {out.time_s:.2f} s (limit {out.time_limit_s:g} s)")
     if len(out.candidates) > 1:
-        lines += ["", "strategy                      arena     ratio"]
+        lines += ["", f"  {'tried':<20} {'arena (bytes)':>15} {'ratio':>8}"]
         lb = out.lower_bound_nbytes or 1
         for name, arena in sorted(out.candidates.items(), key=lambda kv: (kv[1], kv[0])):
             lines.append(f"  {name:<20} {arena:>15,} {arena / lb:>8.4f}")
