@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="reports", help="report directory (default reports/)")
     p.add_argument("--name", help="report file name without extension (default: the model's)")
     p.add_argument("--quiet", action="store_true", help="print only the report paths")
+    p.add_argument("--plots", action="store_true",
+                   help="also write <out>/<name>_timeline.png: the compiled plan's arena over "
+                        "its steps, buffers coloured by op (needs matplotlib)")
     p.add_argument("--blas-core", metavar="NAME",
                    help="OpenBLAS kernel family for both executors, e.g. SkylakeX or Haswell "
                         "(default: $OPENBLAS_CORETYPE, else SkylakeX where the CPU has AVX-512)")
@@ -37,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     check_positive("--repeat", args.repeat)
     if args.warmup < 0:
         raise UserInputError(f"--warmup must be >= 0, got {args.warmup}")
+    if args.plots:
+        _check_plots(args.mode)
     model = load_model(args)
     out_dir = ensure_writable_dir(args.out)
     return _analyze(args, model, out_dir)
@@ -50,9 +55,32 @@ def _analyze(args: argparse.Namespace, model, out_dir: Path) -> int:  # type: ig
     options = RunOptions(mode=args.mode, warmup=args.warmup, repeat=args.repeat,
                          planner=args.planner)
     result = analyze(model.graph, model.inputs, options, model.info)
-    paths = write_run(result, out_dir, args.name or model.info["name"])
+    name = args.name or model.info["name"]
+    paths: tuple[Path, ...] = write_run(result, out_dir, name)
+    if args.plots:
+        paths += (_write_timeline(model, args.planner, out_dir / f"{name}_timeline.png"),)
     if not args.quiet:
         print(render_text(result), end="")
     print("Reports: " + ", ".join(str(p) for p in paths))
     correct = result.get("comparison", {}).get("correctness", {}).get("passed", True)
     return 0 if correct else 1
+
+
+def _check_plots(mode: str) -> None:
+    """Before anything is loaded or written: --plots needs matplotlib and a compiled run."""
+    if mode == "baseline":
+        raise UserInputError("--plots draws the compiled plan: use --mode optimized or both")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserInputError("--plots needs matplotlib: pip install 'mlxa[plots]'") from None
+
+
+def _write_timeline(model, planner: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    from mlxa.report.compiled_timeline import write_timeline
+    from mlxa.runtime.compiled import CompiledModel, CompileOptions
+
+    # compiled as session.analyze compiles it: the same options give the same plan
+    compiled = CompiledModel(model.graph, CompileOptions(planner=planner))
+    write_timeline(compiled, path, f"{model.info['name']}: compiled memory plan")
+    return path
