@@ -169,7 +169,7 @@ def test_exact_falls_back_to_heuristic_on_large_instances(monkeypatch: pytest.Mo
     buffers = [Buffer(i, i, i + 4, 8 + i % 3) for i in range(30)]
     result = exact.solve(buffers, 1, time_limit_s=0.5)
     validate(buffers, result.plan)
-    assert result.engine == "heuristic"
+    assert result.engine == "iterated"
     assert result.bound_nbytes == lower_bound(buffers)
 
 
@@ -191,3 +191,23 @@ def test_fast_placement_equals_greedy_planners(buffers: list[Buffer], alignment:
         plan = ref(buffers, alignment)
         mine = [int(o) * alignment for o, b in zip(fast[name], buffers) if b.nbytes]
         assert mine == [o for o, b in zip(plan.offsets, buffers) if b.nbytes], name
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances(max_n=8, max_size=6, max_step=6),
+       st.lists(st.integers(0, 10), min_size=8, max_size=8), st.integers(0, 2))
+def test_fast_check_agrees_with_validate(buffers: list[Buffer], offsets: list[int],
+                                         slack: int) -> None:
+    from mlxa.planners.check import check_plan
+    from mlxa.planners.contract import Plan, PlanError
+
+    offs = tuple(offsets[:len(buffers)])
+    plan = Plan(offs, max(o + b.nbytes for o, b in zip(offs, buffers)) + slack - 1, "x")
+    verdicts = []
+    for check in (validate, check_plan):
+        try:
+            check(buffers, plan)
+            verdicts.append(True)
+        except PlanError:
+            verdicts.append(False)
+    assert verdicts[0] == verdicts[1]

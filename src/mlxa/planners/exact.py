@@ -13,7 +13,7 @@ Units. Sizes are rounded up to the alignment and divided by u, the gcd of the al
 packed plan puts buffers at sums of sizes, so nothing is lost, offsets stay aligned, and the
 optimum is a multiple of u (which also sharpens the bound). Zero-size buffers sit at offset 0.
 
-Invariant: `plan` is valid (checked by contract.validate) and `bound_nbytes <= optimum <=
+Invariant: `plan` is valid (checked by check.check_plan, contract.validate's verdict) and `bound_nbytes <= optimum <=
 plan.arena_nbytes`; `proven_optimal` iff they are equal. Exponential in the worst case; bounded
 by `time_limit_s` (plus the cost of building the models, linear-ish in n; instances above
 `MAX_SEARCH_BUFFERS` only get the heuristic phase).
@@ -31,7 +31,8 @@ import numpy as np
 
 from mlxa.planners import cpsat
 from mlxa.planners.canonical import Instance, SearchStopped, build_instance, decide, static_ranks
-from mlxa.planners.contract import Buffer, Plan, lower_bound, validate
+from mlxa.planners.check import check_plan
+from mlxa.planners.contract import Buffer, Plan, lower_bound
 from mlxa.planners.iterated import Arrays, iterated_offsets
 
 DEFAULT_TIME_LIMIT_S = 10.0
@@ -41,7 +42,7 @@ MAX_SEARCH_BUFFERS = 5000
 @dataclass(frozen=True)
 class ExactResult:
     """The best plan found, the best proven lower bound on any plan's arena, and who found it
-    ("heuristic", "branch-and-bound" or "cp-sat")."""
+    ("iterated": greedy plus ruin and recreate, "branch-and-bound" or "cp-sat")."""
 
     plan: Plan
     proven_optimal: bool
@@ -68,7 +69,7 @@ def solve(buffers: Sequence[Buffer], alignment: int = 1,
     first = None if start is None else np.array(start.offsets, np.int64) // alignment
     offsets = iterated_offsets(arr, -(-lb // alignment), time.monotonic() + heur_budget,
                                start=first)
-    best = _Incumbent(buffers, alignment, offsets * alignment, "heuristic")
+    best = _Incumbent(buffers, alignment, offsets * alignment, "iterated")
     pos = np.flatnonzero(arr.size > 0)
     if best.arena <= lb or pos.size > MAX_SEARCH_BUFFERS:
         return best.result(lb)
@@ -152,7 +153,7 @@ class _Incumbent:
         sizes = [-(-b.nbytes // alignment) * alignment for b in buffers]
         self.arena = max((int(o) + s for o, s in zip(offsets, sizes)), default=0)
         self.plan = Plan(tuple(int(o) for o in offsets), self.arena, "exact")
-        validate(buffers, self.plan, alignment)
+        check_plan(buffers, self.plan, alignment)
         self.engine = engine
 
     def result(self, bound: int) -> ExactResult:

@@ -124,3 +124,15 @@ def training_instance(layers: int = 1250, seed: int = 0) -> list[Buffer]:
     for k in range(0, layers, 10):  # optimizer temporaries
         add(opt + k % 97, opt + k % 97 + 2, rng.randint(256, 8192))
     return buffers
+
+
+def random_instance(n: int = 20_000, seed: int = 0) -> list[Buffer]:
+    """`n` buffers with uniform start steps over n steps, log-normal lifetimes (median 20 steps)
+    and log-normal sizes (median 22 KB): no structure for a greedy order to exploit."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        start = rng.randrange(n)
+        life = max(1, int(rng.lognormvariate(3.0, 1.5)))
+        out.append(Buffer(i, start, start + life, max(1, int(rng.lognormvariate(10.0, 1.5)))))
+    return out

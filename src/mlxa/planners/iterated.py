@@ -45,7 +45,7 @@ def choose_gap(offs: np.ndarray, tops: np.ndarray, size: int, best_fit: bool) ->
     [offs, tops); the top of the busy ranges if none fits. O(m log m)."""
     if offs.size == 0:
         return 0
-    order = np.argsort(offs, kind="stable")
+    order = np.argsort(offs)  # ties in any order: they leave the gaps the same
     offs, tops = offs[order], tops[order]
     reach = np.maximum.accumulate(tops)
     cursor = np.concatenate([[0], reach[:-1]])
@@ -63,26 +63,32 @@ def place_fast(arr: Arrays, order: Sequence[int], best_fit: bool = True,
                pool: np.ndarray | None = None) -> np.ndarray:
     """Offsets (in units) after placing `order` greedily around the already `placed` buffers.
     `pool`, if given, lists every buffer that may be alive with one in `order` (the others are
-    not looked at). Zero-size buffers go to offset 0 and block nothing."""
-    n = arr.size.size
-    offsets = np.zeros(n, np.int64) if offsets is None else offsets.copy()
-    live = np.zeros(n, bool) if placed is None else placed.copy()
-    live &= arr.size > 0
-    pool = np.arange(n) if pool is None else pool
-    p_start, p_end, p_size = arr.start[pool], arr.end[pool], arr.size[pool]
-    p_live = live[pool]
-    slot = np.full(n, -1, np.int64)
-    slot[pool] = np.arange(pool.size)
+    not looked at). Zero-size buffers go to offset 0 and block nothing. The placed buffers are
+    kept as compact columns, so each placement is two comparisons over them and a sort of the
+    ones alive with it."""
+    offsets = np.zeros(arr.size.size, np.int64) if offsets is None else offsets.copy()
+    pool = np.arange(arr.size.size) if pool is None else pool
+    if placed is None:
+        init = np.zeros(0, np.int64)
+    else:
+        init = pool[placed[pool] & (arr.size[pool] > 0)]
+    k, cap = init.size, init.size + len(order)
+    p_start, p_end = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    p_off, p_top = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    p_start[:k], p_end[:k], p_off[:k] = arr.start[init], arr.end[init], offsets[init]
+    p_top[:k] = p_off[:k] + arr.size[init]
+    starts, ends, sizes = arr.start.tolist(), arr.end.tolist(), arr.size.tolist()
     for i in order:
         i = int(i)
-        size = int(arr.size[i])
+        size = sizes[i]
         if size == 0:
             offsets[i] = 0
             continue
-        near = np.flatnonzero(p_live & (p_start < arr.end[i]) & (p_end > arr.start[i]))
-        at = offsets[pool[near]]
-        offsets[i] = choose_gap(at, at + p_size[near], size, best_fit)
-        p_live[slot[i]] = True
+        near = np.flatnonzero((p_start[:k] < ends[i]) & (p_end[:k] > starts[i]))
+        off = choose_gap(p_off[near], p_top[near], size, best_fit)
+        offsets[i] = off
+        p_start[k], p_end[k], p_off[k], p_top[k] = starts[i], ends[i], off, off + size
+        k += 1
     return offsets
 
 
@@ -110,14 +116,16 @@ def _cost(arr: Arrays, offsets: np.ndarray) -> tuple[int, int]:
 
 def improve(arr: Arrays, offsets: np.ndarray, bound: int, deadline: float,
             rng: random.Random, patience: int = 1000, max_ruin: int = 1000) -> np.ndarray:
-    """Ruin and recreate around the buffers at the top until `deadline`, the bound, or
-    `patience` rounds in a row without a better cost. Each round takes out a slab (`_ruin`),
-    puts it back largest first (sizes jittered), best or first fit, and keeps the result if the
-    cost (arena, then bytes at the top) did not grow. O(k * m) per round for k buffers taken out
-    among m buffers alive in their time window."""
+    """Ruin and recreate around the buffers at the top until `deadline`, the bound, or a stall:
+    `patience` rounds in a row, or a quarter of the time given (at least 0.5 s), without a
+    better cost. Each round takes out a slab (`_ruin`), puts it back in a perturbed greedy order
+    (`_recreate_order`), best or first fit, and keeps the result if the cost (arena, then bytes
+    at the top) did not grow. O(k * m) per round for k buffers taken out among m buffers alive
+    in their time window."""
     best, cost = offsets, _cost(arr, offsets)
-    idle = 0
-    while cost[0] > bound and idle < patience and time.monotonic() < deadline:
+    now = time.monotonic()
+    stall_s, last_gain, idle = max(0.5, 0.25 * (deadline - now)), now, 0
+    while cost[0] > bound and idle < patience and now < min(deadline, last_gain + stall_s):
         ruin = _ruin(arr, best, cost[0], rng, max_ruin)
         keep = np.ones(arr.size.size, bool)
         keep[ruin] = False
@@ -126,7 +134,11 @@ def improve(arr: Arrays, offsets: np.ndarray, bound: int, deadline: float,
         cand = place_fast(arr, _recreate_order(arr, best, ruin, rng), rng.random() < 0.7,
                           best, keep, pool)
         new = _cost(arr, cand)
-        idle = 0 if new < cost else idle + 1
+        now = time.monotonic()
+        if new < cost:
+            idle, last_gain = 0, now
+        else:
+            idle += 1
         if new <= cost:
             best, cost = cand, new
     return best
