@@ -71,10 +71,11 @@ def parse_instance(text: str, name: str = "<instance>") -> list[Buffer]:
 
 
 def _integer(cell: str, column: str, name: str, line: int) -> int:
+    text = cell.strip()
     try:
-        return int(cell.strip())
+        return int(text)
     except ValueError:
-        raise UserInputError(f"{name}:{line}: {column} {cell.strip()!r} is not an integer") from None
+        raise UserInputError(f"{name}:{line}: {column} {text!r} is not an integer") from None
 
 
 def offsets_csv(buffers: Sequence[Buffer], plan: Plan) -> str:
