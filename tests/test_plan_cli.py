@@ -91,3 +91,19 @@ def test_bad_input_one_line_and_nothing_written(tmp_path: Path, name: str, text:
     assert_one_line_error(proc, needle)
     assert proc.stdout == ""
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_timeline_png_with_kinds(tmp_path: Path) -> None:
+    from mlxa.planners.contract import Buffer
+    from mlxa.planners.registry import get_planner
+    from mlxa.report.timeline_plot import render_timeline_png
+
+    buffers = [Buffer(i, s, e, z) for i, (s, e, z) in enumerate(ROWS)]
+    plan = get_planner("greedy_by_size")(buffers, 1)
+    path = tmp_path / "t.png"
+    render_timeline_png(buffers, plan, path, kinds=["matmul", "add"] * 5 + ["relu"], title="t")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.png"]
+    with pytest.raises(ValueError, match="kinds"):
+        render_timeline_png(buffers, plan, tmp_path / "u.png", kinds=["add"])
+    assert not (tmp_path / "u.png").exists()

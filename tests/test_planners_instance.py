@@ -26,6 +26,7 @@ def test_reads_minimalloc_format(tmp_path: Path) -> None:
     ("id,lower,upper,size\n", "no buffers"),
     ("id,lower,upper,size\n0,0,3,four\n", ":2: size 'four' is not an integer"),
     ("id,lower,upper,size\n0,0,3,1.5\n", "not an integer"),
+    ("id,lower,upper,size\n0,0,3,1_000\n", "not an integer"),
     ("id,lower,upper,size\nb1,0,3,4\n", "id 'b1' is not an integer"),
     ("id,lower,upper,size\n0,0,3,-4\n", "negative size -4"),
     ("id,lower,upper,size\n0,-1,3,4\n", "negative lower step"),

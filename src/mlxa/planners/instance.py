@@ -11,6 +11,7 @@ import csv
 import io
 import os
 import random
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from mlxa.errors import UserInputError
 from mlxa.planners.contract import Buffer, Plan
 
 COLUMNS = ("id", "lower", "upper", "size")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def read_instance(path: str | os.PathLike[str]) -> list[Buffer]:
@@ -72,10 +74,9 @@ def parse_instance(text: str, name: str = "<instance>") -> list[Buffer]:
 
 def _integer(cell: str, column: str, name: str, line: int) -> int:
     text = cell.strip()
-    try:
-        return int(text)
-    except ValueError:
-        raise UserInputError(f"{name}:{line}: {column} {text!r} is not an integer") from None
+    if not _INTEGER.fullmatch(text):
+        raise UserInputError(f"{name}:{line}: {column} {text!r} is not an integer")
+    return int(text)
 
 
 def offsets_csv(buffers: Sequence[Buffer], plan: Plan) -> str:
