@@ -55,7 +55,9 @@ def assign_buffers(graph: Graph, inplace: bool = True,
             root[node.output] = root[donor]
         for v in node.outputs:
             r = root[v]
-            group_end[r] = max(group_end.get(r, 0), life.intervals[v][1])
+            # a graph output's buffer is read after the last step: it never ends
+            end = life.n_steps + 1 if v in outputs else life.intervals[v][1]
+            group_end[r] = max(group_end.get(r, 0), end)
     groups: dict[Value, list[Value]] = {}
     for v in root:
         groups.setdefault(root[v], []).append(v)
