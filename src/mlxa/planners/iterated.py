@@ -5,10 +5,14 @@ tightest or lowest gap left by the already placed buffers alive with it) with th
 done by numpy over arrays of the placed buffers: O(n^2) comparisons in the worst case, but as a
 few vectorised passes per buffer, so 20,000 buffers take about a second instead of minutes.
 
-`iterated` improves on the best of a few greedy orders by ruin and recreate: take the buffers that
-reach above the lower bound (and a random sample of the buffers alive with them) out of the plan,
-put them back in a perturbed order, keep the result if the arena did not grow. Each round touches a
-few buffers, so thousands of rounds fit in seconds. Invariant: the kept plan is always valid.
+`iterated` improves on the best greedy plan by ruin and recreate: take a buffer that reaches the
+arena's top and the buffers alive with it above a random floor (a slab, at most `max_ruin` of
+them) out of the plan, put them back in a perturbed greedy order, keep the result if the cost
+(arena, then bytes at the top) did not grow. It stops at the lower bound, the deadline, or when
+it stalls. Invariant: the kept plan is always valid (every placement goes into a free gap).
+On the generated 20,000-buffer instances greedy alone is within 1.3% of the bound and this
+closes most of what is left in a second or two; on MiniMalloc's tight instances it barely helps
+(the exact planner's search does).
 """
 
 from __future__ import annotations
