@@ -10,9 +10,9 @@ arena's top and the buffers alive with it above a random floor (a slab, at most 
 them) out of the plan, put them back in a perturbed greedy order, keep the result if the cost
 (arena, then bytes at the top) did not grow. It stops at the lower bound, the deadline, or when
 it stalls. Invariant: the kept plan is always valid (every placement goes into a free gap).
-On the generated 20,000-buffer instances greedy alone is within 1.3% of the bound and this
-closes most of what is left in a second or two; on MiniMalloc's tight instances it barely helps
-(the exact planner's search does).
+Measured: random_20k goes from 1.0128x the bound (greedy) to 1.0 in under a second;
+training_20k stays at greedy's 1.0043x; MiniMalloc's tight instances gain a few percent of their
+30-40% (the exact planner's search closes those).
 """
 
 from __future__ import annotations
