@@ -13,7 +13,7 @@ Units. Sizes are rounded up to the alignment and divided by u, the gcd of the al
 packed plan puts buffers at sums of sizes, so nothing is lost, offsets stay aligned, and the
 optimum is a multiple of u (which also sharpens the bound). Zero-size buffers sit at offset 0.
 
-Invariant: `plan` is valid (checked by check.check_plan, which gives contract.validate's verdict)
+Invariant: `plan` is valid (checked by contract.validate)
 and `bound_nbytes <= optimum <= plan.arena_nbytes`; `proven_optimal` iff the two are equal.
 Exponential in the worst case; bounded by `time_limit_s` plus the cost of building the models.
 Above `MAX_SEARCH_BUFFERS` buffers only the heuristic phase runs; CP-SAT joins the search up to
@@ -32,8 +32,7 @@ import numpy as np
 
 from mlxa.planners import cpsat
 from mlxa.planners.canonical import Instance, SearchStopped, build_instance, decide, static_ranks
-from mlxa.planners.check import check_plan
-from mlxa.planners.contract import Buffer, Plan, lower_bound
+from mlxa.planners.contract import Buffer, Plan, lower_bound, validate
 from mlxa.planners.iterated import Arrays, iterated_offsets
 
 DEFAULT_TIME_LIMIT_S = 10.0
@@ -162,7 +161,7 @@ class _Incumbent:
         sizes = [-(-b.nbytes // alignment) * alignment for b in buffers]
         self.arena = max((int(o) + s for o, s in zip(offsets, sizes)), default=0)
         self.plan = Plan(tuple(int(o) for o in offsets), self.arena, "exact")
-        check_plan(buffers, self.plan, alignment)
+        validate(buffers, self.plan, alignment)
         self.engine = engine
 
     def result(self, bound: int) -> ExactResult:

@@ -2,9 +2,8 @@
 
 `auto` runs the greedy heuristics (fast equivalents, iterated.greedy_plans), then the exact
 planner from the best of them for the rest of the time limit, and keeps the smallest arena (ties
-go to the heuristic, the simpler plan). The reported plan is checked by contract.validate, the
-other candidates by check.check_plan (same verdict, O(n log n)); a plan that fails is a bug and
-raises MlxaError naming the strategy.
+go to the heuristic, the simpler plan). Every candidate plan is checked by contract.validate; a
+plan that fails is a bug and raises MlxaError naming the strategy.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from dataclasses import dataclass, field
 
 from mlxa.errors import MlxaError
 from mlxa.planners import exact as exact_mod
-from mlxa.planners.check import check_plan
 from mlxa.planners.contract import Buffer, Plan, PlanError, lower_bound, validate
 from mlxa.planners.greedy import no_reuse
 from mlxa.planners.iterated import Arrays, greedy_plans, iterated
@@ -90,7 +88,7 @@ def _auto(buffers: Sequence[Buffer], alignment: int, time_limit_s: float, target
         arena = int((offsets + arr.size * alignment).max()) if offsets.size else 0
         plans[name] = Plan(tuple(int(o) for o in offsets), arena, name)
     for name, plan in plans.items():
-        _check(buffers, plan, alignment, name, final=False)
+        _check(buffers, plan, alignment, name)
     candidates = {name: p.arena_nbytes for name, p in plans.items()}
     best = min(plans.values(), key=lambda p: p.arena_nbytes)
     if best.arena_nbytes <= lb or (target is not None and best.arena_nbytes <= target):
@@ -110,10 +108,8 @@ def _exact(buffers: Sequence[Buffer], alignment: int, time_limit_s: float, targe
             candidates)
 
 
-def _check(buffers: Sequence[Buffer], plan: Plan, alignment: int, name: str,
-           final: bool = True) -> None:
-    """contract.validate for the plan reported; the faster, equivalent sweep for candidates."""
+def _check(buffers: Sequence[Buffer], plan: Plan, alignment: int, name: str) -> None:
     try:
-        (validate if final else check_plan)(buffers, plan, alignment)
+        validate(buffers, plan, alignment)
     except PlanError as e:
         raise MlxaError(f"internal error: strategy {name} made an invalid plan: {e}") from e
