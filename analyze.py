@@ -11,7 +11,7 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from mlxa.cli.main import main  # noqa: E402
+from mlxa.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["analyze", *sys.argv[1:]]))

@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mlxa.cli.memory_cmd import memory_table  # noqa: E402
-from mlxa.compare.memory_table import render_table  # noqa: E402
-from mlxa.models.zoo import ZOO  # noqa: E402
+from mlxa.cli.memory_cmd import memory_table
+from mlxa.compare.memory_table import render_table
+from mlxa.models.zoo import ZOO
 
 
 def main() -> int:

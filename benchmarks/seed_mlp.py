@@ -16,16 +16,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mlxa.blas import blas_info, choose_blas_core  # noqa: E402
+from mlxa.blas import blas_info, choose_blas_core
 
 choose_blas_core(sys.argv)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from mlxa.models.mlp import MLPConfig, mlp  # noqa: E402
-from mlxa.profile.memory import measure_memory  # noqa: E402
-from mlxa.runtime.compiled import CompiledModel  # noqa: E402
-from mlxa.runtime.eager import EagerModel  # noqa: E402
+from mlxa.models.mlp import MLPConfig, mlp
+from mlxa.profile.memory import measure_memory
+from mlxa.runtime.compiled import CompiledModel
+from mlxa.runtime.eager import EagerModel
 
 
 def median_ms(fn, repeat: int) -> float:

@@ -53,7 +53,8 @@ def test_injected_clock_gives_exact_latency() -> None:
 def test_every_json_key_with_a_number_names_its_unit() -> None:
     units = ("_ms", "_nbytes", "_pct", "_ratio", "flops", "_count", "params", "nodes", "batch",
              "seed", "allocations", "warmup", "repeat", "threads", "_diff", "tol", "index",
-             "width", "_inference", "input_values", "shape", "inplace_ops", "_per_byte", "version", "cpu_count")
+             "width", "_inference", "input_values", "shape", "inplace_ops", "_per_byte",
+             "version", "cpu_count")
 
     def walk(obj, key=""):
         if isinstance(obj, dict):

@@ -88,7 +88,8 @@ class ManyOps(nn.Module):
         q = z[:, :24].reshape(2, 2, -1, 2)
         att = F.scaled_dot_product_attention(q, q, q, is_causal=True)
         tokens = self.emb(torch.tensor([[1, 3, 5, 7, 9, 0]]))
-        out = att[:, 1] + att.mean(dim=1) + tokens.transpose(0, 1).transpose(0, 1).sum(-1, keepdim=True)
+        back = tokens.transpose(0, 1).transpose(0, 1)
+        out = att[:, 1] + att.mean(dim=1) + back.sum(-1, keepdim=True)
         return out.unsqueeze(0) / 3, torch.tanh(z).pow(2).sqrt().t()
 
 

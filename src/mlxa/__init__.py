@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    """PEP 562: `mlxa.from_torch` is imported on first use, so importing mlxa never imports torch."""
+    """PEP 562: `mlxa.from_torch` is imported on first use; importing mlxa never imports torch."""
     if name == "from_torch":
         from mlxa.frontends.torch_import import from_torch
 

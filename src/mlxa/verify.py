@@ -5,7 +5,8 @@ PASS when every element satisfies |opt - base| <= atol + rtol * |base| (numpy's 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -12,8 +12,8 @@ values is needed after it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from mlxa.analysis.lifetimes import lifetimes
 from mlxa.ir.graph import Graph, Node, Value

@@ -3,8 +3,8 @@ step that defines it to one past the step of its last use. Graph outputs live to
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from mlxa.ir.graph import Graph, Value
 

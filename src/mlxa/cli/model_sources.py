@@ -123,7 +123,7 @@ def call_factory(spec: str) -> tuple[Any, Any]:
     # anything: each failure is reported as one line that names the spec.
     try:
         imported = importlib.import_module(module_name)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise UserInputError(f"--torch {spec}: cannot import {module_name}: "
                              f"{type(e).__name__}: {e}") from None
     factory = getattr(imported, attr, None)
@@ -133,7 +133,7 @@ def call_factory(spec: str) -> tuple[Any, Any]:
         result = factory()
     except MlxaError:
         raise
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise UserInputError(f"--torch {spec}: the factory raised {type(e).__name__}: {e}") \
             from None
     if isinstance(result, tuple) and len(result) == 2:

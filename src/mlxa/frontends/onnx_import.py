@@ -238,7 +238,8 @@ def _attributes(node: Any, folder: Path | None, label: str) -> dict[str, Any]:
     return attrs
 
 
-def _outputs(ctx: ImportContext, graph: Any, env: dict[str, Operand | Missing], label: str) -> list[Any]:
+def _outputs(ctx: ImportContext, graph: Any, env: dict[str, Operand | Missing],
+             label: str) -> list[Any]:
     outputs: list[Any] = []
     graph_inputs = set(ctx.inputs)
     for vi in graph.output:

@@ -9,7 +9,8 @@ trailing comments: lifetimes, placements (arena offsets) and fusion groups.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from mlxa.analysis.lifetimes import Lifetimes
 from mlxa.ir.graph import Graph, Node, Value

@@ -5,9 +5,9 @@ Linear initialises) or loaded from an .npz file with arrays w0, b0, w1, b1, ... 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

@@ -8,7 +8,7 @@ Operands that broadcast along that axis are passed whole.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 

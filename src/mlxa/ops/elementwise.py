@@ -37,7 +37,7 @@ def run_blocks(ew: BlockKernel, n_tmp: int, ins: Arrays, out: np.ndarray, attrs:
 
 
 def elementwise_kernel(ew: BlockKernel, n_tmp: int) -> Callable[..., tuple[np.ndarray, ...]]:
-    """The whole-tensor kernel of a block kernel: allocates its result (and scratch) unless given."""
+    """The whole-tensor kernel of a block kernel: allocates result and scratch unless given."""
 
     def kernel(ins: Arrays, outs: Arrays | None, attrs: Attrs) -> tuple[np.ndarray, ...]:
         shape = np.broadcast_shapes(*(a.shape for a in ins))

@@ -6,8 +6,9 @@ external input k, and -1 is the previous step's result. The chain's result is th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import MappingProxyType
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -4,7 +4,7 @@ compiled alike, so any difference between the executors is not the matrix-produc
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

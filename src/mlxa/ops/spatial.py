@@ -63,7 +63,8 @@ def pads_of(attrs: Mapping[str, Any]) -> tuple[int, int, int, int]:
 
 def window(h: int, w: int, kh: int, kw: int, attrs: Mapping[str, Any],
            ceil_mode: bool = False) -> Window:
-    strides, dilations, pads = pair(attrs, "strides", 1), pair(attrs, "dilations", 1), pads_of(attrs)
+    strides, dilations = pair(attrs, "strides", 1), pair(attrs, "dilations", 1)
+    pads = pads_of(attrs)
     if min(strides) < 1 or min(dilations) < 1 or min(kh, kw) < 1:
         raise ShapeError(f"strides {strides}, dilations {dilations} and kernel ({kh},{kw}) "
                          "must be positive")
@@ -104,7 +105,7 @@ def padder(x: np.ndarray, buf: np.ndarray, win: Window, fill: float) -> Callable
 
 
 def windows_view(xp: np.ndarray, win: Window) -> np.ndarray:
-    """A read-only view (..., kh, kw, out_h, out_w) of every window of a padded input (..., H, W)."""
+    """A read-only view (..., kh, kw, out_h, out_w) of every window of a padded (..., H, W)."""
     *lead, sh, sw = xp.strides
     shape = xp.shape[:-2] + (win.kh, win.kw, win.out_h, win.out_w)
     strides = (*lead, sh * win.dilations[0], sw * win.dilations[1],

@@ -10,8 +10,9 @@ that is how the compiled executor runs the same kernel inside its arena.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ Kernel = Callable[..., tuple[np.ndarray, ...]]
 
 @dataclass(frozen=True)
 class Cost:
-    """FLOPs (2 per multiply-add) and bytes moved by one node, counting each input and output once."""
+    """FLOPs (2 per multiply-add) and bytes moved by one node: each input and output once."""
 
     flops: int
     read_nbytes: int

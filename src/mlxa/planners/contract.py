@@ -8,8 +8,8 @@ same step overlap. The figure of merit is the arena size; no plan can beat `lowe
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 
 @dataclass(frozen=True)

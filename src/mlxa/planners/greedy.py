@@ -8,7 +8,7 @@ Each is O(n^2) in the worst case (every placed buffer overlaps); fine up to some
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from mlxa.planners.contract import Buffer, Plan, align_up
 

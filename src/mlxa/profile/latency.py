@@ -4,8 +4,9 @@ median and the 10th and 90th percentiles. The clock is injectable so tests are d
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

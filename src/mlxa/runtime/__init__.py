@@ -1,1 +1,1 @@
-"""Executors: eager (every op allocates its result) and compiled (one static plan, no allocation)."""
+"""Executors: eager (every op allocates its result) and compiled (one static plan)."""

@@ -11,8 +11,9 @@ returned are the executor's output buffers, overwritten by the next call: copy t
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
