@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mlxa import __version__
 from mlxa.blas import choose_blas_core
@@ -19,7 +20,7 @@ COMMANDS = ("analyze", "show", "plan", "models", "memory")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's usage dump is not one line
+    def error(self, message: str) -> NoReturn:  # argparse's usage dump is not one line
         raise MlxaError(message)
 
 

@@ -89,6 +89,7 @@ def solve(buffers: Sequence[Buffer], alignment: int = 1,
         answer = _decide(inst, cap, ranks, (deadline - time.monotonic()) * share, use_cpsat)
         if answer.outcome == "found":
             offsets = np.zeros(len(buffers), np.int64)
+            assert answer.offsets is not None  # a 'found' answer carries its offsets
             offsets[pos] = answer.offsets * unit
             best = _Incumbent(buffers, alignment, offsets, answer.engine)
             hi = best.arena // unit

@@ -62,7 +62,7 @@ def choose_gap(offs: np.ndarray, tops: np.ndarray, size: int, best_fit: bool) ->
     return int(cursor[fits[np.argmin(gaps[fits])]])
 
 
-def place_fast(arr: Arrays, order: Sequence[int], best_fit: bool = True,
+def place_fast(arr: Arrays, order: Sequence[int] | np.ndarray, best_fit: bool = True,
                offsets: np.ndarray | None = None, placed: np.ndarray | None = None,
                pool: np.ndarray | None = None) -> np.ndarray:
     """Offsets (in units) after placing `order` greedily around the already `placed` buffers.

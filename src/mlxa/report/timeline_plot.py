@@ -44,7 +44,7 @@ def render_timeline_png(buffers: Sequence[Buffer], plan: Plan, path: str | os.Pa
         colours = _colours(plt, len(labels))
         index = {k: i for i, k in enumerate(labels)}
         face = [colours[index[k]] for k in kinds] if kinds is not None else "tab:blue"
-        ax.add_collection(PolyCollection(_boxes(buffers, plan, scale), facecolors=face,
+        ax.add_collection(PolyCollection(list(_boxes(buffers, plan, scale)), facecolors=face,
                                          edgecolors="black", alpha=0.85,
                                          linewidths=0.2 if len(buffers) <= 2000 else 0.0))
         steps, live = _live_curve(buffers)
