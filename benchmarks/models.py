@@ -26,14 +26,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mlxa.blas import blas_info, prefer_avx512_blas
+from mlxa.blas import blas_info, choose_blas_core
 
-prefer_avx512_blas()
+choose_blas_core(sys.argv)
 
 import numpy as np
 
+from mlxa.compare.ort import ort_runner
 from mlxa.ir.printer import format_nbytes
 from mlxa.models.zoo import ZOO, build
+from mlxa.profile.latency import measure_latency
 from mlxa.profile.memory import measure_memory
 from mlxa.runtime.compiled import CompiledModel, CompileOptions
 from mlxa.runtime.eager import EagerModel
@@ -42,41 +44,17 @@ from mlxa.verify import compare_outputs
 
 
 def median_ms(fn, repeat: int) -> float:
-    for _ in range(max(2, repeat // 10)):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples) * 1e3
-
-
-def ort_runner(graph, x: np.ndarray, threads: int | None):
-    try:
-        import onnxruntime as ort
-
-        from mlxa.frontends.onnx_export import to_onnx
-    except ImportError:
-        return None
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        so.intra_op_num_threads = threads
-    session = ort.InferenceSession(to_onnx(graph).SerializeToString(), so,
-                                   providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda: session.run(None, {name: x})
+    return measure_latency(fn, warmup=max(3, repeat // 10), repeat=repeat).median_ms
 
 
 def bench(name: str, repeat: int, rounds: int, threads: int | None) -> dict[str, float]:
     graph = build(name, batch=1)
     x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
     eager, compiled = EagerModel(graph), CompiledModel(graph)
-    folded = CompiledModel(graph, CompileOptions(fold_bn=True))
+    unfolded = CompiledModel(graph, CompileOptions(fold_bn=False))
     runners = {"eager": lambda: eager(x), "optimized": lambda: compiled(x),
-               "folded": lambda: folded(x)}
-    ort = ort_runner(graph, x, threads)
+               "unfolded": lambda: unfolded(x)}
+    ort = ort_runner(graph, (x,), threads)
     if ort is not None:
         runners["ort"] = ort
     rounds_ms: dict[str, list[float]] = {k: [] for k in runners}
@@ -122,6 +100,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, help="BLAS and ORT intra-op threads")
+    p.add_argument("--blas-core", help="OpenBLAS kernel family (applied before numpy loads)")
     args = p.parse_args()
     if args.threads:
         from threadpoolctl import threadpool_limits
@@ -129,8 +108,8 @@ def main() -> None:
         threadpool_limits(args.threads, user_api="blas")
     print(f"BLAS: {blas_info()}; load average {os.getloadavg()[0]:.1f} on "
           f"{os.cpu_count()} cores; threads {args.threads or 'default'}")
-    head = (f"{'model':<13} {'eager ms':>9} {'opt ms':>8} {'speedup':>7} {'+fold ms':>8} "
-            f"{'ORT ms':>8} {'opt/ORT':>7} {'fold/ORT':>8} {'eager peak':>10} {'opt mem':>9} "
+    head = (f"{'model':<13} {'eager ms':>9} {'opt ms':>8} {'speedup':>7} {'-fold ms':>8} "
+            f"{'ORT ms':>8} {'opt/ORT':>7} {'-fold/ORT':>9} {'eager peak':>10} {'opt mem':>9} "
             f"{'correct':>7}")
     print(head)
     print("-" * len(head))
@@ -139,15 +118,15 @@ def main() -> None:
         ort = r.get("ort")
         ort_ms = f"{ort:.2f}" if ort else "n/a"
         ort_ratio = f"{r['optimized'] / ort:.2f}" if ort else "n/a"
-        fold_ratio = f"{r['folded'] / ort:.2f}" if ort else "n/a"
+        fold_ratio = f"{r['unfolded'] / ort:.2f}" if ort else "n/a"
         print(f"{name:<13} {r['eager']:>9.2f} {r['optimized']:>8.2f} "
-              f"{r['eager'] / r['optimized']:>6.2f}x {r['folded']:>8.2f} "
-              f"{ort_ms:>8} {ort_ratio:>7} {fold_ratio:>8} "
+              f"{r['eager'] / r['optimized']:>6.2f}x {r['unfolded']:>8.2f} "
+              f"{ort_ms:>8} {ort_ratio:>7} {fold_ratio:>9} "
               f"{format_nbytes(int(r['eager_peak_nbytes'])):>10} "
               f"{format_nbytes(int(r['optimized_nbytes'])):>9} "
               f"{'PASS' if r['correct'] else 'FAIL':>7}")
-    print("speedup = eager/optimized (target >= 1); +fold: optimized with batch_norm folded into "
-          "the convs (CompileOptions(fold_bn=True)); opt/ORT: target <= 2 on the conv nets; "
+    print("speedup = eager/optimized (target >= 1); -fold: optimized without folding batch_norm "
+          "into the convs (CompileOptions(fold_bn=False)); opt/ORT: target <= 2 on the conv nets; "
           "memory: eager traced peak vs optimized footprint")
     imported = onnx_import_seconds()
     if imported is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -22,36 +21,16 @@ choose_blas_core(sys.argv)
 
 import numpy as np
 
+from mlxa.compare.ort import ort_runner
 from mlxa.models.mlp import MLPConfig, mlp
+from mlxa.profile.latency import measure_latency
 from mlxa.profile.memory import measure_memory
 from mlxa.runtime.compiled import CompiledModel
 from mlxa.runtime.eager import EagerModel
 
 
 def median_ms(fn, repeat: int) -> float:
-    for _ in range(max(3, repeat // 10)):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples) * 1e3
-
-
-def ort_runner(graph, x: np.ndarray):
-    try:
-        import onnxruntime as ort
-
-        from mlxa.frontends.onnx_export import to_onnx
-    except ImportError:
-        return None
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(to_onnx(graph).SerializeToString(), so,
-                                   providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda: session.run(None, {name: x})
+    return measure_latency(fn, warmup=max(3, repeat // 10), repeat=repeat).median_ms
 
 
 def bench(batch: int, repeat: int, rounds: int) -> dict[str, float]:
@@ -61,7 +40,7 @@ def bench(batch: int, repeat: int, rounds: int) -> dict[str, float]:
     matmuls = [c.run for c in compiled.calls if c.node.op in ("matmul", "gemm")]
     runners = {"eager": lambda: eager(x), "optimized": lambda: compiled(x),
                "matmul_only": lambda: [run() for run in matmuls]}
-    ort = ort_runner(graph, x)
+    ort = ort_runner(graph, (x,))
     if ort is not None:
         runners["ort"] = ort
     rounds_ms: dict[str, list[float]] = {k: [] for k in runners}
