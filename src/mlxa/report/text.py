@@ -99,4 +99,5 @@ def _comparison(cmp: dict[str, Any]) -> list[str]:
         f"Correctness Check: {verdict} (Diff: {ok['max_abs_diff']:.2e}, max relative "
         f"{ok['max_rel_diff']:.2e}; tolerance for {ok['dtype']}: rtol {ok['rtol']:g}, "
         f"atol {ok['atol']:g})",
-    ]
+    ] + ([f"Note: {ok['nonfinite_baseline_count']:,} baseline output values are not finite "
+          "(overflow in the model on this input)"] if ok.get("nonfinite_baseline_count") else [])
