@@ -37,7 +37,7 @@ def compare_outputs(base: Sequence[np.ndarray], opt: Sequence[np.ndarray]) -> di
             continue
         b64, o64 = b.astype(np.float64), o.astype(np.float64)
         finite = np.isfinite(b64) & np.isfinite(o64)
-        diff = np.abs(o64 - b64)[finite]
+        diff = np.abs(o64[finite] - b64[finite])
         max_abs = max(max_abs, float(diff.max(initial=0.0)))
         denom = np.maximum(np.abs(b64[finite]), np.finfo(np.float64).tiny)
         max_rel = max(max_rel, float((diff / denom).max(initial=0.0)))
