@@ -34,9 +34,9 @@ def _header(run: dict[str, Any]) -> list[str]:
         lines.append(f"Input: {m['input_values']} tiled to width {m['input_width']}")
     lines.append(f"Parameters: {m['params']:,} ({format_nbytes(m['param_nbytes'])}); "
                  f"work {format_flops(m['flops'])} per inference")
+    kernel = " ".join(str(blas[k]) for k in ("library", "architecture") if blas.get(k))
     lines.append(f"Machine: {meta['cpu']}, {meta['cpu_count']} cores; numpy "
-                 f"{meta['numpy_version']}, BLAS {blas.get('library')} "
-                 f"{blas.get('architecture', '')} x{blas.get('threads')}".rstrip())
+                 f"{meta['numpy_version']}, BLAS {kernel}, {blas.get('threads')} threads")
     return lines
 
 
@@ -52,7 +52,9 @@ def _measured(part: dict[str, Any], config: dict[str, Any]) -> list[str]:
     return [
         f"Latency: {lat['median_ms']:.3f} ms median (p10 {lat['p10_ms']:.3f}, "
         f"p90 {lat['p90_ms']:.3f}) over {config['repeat']} runs after {config['warmup']} warm-up",
-        f"Peak memory within one inference: {format_nbytes(mem['peak_traced_nbytes'])} (traced)",
+        f"Peak memory within one inference: {format_nbytes(mem['peak_traced_nbytes'])} (traced"
+        + ("; no tensor: numpy's iteration buffers)" if not mem["allocations_per_inference"]
+           and mem["peak_traced_nbytes"] else ")"),
         f"Tensor allocations per inference: {mem['allocations_per_inference']} "
         f"({format_nbytes(mem['allocated_nbytes_per_inference'])})",
     ]
