@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -35,16 +34,12 @@ import numpy as np
 from mlxa.compare.ort import ort_runner
 from mlxa.ir.printer import format_nbytes
 from mlxa.models.zoo import ZOO, build
-from mlxa.profile.latency import measure_latency
+from mlxa.profile.latency import interleaved_medians
 from mlxa.profile.memory import measure_memory
 from mlxa.runtime.compiled import CompiledModel, CompileOptions
 from mlxa.runtime.eager import EagerModel
 from mlxa.session import plan_summary
 from mlxa.verify import compare_outputs
-
-
-def median_ms(fn, repeat: int) -> float:
-    return measure_latency(fn, warmup=max(3, repeat // 10), repeat=repeat).median_ms
 
 
 def bench(name: str, repeat: int, rounds: int, threads: int | None) -> dict[str, float]:
@@ -57,11 +52,7 @@ def bench(name: str, repeat: int, rounds: int, threads: int | None) -> dict[str,
     ort = ort_runner(graph, (x,), threads)
     if ort is not None:
         runners["ort"] = ort
-    rounds_ms: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(rounds):  # interleaved, so drift and noise hit every runner alike
-        for key, fn in runners.items():
-            rounds_ms[key].append(median_ms(fn, repeat))
-    row: dict[str, float] = {k: statistics.median(v) for k, v in rounds_ms.items()}
+    row: dict[str, float] = interleaved_medians(runners, repeat, rounds)
     row["correct"] = compare_outputs(eager(x), compiled(x))["passed"]
     row["eager_peak_nbytes"] = measure_memory(lambda: eager(x)).peak_traced_nbytes
     row["optimized_nbytes"] = (plan_summary(compiled)["footprint_nbytes"]

@@ -9,7 +9,6 @@ ratios the targets speak of; asserts nothing (machines are noisy: read the ratio
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -23,14 +22,10 @@ import numpy as np
 
 from mlxa.compare.ort import ort_runner
 from mlxa.models.mlp import MLPConfig, mlp
-from mlxa.profile.latency import measure_latency
+from mlxa.profile.latency import interleaved_medians
 from mlxa.profile.memory import measure_memory
 from mlxa.runtime.compiled import CompiledModel
 from mlxa.runtime.eager import EagerModel
-
-
-def median_ms(fn, repeat: int) -> float:
-    return measure_latency(fn, warmup=max(3, repeat // 10), repeat=repeat).median_ms
 
 
 def bench(batch: int, repeat: int, rounds: int) -> dict[str, float]:
@@ -43,11 +38,7 @@ def bench(batch: int, repeat: int, rounds: int) -> dict[str, float]:
     ort = ort_runner(graph, (x,))
     if ort is not None:
         runners["ort"] = ort
-    rounds_ms: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(rounds):  # interleaved, so drift and noise hit every runner alike
-        for key, fn in runners.items():
-            rounds_ms[key].append(median_ms(fn, repeat))
-    row = {k: statistics.median(v) for k, v in rounds_ms.items()}
+    row = interleaved_medians(runners, repeat, rounds)
     compiled(x)
     row["allocs_eager"] = measure_memory(lambda: eager(x)).allocations
     row["allocs_optimized"] = measure_memory(lambda: compiled(x)).allocations

@@ -107,6 +107,13 @@ def test_lower_bound_is_the_most_bytes_alive(buffers: list[Buffer], alignment: i
     assert lower_bound(buffers, alignment) == brute
 
 
+def instance_arrays(buffers: list[Buffer]):
+    size = np.array([b.nbytes for b in buffers], np.int64)
+    start = np.array([b.start for b in buffers], np.int64)
+    end = np.array([b.end for b in buffers], np.int64)
+    return size, start, end, build_instance(size, start, end)
+
+
 @settings(max_examples=40, deadline=None)
 @given(instances(max_n=7, max_size=8, max_step=6))
 def test_decision_search_answers_capacity_questions(buffers: list[Buffer]) -> None:
@@ -114,10 +121,7 @@ def test_decision_search_answers_capacity_questions(buffers: list[Buffer]) -> No
     if not positive:
         return
     optimum = brute_optimum(positive)
-    size = np.array([b.nbytes for b in positive], np.int64)
-    start = np.array([b.start for b in positive], np.int64)
-    end = np.array([b.end for b in positive], np.int64)
-    inst = build_instance(size, start, end)
+    size, start, end, inst = instance_arrays(positive)
     ranks = static_ranks(inst, start, end)
     deadline = time.monotonic() + 10
     assert decide(inst, optimum - 1, ranks, deadline) is None
@@ -133,10 +137,7 @@ def test_cpsat_answers_capacity_questions(buffers: list[Buffer]) -> None:
     if not positive:
         return
     optimum = brute_optimum(positive)
-    size = np.array([b.nbytes for b in positive], np.int64)
-    start = np.array([b.start for b in positive], np.int64)
-    end = np.array([b.end for b in positive], np.int64)
-    inst = build_instance(size, start, end)
+    size, start, end, inst = instance_arrays(positive)
     rank = static_ranks(inst, start, end)[0]
     assert cpsat.CpSatDecision(inst, optimum - 1, rank).run(10)[0] == "infeasible"
     outcome, offsets = cpsat.CpSatDecision(inst, optimum, rank).run(10)

@@ -37,3 +37,15 @@ def measure_latency(fn: Callable[[], Any], warmup: int, repeat: int,
         fn()
         samples.append(clock() - t0)
     return LatencyStats.of(samples, warmup)
+
+
+def interleaved_medians(runners: dict[str, Callable[[], Any]], repeat: int,
+                        rounds: int) -> dict[str, float]:
+    """Median latency (ms) of each runner over `rounds` rounds that take turns, so drift and
+    noise on a shared machine hit every runner alike; each round is a measure_latency median."""
+    per_round: dict[str, list[float]] = {k: [] for k in runners}
+    for _ in range(rounds):
+        for key, fn in runners.items():
+            stats = measure_latency(fn, warmup=max(3, repeat // 10), repeat=repeat)
+            per_round[key].append(stats.median_ms)
+    return {k: float(np.median(v)) for k, v in per_round.items()}
