@@ -62,10 +62,9 @@ def test_without_matplotlib_one_line_and_nothing_written(tmp_path) -> None:
 
 def test_every_planned_buffer_has_a_kind() -> None:
     from mlxa.models.zoo import build
-    from mlxa.report.compiled_timeline import buffer_kinds
     from mlxa.runtime.compiled import CompiledModel
 
     compiled = CompiledModel(build("small_cnn", batch=2))
-    kinds = buffer_kinds(compiled)
+    kinds = compiled.buffer_kinds()
     assert len(kinds) == len(compiled.planned_buffers)
     assert {"conv", "conv scratch"} <= set(kinds)

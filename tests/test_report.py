@@ -76,3 +76,15 @@ def test_saved_run_renders_the_same(tmp_path) -> None:
     assert render_text(again) == text_path.read_text() == render_text(run)
     assert json.loads(render_json(run)) == again
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_plan_in_the_data_is_the_valid_plan_that_ran() -> None:
+    from mlxa.planners.contract import Buffer, Plan, validate
+
+    plan = small_run("optimized")["optimized"]["plan"]
+    rows = plan["buffers"]
+    buffers = [Buffer(i, r["start_index"], r["end_index"], r["size_nbytes"])
+               for i, r in enumerate(rows)]
+    offsets = tuple(r["offset_nbytes"] for r in rows)
+    validate(buffers, Plan(offsets, plan["arena_nbytes"], ""), plan["alignment_nbytes"])
+    assert {r["kind"] for r in rows} >= {"matmul"}

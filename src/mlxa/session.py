@@ -107,6 +107,10 @@ def plan_summary(compiled: CompiledModel) -> dict[str, Any]:
         "fusion_groups": [n.name for n in compiled.graph.nodes if n.op == "fused"],
         "inplace_ops": sum(len(vs) - 1 for vs in compiled.assignment.values),
         "alignment_nbytes": align,
+        "buffers": [{"start_index": b.start, "end_index": b.end, "size_nbytes": b.nbytes,
+                     "offset_nbytes": off, "kind": kind}
+                    for b, off, kind in zip(buffers, compiled.plan.offsets,
+                                            compiled.buffer_kinds())],
     }
 
 

@@ -58,7 +58,7 @@ def _analyze(args: argparse.Namespace, model, out_dir: Path) -> int:  # type: ig
     name = args.name or model.info["name"]
     paths: tuple[Path, ...] = write_run(result, out_dir, name)
     if args.plots:
-        paths += (_write_timeline(model, args.planner, out_dir / f"{name}_timeline.png"),)
+        paths += (_write_timeline(result, model.info["name"], out_dir / f"{name}_timeline.png"),)
     if not args.quiet:
         print(render_text(result), end="")
     print("Reports: " + ", ".join(str(p) for p in paths))
@@ -76,11 +76,9 @@ def _check_plots(mode: str) -> None:
         raise UserInputError("--plots needs matplotlib: pip install 'mlxa[plots]'") from None
 
 
-def _write_timeline(model, planner: str, path: Path) -> Path:  # type: ignore[no-untyped-def]
+def _write_timeline(result: dict, model_name: str, path: Path) -> Path:
+    """Drawn from the run's data: the plan the optimized run used, not a second compilation."""
     from mlxa.report.compiled_timeline import write_timeline
-    from mlxa.runtime.compiled import CompiledModel, CompileOptions
 
-    # compiled as session.analyze compiles it: the same options give the same plan
-    compiled = CompiledModel(model.graph, CompileOptions(planner=planner))
-    write_timeline(compiled, path, f"{model.info['name']}: compiled memory plan")
+    write_timeline(result["optimized"]["plan"], path, f"{model_name}: compiled memory plan")
     return path

@@ -1,27 +1,23 @@
-"""The memory timeline of a compiled model's plan: its planned buffers (intermediates and each
-op's scratch) drawn by report.timeline_plot, each coloured by the op that allocates it."""
+"""The memory timeline of a run's compiled plan, drawn from the run's data: the planned buffers
+(intermediates and each op's scratch) with their offsets, each coloured by the op that allocates
+it. A saved run can be drawn again."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from mlxa.runtime.compiled import CompiledModel
-
-
-def buffer_kinds(compiled: CompiledModel) -> list[str]:
-    """One kind per planned buffer: the op of its first value (an in-place chain or a view keeps
-    the buffer its first value's op allocated), or "OP scratch" for an op's workspace."""
-    producer = {v: node.op for node in compiled.graph.nodes for v in node.outputs}
-    kinds = {b.id: producer[values[0]]
-             for b, values in zip(compiled.assignment.buffers, compiled.assignment.values)}
-    for step, scratch in compiled.scratch_of.items():
-        kinds[scratch.id] = f"{compiled.graph.nodes[step].op} scratch"
-    return [kinds[b.id] for b in compiled.planned_buffers]
+from mlxa.planners.contract import Buffer, Plan
 
 
-def write_timeline(compiled: CompiledModel, path: str | os.PathLike[str], title: str = "") -> None:
-    """The plan as a PNG at `path`, written atomically (UserInputError without matplotlib)."""
+def write_timeline(plan: dict[str, Any], path: str | os.PathLike[str], title: str = "") -> None:
+    """`plan` is a run's optimized plan summary (session.plan_summary); the PNG is written
+    atomically (UserInputError without matplotlib)."""
     from mlxa.report.timeline_plot import render_timeline_png
 
-    render_timeline_png(compiled.planned_buffers, compiled.plan, path, buffer_kinds(compiled),
-                        title)
+    rows = plan["buffers"]
+    buffers = [Buffer(i, r["start_index"], r["end_index"], r["size_nbytes"])
+               for i, r in enumerate(rows)]
+    offsets = tuple(r["offset_nbytes"] for r in rows)
+    render_timeline_png(buffers, Plan(offsets, plan["arena_nbytes"], plan["winning_strategy"]),
+                        path, [r["kind"] for r in rows], title)

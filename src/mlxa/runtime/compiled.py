@@ -93,6 +93,16 @@ class CompiledModel:
         return {v: f"@arena+{self.offsets[b]}" if b in self.offsets else "@out"
                 for v, b in self.assignment.buffer_of.items()}
 
+    def buffer_kinds(self) -> list[str]:
+        """One kind per planned buffer: the op of its first value (an in-place chain or a view
+        keeps the buffer its first value's op allocated), or "OP scratch" for an op's scratch."""
+        producer = {v: node.op for node in self.graph.nodes for v in node.outputs}
+        kinds = {b.id: producer[values[0]]
+                 for b, values in zip(self.assignment.buffers, self.assignment.values)}
+        for step, scratch in self.scratch_of.items():
+            kinds[scratch.id] = f"{self.graph.nodes[step].op} scratch"
+        return [kinds[b.id] for b in self.planned_buffers]
+
     def _bind_views(self) -> dict[Value, np.ndarray]:
         views: dict[Value, np.ndarray] = dict(self.graph.params)
         for v in self.graph.inputs:
