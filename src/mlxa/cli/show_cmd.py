@@ -37,7 +37,7 @@ def show_text(graph, planner: str = "best") -> str:  # type: ignore[no-untyped-d
     plan = compiled.plan
     return "\n".join([
         "# as written", format_graph(graph, lifetimes(graph), groups=groups), "",
-        f"# compiled: {len(groups and set(groups.values()))} fusion group(s), arena "
+        f"# compiled: {sum(n.op == 'fused' for n in compiled.graph.nodes)} fusion group(s), arena "
         f"{format_nbytes(plan.arena_nbytes)} ({plan.strategy}), lower bound "
         f"{format_nbytes(compiled.lower_bound_nbytes)}",
         format_graph(compiled.graph, lifetimes(compiled.graph), compiled.placement()),
