@@ -25,14 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mlxa.blas import blas_info, choose_blas_core
+from mlxa.machine.blas import blas_info, choose_blas_core
 
 choose_blas_core(sys.argv)
 
 import numpy as np
 
 from mlxa.compare.ort import ort_runner
-from mlxa.ir.printer import format_nbytes
+from mlxa.units import format_nbytes
 from mlxa.models.zoo import ZOO, build
 from mlxa.profile.latency import interleaved_medians
 from mlxa.profile.memory import measure_memory

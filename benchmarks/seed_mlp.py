@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mlxa.blas import blas_info, choose_blas_core
+from mlxa.machine.blas import blas_info, choose_blas_core
 
 choose_blas_core(sys.argv)
 

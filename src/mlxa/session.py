@@ -20,7 +20,8 @@ from mlxa import __version__
 from mlxa.analysis.bound_steps import bound_steps
 from mlxa.analysis.buffers import assign_buffers
 from mlxa.analysis.cost import graph_cost
-from mlxa.blas import blas_info
+from mlxa.machine.blas import blas_info
+from mlxa.machine.cpu import cpu_name
 from mlxa.ir.graph import Graph
 from mlxa.planners import get_planner, lower_bound
 from mlxa.planners.registry import HEURISTICS
@@ -168,20 +169,10 @@ def run_meta() -> dict[str, Any]:
         "python_version": platform.python_version(),
         "numpy_version": np.__version__,
         "blas": blas_info(),
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
     }
 
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"

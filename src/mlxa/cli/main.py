@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from mlxa import __version__
-from mlxa.blas import choose_blas_core
+from mlxa.machine.blas import choose_blas_core
 from mlxa.errors import MlxaError
 
 COMMANDS = ("analyze", "show", "plan", "models", "memory")

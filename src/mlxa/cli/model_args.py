@@ -84,7 +84,7 @@ def available_memory_nbytes() -> int:
 
 
 def check_fits(what: str, need_nbytes: int) -> None:
-    from mlxa.ir.printer import format_nbytes
+    from mlxa.units import format_nbytes
 
     have = available_memory_nbytes()
     if need_nbytes > have:

@@ -41,7 +41,7 @@ def model_row(name: str, seed: int = 0) -> dict[str, Any]:
 
 
 def render(rows: list[dict[str, Any]]) -> str:
-    from mlxa.ir.printer import format_nbytes
+    from mlxa.units import format_nbytes
 
     header = ("model", "input", "params", "FLOPs", "activations", "arena >=", "nodes")
     table = [header] + [(r["name"], "x".join(map(str, r["inputs"][0])), _si(r["params"]),

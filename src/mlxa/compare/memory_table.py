@@ -18,7 +18,7 @@ import numpy as np
 
 from mlxa.errors import MlxaError
 from mlxa.ir.graph import Graph
-from mlxa.ir.printer import format_nbytes
+from mlxa.units import format_nbytes
 from mlxa.planners import get_planner
 from mlxa.planners.registry import HEURISTICS
 

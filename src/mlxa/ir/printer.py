@@ -14,13 +14,7 @@ from typing import Any
 
 from mlxa.analysis.lifetimes import Lifetimes
 from mlxa.ir.graph import Graph, Node, Value
-
-
-def format_nbytes(n: int) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}".replace(".0 ", " ")
-    return f"{n} B"
+from mlxa.units import format_nbytes
 
 
 def format_graph(graph: Graph, lifetimes: Lifetimes | None = None,

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from mlxa.planners.outcome import PlanOutcome
+from mlxa.units import format_nbytes
 
 SCHEMA = "mlxa.plan/1"
 
@@ -64,7 +65,4 @@ def _optimality(out: PlanOutcome) -> str:
 
 
 def _bytes(n: int) -> str:
-    for scale, unit in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if n >= scale:
-            return f"{n:,} bytes ({n / scale:.2f} {unit})"
-    return f"{n:,} bytes"
+    return f"{n:,} bytes" + (f" ({format_nbytes(n)})" if n >= 1024 else "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlxa.ir.printer import format_nbytes
+from mlxa.units import format_flops, format_nbytes
 
 RULE = "=" * 60
 THIN = "-" * 60
@@ -38,13 +38,6 @@ def _header(run: dict[str, Any]) -> list[str]:
     lines.append(f"Machine: {meta['cpu']}, {meta['cpu_count']} cores; numpy "
                  f"{meta['numpy_version']}, BLAS {kernel}, {blas.get('threads')} threads")
     return lines
-
-
-def format_flops(flops: float) -> str:
-    for unit, scale in (("GFLOP", 1e9), ("MFLOP", 1e6), ("kFLOP", 1e3)):
-        if flops >= scale:
-            return f"{flops / scale:,.1f} {unit}"
-    return f"{flops:.0f} FLOP"
 
 
 def _measured(part: dict[str, Any], config: dict[str, Any]) -> list[str]:

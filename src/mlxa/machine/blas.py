@@ -11,18 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
+from mlxa.machine.cpu import cpu_flags
+
 _AVX512_FLAGS = {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"}
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def choose_blas_core(argv: list[str]) -> None:
@@ -40,7 +31,7 @@ def prefer_avx512_blas() -> bool:
     """Set OPENBLAS_CORETYPE=SkylakeX where it helps and is still possible; True if set."""
     if "numpy" in sys.modules or "OPENBLAS_CORETYPE" in os.environ:
         return False
-    if not _AVX512_FLAGS <= _cpu_flags():
+    if not _AVX512_FLAGS <= cpu_flags():
         return False
     os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
     return True
