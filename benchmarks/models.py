@@ -32,13 +32,13 @@ choose_blas_core(sys.argv)
 import numpy as np
 
 from mlxa.compare.ort import ort_runner
-from mlxa.units import format_nbytes
 from mlxa.models.zoo import ZOO, build
 from mlxa.profile.latency import interleaved_medians
 from mlxa.profile.memory import measure_memory
 from mlxa.runtime.compiled import CompiledModel, CompileOptions
 from mlxa.runtime.eager import EagerModel
 from mlxa.session import plan_summary
+from mlxa.units import format_nbytes
 from mlxa.verify import compare_outputs
 
 

@@ -20,9 +20,9 @@ from mlxa import __version__
 from mlxa.analysis.bound_steps import bound_steps
 from mlxa.analysis.buffers import assign_buffers
 from mlxa.analysis.cost import graph_cost
+from mlxa.ir.graph import Graph
 from mlxa.machine.blas import blas_info
 from mlxa.machine.cpu import cpu_name
-from mlxa.ir.graph import Graph
 from mlxa.planners import get_planner, lower_bound
 from mlxa.planners.registry import HEURISTICS
 from mlxa.profile.latency import measure_latency

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from mlxa import __version__
-from mlxa.machine.blas import choose_blas_core
 from mlxa.errors import MlxaError
+from mlxa.machine.blas import choose_blas_core
 
 COMMANDS = ("analyze", "show", "plan", "models", "memory")
 

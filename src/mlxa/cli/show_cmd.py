@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
 def show_text(graph, planner: str = "best") -> str:  # type: ignore[no-untyped-def]
     from mlxa.analysis.lifetimes import lifetimes
     from mlxa.ir.printer import format_graph
-    from mlxa.units import format_nbytes
     from mlxa.passes.fuse_elementwise import fusion_groups
     from mlxa.runtime.compiled import CompiledModel, CompileOptions
+    from mlxa.units import format_nbytes
 
     groups = {i: k for k, g in enumerate(fusion_groups(graph)) for i in g}
     compiled = CompiledModel(graph, CompileOptions(planner=planner))

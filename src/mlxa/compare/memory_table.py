@@ -18,9 +18,9 @@ import numpy as np
 
 from mlxa.errors import MlxaError
 from mlxa.ir.graph import Graph
-from mlxa.units import format_nbytes
 from mlxa.planners import get_planner
 from mlxa.planners.registry import HEURISTICS
+from mlxa.units import format_nbytes
 
 
 @dataclass(frozen=True)
