@@ -17,3 +17,7 @@ class ShapeError(MlxaError):
 
 class UnsupportedOpError(MlxaError):
     """A model uses ops that mlxa's op table does not have."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every `finally` and atomic write cleans up."""

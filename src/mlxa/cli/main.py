@@ -1,19 +1,25 @@
 """Entry point of the `mlxa` console script and of `python analyze.py`.
 
-Every command module exposes `add_parser(subparsers)` and `run(args) -> int`. Errors that a user
-can fix (MlxaError, OSError on their paths) become one line on stderr and exit code 2.
+Every command module exposes `add_parser(subparsers)` and `run(args) -> int`. Exit codes: 0 ok,
+1 a failed correctness check, 2 bad input (an MlxaError: one line on stderr naming the problem),
+3 an internal error (one line; `--debug` shows the traceback), 130 interrupted (SIGINT), 143
+terminated (SIGTERM). A signal ends the run through an exception, so atomic writes clean up and
+nothing partial is left on disk.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import traceback
 from collections.abc import Sequence
+from types import FrameType
 from typing import NoReturn
 
 from mlxa import __version__
-from mlxa.errors import MlxaError
+from mlxa.errors import MlxaError, Terminated
 from mlxa.machine.blas import choose_blas_core
 
 COMMANDS = ("analyze", "show", "plan", "models", "memory")
@@ -27,6 +33,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mlxa", description="ML eXecution Analyzer")
     parser.add_argument("--version", action="version", version=f"mlxa {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an internal error (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
         try:
@@ -39,16 +47,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     choose_blas_core(argv)  # before numpy loads its BLAS
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args))
     except MlxaError as e:
         return _fail(str(e))
+    except Terminated:
+        return _fail("terminated", code=143)
     except KeyboardInterrupt:
         return _fail("interrupted", code=130)
+    except Exception as e:  # a bug of ours, not the user's input
+        if debug:
+            traceback.print_exc()
+        return _fail(f"internal error: {type(e).__name__}: {_one_line(str(e))} "
+                     "(rerun with --debug for the traceback)", code=3)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
 
 
 def _fail(message: str, code: int = 2) -> int:
