@@ -1,7 +1,8 @@
 """The correctness oracle: the float64 reference runs every op and zoo model; the rule passes
 what optimization changes by design (summation order, batch-norm folding) where the old
-element-wise rule fails, and fails the ways real bugs change outputs (a wrong kernel, garbage
-from an overlapping buffer, one element off, NaN moved, a wrong shape or integer)."""
+element-wise rule fails, and fails the ways real bugs change outputs (a wrong kernel, a wrong
+in-place decision, garbage from an overlapping buffer, one element off, NaN moved, a wrong shape
+or integer)."""
 
 from __future__ import annotations
 
@@ -192,6 +193,26 @@ def test_a_wrong_kernel_fails(cnn, new_op: str, attrs: dict) -> None:
     verdict = judge(ref, eager, wrong)
     assert not verdict.passed
     assert "bound" in verdict.outputs[0].reason
+
+
+def with_wrong_inplace(graph: Graph) -> Graph:
+    """A wrong in-place decision: the first value read by two nodes taken over by the first
+    reader's output (same type), so the second reader sees that output instead."""
+    for v, users in graph.consumers().items():
+        if len(users) > 1 and users[0].outputs[0].type == v.type:
+            last = users[-1]
+            ins = tuple(users[0].outputs[0] if w is v else w for w in last.inputs)
+            node = Node(last.op, ins, last.outputs, last.attrs, last.name)
+            return graph.replace(nodes=tuple(node if n is last else n for n in graph.nodes))
+    raise AssertionError("no value with two readers of its type")
+
+
+def test_a_wrong_inplace_decision_fails() -> None:
+    """resnet18's first residual add reading its block's first conv output, not the input."""
+    graph = build("resnet18", 1, 0, image=32)
+    x = random_inputs(graph)
+    wrong = compiled_outputs(with_wrong_inplace(graph), x)
+    assert not check(graph, x, eager_outputs(graph, x), wrong).passed
 
 
 @pytest.mark.parametrize("count", [4, 10])

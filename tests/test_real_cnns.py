@@ -25,7 +25,7 @@ import real_cnns
 
 from mlxa.frontends.onnx_import import load_onnx
 from mlxa.ir.graph import Graph
-from mlxa.oracle import Verdict, check, relative_error
+from mlxa.oracle import Verdict, check, judge, reference_outputs, relative_error
 from mlxa.runtime.eager import EagerModel
 from mlxa.verify import compare_outputs
 
@@ -52,6 +52,7 @@ class Run:
 
     path: Path
     graph: Graph
+    x: np.ndarray
     ort: np.ndarray
     eager: np.ndarray
     compiled: np.ndarray
@@ -69,7 +70,7 @@ def run_architecture(name: str, folder: Path) -> Run:
     graph = load_onnx(path)
     eager = tuple(np.array(a) for a in EagerModel(graph)(x))
     compiled = compiled_outputs(graph, [x])
-    return Run(path, graph, want, eager[0], compiled[0], check(graph, [x], eager, compiled),
+    return Run(path, graph, x, want, eager[0], compiled[0], check(graph, [x], eager, compiled),
                bool(compare_outputs(eager, compiled)["passed"]))
 
 
@@ -124,3 +125,13 @@ def test_oracle_passes(runs, name: str) -> None:
 def test_the_old_element_wise_rule_cries_wolf(runs, name: str) -> None:
     run = runs(name)
     assert not run.old_rule_passed and run.verdict.passed
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_logit_off_fails(runs, name: str) -> None:
+    """The logit nearest zero moved by 1e-4 of the output's scale."""
+    run = runs(name)
+    off = run.compiled.copy()
+    flat = off.reshape(-1)
+    flat[np.argmin(np.abs(flat))] += np.float32(1e-4 * np.abs(run.ort).max())
+    assert not judge(reference_outputs(run.graph, [run.x]), [run.eager], [off]).passed
