@@ -36,6 +36,7 @@ import numpy as np
 
 from mlxa.ir.graph import Graph, Node, TensorType, Value
 from mlxa.ops import infer_types
+from mlxa.runtime.eager import EagerModel
 
 REFERENCE_DTYPE = np.dtype(np.float64)
 K = 4.0  # optimized may round up to K times worse than eager ...
@@ -118,8 +119,6 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 
 def reference_outputs(graph: Graph, inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
     """The graph's outputs computed in float64 by the eager executor."""
-    from mlxa.runtime.eager import EagerModel  # the runtime imports the op table, not the oracle
-
     return EagerModel(reference_graph(graph))(*(promote(x) for x in inputs))
 
 
