@@ -32,10 +32,11 @@ choose_blas_core(sys.argv)
 import numpy as np
 
 from mlxa.compare.ort import ort_runner
+from mlxa.compiler import CompileOptions
 from mlxa.models.zoo import ZOO, build
 from mlxa.profile.latency import interleaved_medians
 from mlxa.profile.memory import measure_memory
-from mlxa.runtime.compiled import CompiledModel, CompileOptions
+from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 from mlxa.session import plan_summary
 from mlxa.units import format_nbytes
@@ -45,8 +46,8 @@ from mlxa.verify import compare_outputs
 def bench(name: str, repeat: int, rounds: int, threads: int | None) -> dict[str, float]:
     graph = build(name, batch=1)
     x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
-    eager, compiled = EagerModel(graph), CompiledModel(graph)
-    unfolded = CompiledModel(graph, CompileOptions(fold_bn=False))
+    eager, compiled = EagerModel(graph), compile_model(graph)
+    unfolded = compile_model(graph, CompileOptions(fold_bn=False))
     runners = {"eager": lambda: eager(x), "optimized": lambda: compiled(x),
                "unfolded": lambda: unfolded(x)}
     ort = ort_runner(graph, (x,), threads)
@@ -78,7 +79,7 @@ def onnx_import_seconds(name: str = "resnet50") -> dict[str, float] | None:
         t0 = time.perf_counter()
         imported = load_onnx(path, shapes)
         t1 = time.perf_counter()
-        compiled = CompiledModel(imported)
+        compiled = compile_model(imported)
         t2 = time.perf_counter()
     x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
     same = compare_outputs(EagerModel(graph)(x), compiled(x))["passed"]

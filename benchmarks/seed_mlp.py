@@ -24,14 +24,14 @@ from mlxa.compare.ort import ort_runner
 from mlxa.models.mlp import MLPConfig, mlp
 from mlxa.profile.latency import interleaved_medians
 from mlxa.profile.memory import measure_memory
-from mlxa.runtime.compiled import CompiledModel
+from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
 
 def bench(batch: int, repeat: int, rounds: int) -> dict[str, float]:
     graph = mlp(MLPConfig(batch=batch))
     x = np.random.default_rng(0).standard_normal((batch, 1024)).astype(np.float32)
-    eager, compiled = EagerModel(graph), CompiledModel(graph)
+    eager, compiled = EagerModel(graph), compile_model(graph)
     matmuls = [c.run for c in compiled.calls if c.node.op in ("matmul", "gemm")]
     runners = {"eager": lambda: eager(x), "optimized": lambda: compiled(x),
                "matmul_only": lambda: [run() for run in matmuls]}
@@ -42,8 +42,8 @@ def bench(batch: int, repeat: int, rounds: int) -> dict[str, float]:
     compiled(x)
     row["allocs_eager"] = measure_memory(lambda: eager(x)).allocations
     row["allocs_optimized"] = measure_memory(lambda: compiled(x)).allocations
-    row["arena_nbytes"] = compiled.plan.arena_nbytes
-    row["bound_nbytes"] = compiled.lower_bound_nbytes
+    row["arena_nbytes"] = compiled.program.plan.arena_nbytes
+    row["bound_nbytes"] = compiled.program.lower_bound_nbytes
     return row
 
 

@@ -66,14 +66,14 @@ def run_ours(model: Any, feeds: Mapping[str, np.ndarray]
              ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
     """(eager outputs, compiled outputs) of the imported model on the same feeds."""
     from mlxa.frontends.onnx_import import load_onnx
-    from mlxa.runtime.compiled import CompiledModel
+    from mlxa.runtime.compiled import compile_model
     from mlxa.runtime.eager import EagerModel
 
     shapes = {k: v.shape for k, v in feeds.items()}
     graph = load_onnx(model, shapes)
     inputs = [feeds[vi.name] for vi in model.graph.input if vi.name in feeds]
     eager = tuple(np.array(a) for a in EagerModel(graph)(*inputs))
-    compiled = tuple(np.array(a) for a in CompiledModel(graph)(*inputs))
+    compiled = tuple(np.array(a) for a in compile_model(graph)(*inputs))
     return eager, compiled
 
 

@@ -20,7 +20,8 @@ def test_seed_command(tmp_path) -> None:
         assert heading in out
     run = json.loads((tmp_path / "reports" / "mlp.json").read_text())
     assert (tmp_path / "reports" / "mlp.txt").read_text() in out
-    assert run["optimized"]["plan"]["arena_nbytes"] == 524_288
+    assert run["schema"] == "mlxa.run/2"
+    assert run["plan"]["arena_nbytes"] == 524_288
     assert run["optimized"]["memory"]["allocations_per_inference"] == 0
     assert run["comparison"]["correctness"]["passed"] is True
     assert run["meta"]["command"]
@@ -33,7 +34,8 @@ def test_single_modes_through_console_script_module(tmp_path, mode) -> None:
     assert proc.returncode == 0, proc.stderr
     run = json.loads((tmp_path / "r.json").read_text())
     other = "optimized" if mode == "baseline" else "baseline"
-    assert mode in run and other not in run and "comparison" not in run
+    assert run[mode] is not None and run[other] is None and run["comparison"] is None
+    assert (run["plan"] is None) == (mode == "baseline")
 
 
 def test_weights_file_is_used(tmp_path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from mlxa.ir.graph import GraphBuilder
 from mlxa.ops import conv
 from mlxa.profile.memory import measure_memory
-from mlxa.runtime.compiled import CompiledModel
+from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
 RNG = np.random.default_rng(11)
@@ -162,7 +162,7 @@ def test_compiled_fast_paths_allocate_nothing() -> None:
     assert [conv.plan(n.inputs[0].shape, n.inputs[1].shape, n.attrs, 4).kind
             for n in graph.nodes] == ["winograd", "depthwise", "depthwise", "pointwise"]
     inputs = (f32(1, 64, 28, 28),)
-    compiled = CompiledModel(graph)
+    compiled = compile_model(graph)
     np.testing.assert_allclose(compiled(*inputs)[0], EagerModel(graph)(*inputs)[0],
                                rtol=1e-6, atol=1e-6)
     stats = measure_memory(lambda: compiled(*inputs))
@@ -171,13 +171,11 @@ def test_compiled_fast_paths_allocate_nothing() -> None:
     assert stats.peak_traced_nbytes < 2 * np.getbufsize() * 4 + (16 << 10), stats
 
 
-def test_kept_calls_do_not_keep_every_arena() -> None:
-    """Bound calls hold their arrays; only the last KEPT_WORKSPACES arenas' calls are kept, so
-    compiled models that are gone free their arenas."""
+def test_bound_calls_live_with_their_model() -> None:
+    """Each model binds its own calls (the op table's bind hook, no process-wide cache), so a
+    compiled model that is gone frees its arena, however many there were."""
     import gc
     import weakref
-
-    from mlxa.ops import bound
 
     b = GraphBuilder("arenas")
     x = b.input((1, 8, 12, 12))
@@ -185,11 +183,10 @@ def test_kept_calls_do_not_keep_every_arena() -> None:
     graph = b.build(b.op("max_pool", y, kernel_shape=(2, 2), strides=(2, 2)))
     inputs = (f32(1, 8, 12, 12),)
     arenas = []
-    for _ in range(bound.KEPT_WORKSPACES + 2):
-        compiled = CompiledModel(graph)
+    for _ in range(6):
+        compiled = compile_model(graph)
         compiled(*inputs)
         arenas.append(weakref.ref(compiled.arena.base))
         del compiled
     gc.collect()
-    alive = [ref() is not None for ref in arenas]
-    assert alive[:2] == [False, False] and all(alive[2:]), alive
+    assert not any(ref() is not None for ref in arenas)

@@ -17,7 +17,8 @@ from mlxa.ops import memory
 from mlxa.passes.fuse_elementwise import fuse_elementwise, fusion_groups
 from mlxa.planners import PLANNERS, validate
 from mlxa.profile.memory import measure_memory
-from mlxa.runtime.compiled import CompiledModel, CompileOptions
+from mlxa.compiler import CompileOptions
+from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
 SMALL = MLPConfig(batch=2, in_features=8, hidden=16, out_features=4, layers=2)
@@ -51,10 +52,10 @@ def test_lifetimes_are_half_open_and_outputs_live_to_the_end() -> None:
 
 
 def test_default_mlp_arena_is_one_hidden_buffer() -> None:
-    compiled = CompiledModel(mlp(MLPConfig(batch=32)))
-    assert compiled.lower_bound_nbytes == 32 * 4096 * 4 == 524_288
-    assert compiled.plan.arena_nbytes == 524_288
-    assert compiled.arena.nbytes == compiled.plan.arena_nbytes
+    compiled = compile_model(mlp(MLPConfig(batch=32)))
+    assert compiled.program.lower_bound_nbytes == 32 * 4096 * 4 == 524_288
+    assert compiled.program.plan.arena_nbytes == 524_288
+    assert compiled.arena.nbytes == compiled.program.plan.arena_nbytes
 
 
 def test_inplace_and_fusion_each_lower_the_bound() -> None:
@@ -73,14 +74,14 @@ def test_optimized_equals_eager(activation, planner) -> None:
     g = mlp(config)
     x = np.random.default_rng(1).standard_normal((3, 64)).astype(np.float32)
     (want,) = EagerModel(g)(x)
-    compiled = CompiledModel(g, CompileOptions(planner=planner))
-    validate(compiled.assignment.arena_buffers, compiled.plan, 64)
+    compiled = compile_model(g, CompileOptions(planner=planner))
+    validate(compiled.program.assignment.arena_buffers, compiled.program.plan, 64)
     (got,) = compiled(x)
     np.testing.assert_array_equal(got, want)
 
 
 def test_optimized_inference_allocates_no_tensor_memory() -> None:
-    compiled = CompiledModel(mlp(MLPConfig(batch=32)))
+    compiled = compile_model(mlp(MLPConfig(batch=32)))
     x = np.ones((32, 1024), np.float32)
     compiled(x)
     stats = measure_memory(lambda: compiled(x))
@@ -105,17 +106,17 @@ def test_arena_allocation_is_the_planned_size() -> None:
     tracemalloc.start(25)
     try:
         before = tracemalloc.take_snapshot()
-        compiled = CompiledModel(g)
+        compiled = compile_model(g)
         after = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
     sizes = [s.size_diff for s in after.compare_to(before, "traceback")]
-    arena = compiled.plan.arena_nbytes
+    arena = compiled.program.plan.arena_nbytes
     assert sum(arena <= s <= arena + 64 + 256 for s in sizes) == 1  # + alignment, array object
 
 
 def test_compiled_outputs_live_outside_the_arena() -> None:
-    compiled = CompiledModel(mlp(MLPConfig(batch=2)))
+    compiled = compile_model(mlp(MLPConfig(batch=2)))
     x = np.ones((2, 1024), np.float32)
     (out,) = compiled(x)
     assert not np.shares_memory(out, compiled.arena)

@@ -17,7 +17,8 @@ from mlxa.frontends.onnx_import import load_onnx
 from mlxa.ir.graph import Graph, GraphBuilder
 from mlxa.passes.fold_batch_norm import fold_batch_norm
 from mlxa.passes.fuse_elementwise import fuse_elementwise
-from mlxa.runtime.compiled import CompiledModel, CompileOptions
+from mlxa.compiler import CompileOptions
+from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
 RNG = np.random.default_rng(13)
@@ -146,8 +147,8 @@ def test_fold_batch_norm_removes_the_batch_norms() -> None:
     (x,) = inputs_for(graph)
     np.testing.assert_allclose(EagerModel(folded)(x)[0], EagerModel(graph)(x)[0],
                                rtol=1e-5, atol=1e-5)
-    compiled = CompiledModel(graph, CompileOptions(fold_bn=True))
-    assert not any(n.op == "batch_norm" for n in compiled.graph.nodes)
+    compiled = compile_model(graph, CompileOptions(fold_bn=True))
+    assert not any(n.op == "batch_norm" for n in compiled.program.graph.nodes)
     np.testing.assert_allclose(compiled(x)[0], EagerModel(graph)(x)[0], rtol=1e-5, atol=1e-5)
 
 

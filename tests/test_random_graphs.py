@@ -12,7 +12,8 @@ from mlxa.analysis.buffers import assign_buffers
 from mlxa.ir.graph import Graph, GraphBuilder, Value
 from mlxa.passes.fuse_elementwise import fuse_elementwise
 from mlxa.planners import PLANNERS, lower_bound, validate
-from mlxa.runtime.compiled import CompiledModel, CompileOptions
+from mlxa.compiler import CompileOptions
+from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
 UNARY = [("relu", {}), ("gelu", {"approximate": "tanh"}), ("gelu", {"approximate": "none"}),
@@ -70,7 +71,7 @@ def test_every_plan_is_valid_and_above_the_bound(graph: Graph, fuse: bool) -> No
 def test_compiled_equals_eager(graph: Graph, planner: str, fuse: bool, inplace: bool) -> None:
     x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
     want = EagerModel(graph)(x)
-    compiled = CompiledModel(graph, CompileOptions(planner=planner, fuse=fuse, inplace=inplace))
+    compiled = compile_model(graph, CompileOptions(planner=planner, fuse=fuse, inplace=inplace))
     for _ in range(2):  # a second call sees the arena as the first call left it
         got = compiled(x)
         for a, b in zip(got, want):
@@ -80,14 +81,14 @@ def test_compiled_equals_eager(graph: Graph, planner: str, fuse: bool, inplace: 
 @SETTINGS
 @given(random_graphs())
 def test_measured_arena_is_the_planned_one(graph: Graph) -> None:
-    compiled = CompiledModel(graph)
-    assert compiled.arena.nbytes == compiled.plan.arena_nbytes
+    compiled = compile_model(graph)
+    assert compiled.arena.nbytes == compiled.program.plan.arena_nbytes
     assert compiled.arena.nbytes == 0 or compiled.arena.ctypes.data % 64 == 0
     lo = compiled.arena.ctypes.data
     hi = lo + compiled.arena.nbytes
-    for v, b in compiled.assignment.buffer_of.items():
+    for v, b in compiled.program.assignment.buffer_of.items():
         view = compiled.views[v]
-        if compiled.assignment.is_output[b]:
+        if compiled.program.assignment.is_output[b]:
             assert not np.shares_memory(view, compiled.arena)
         else:
             assert lo <= view.ctypes.data and view.ctypes.data + view.nbytes <= hi

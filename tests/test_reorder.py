@@ -14,7 +14,8 @@ from mlxa.ir.graph import Graph, GraphBuilder
 from mlxa.models.zoo import build
 from mlxa.passes.fuse_elementwise import fuse_elementwise
 from mlxa.passes.reorder import arena_bound, reorder_for_memory
-from mlxa.runtime.compiled import CompiledModel, CompileOptions
+from mlxa.compiler import CompileOptions
+from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -48,7 +49,7 @@ def test_reordered_outputs_equal_the_original_eager_outputs(graph: Graph) -> Non
     x = random_input(graph)
     want = EagerModel(graph)(x)
     r = reorder_for_memory(fuse_elementwise(graph))
-    for run in (EagerModel(r), CompiledModel(r)):
+    for run in (EagerModel(r), compile_model(r)):
         for a, b in zip(run(x), want):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
@@ -62,7 +63,7 @@ def test_an_op_never_writes_over_a_viewed_graph_output() -> None:
     b.op("tanh", right)  # unused, last: may take `right`'s buffer in place
     g = b.build(shown)
     xin = np.array([[0.3, 0.9]], np.float32)
-    np.testing.assert_array_equal(CompiledModel(g)(xin)[0], EagerModel(g)(xin)[0])
+    np.testing.assert_array_equal(compile_model(g)(xin)[0], EagerModel(g)(xin)[0])
 
 
 def topological_orders(graph: Graph):
@@ -111,6 +112,7 @@ def test_a_graph_with_nothing_to_gain_keeps_its_order() -> None:
 def test_compiled_with_reorder_has_the_smaller_arena_and_the_same_outputs() -> None:
     g = build("transformer", seq=512)
     x = random_input(g)
-    plain, reordered = (CompiledModel(g, CompileOptions(reorder=r)) for r in (False, True))
-    assert reordered.plan.arena_nbytes == plain.plan.arena_nbytes - 512 * 512 * 4
+    plain, reordered = (compile_model(g, CompileOptions(reorder=r)) for r in (False, True))
+    assert (reordered.program.plan.arena_nbytes
+            == plain.program.plan.arena_nbytes - 512 * 512 * 4)
     np.testing.assert_allclose(reordered(x)[0], EagerModel(g)(x)[0], rtol=1e-5, atol=1e-5)

@@ -16,7 +16,7 @@ from mlxa.errors import UserInputError
 from mlxa.ir.graph import Graph
 from mlxa.models.zoo import ZOO, build, get_model
 from mlxa.planners import PLANNERS, validate
-from mlxa.runtime.compiled import CompiledModel
+from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 from mlxa.verify import compare_outputs
 
@@ -97,31 +97,31 @@ def test_full_size_compiled_equals_eager(name: str) -> None:
     graph = graph_of(name)
     x = random_input(graph)
     eager = EagerModel(graph)(x)
-    compiled = CompiledModel(graph)(x)
+    compiled = compile_model(graph)(x)
     check = compare_outputs(eager, compiled)
     assert check["passed"], check
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_small_batch_compiled_equals_eager_without_fusion_or_inplace(name: str) -> None:
-    from mlxa.runtime.compiled import CompileOptions
+    from mlxa.compiler import CompileOptions
 
     graph = graph_of(name, batch=2, small=True)
     x = random_input(graph, seed=3)
     eager = EagerModel(graph)(x)
     for options in (CompileOptions(fuse=False), CompileOptions(inplace=False)):
-        check = compare_outputs(eager, CompiledModel(graph, options)(x))
+        check = compare_outputs(eager, compile_model(graph, options)(x))
         assert check["passed"], (options, check)
 
 
 @pytest.mark.parametrize("name", ["small_cnn", "mobilenet_v2", "resnet18", "resnet50"])
 def test_batch_norm_folding_removes_every_norm_and_keeps_the_output(name: str) -> None:
-    from mlxa.runtime.compiled import CompileOptions
+    from mlxa.compiler import CompileOptions
 
     graph = graph_of(name)
     x = random_input(graph, seed=4)
-    compiled = CompiledModel(graph, CompileOptions(fold_bn=True))
-    assert not any(n.op == "batch_norm" for n in compiled.graph.nodes)
+    compiled = compile_model(graph, CompileOptions(fold_bn=True))
+    assert not any(n.op == "batch_norm" for n in compiled.program.graph.nodes)
     assert_close(compiled(x)[0], EagerModel(graph)(x)[0])
 
 

@@ -1,178 +1,216 @@
-"""One analysis run of a model: eager and/or compiled, measured, checked, as one data object.
+"""One analysis run of a model: compiled once, run eager and compiled, measured, judged, as one
+typed RunResult (result.py). Measuring is separate from rendering (report/), so a saved run can
+be rendered again.
 
-The result is a plain JSON-serialisable dict (units in every key); renderers in report/ turn it
-into text. Measuring is separate from rendering so a saved run can be rendered again.
+The steps: compile the program (compiler/), bind it (runtime/), time both executors taking turns
+within a time budget, measure one inference's memory each, time every node when asked, and judge
+the compiled outputs against a float64 reference (oracle.py).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import platform
 import sys
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from mlxa import __version__
-from mlxa.analysis.bound_steps import bound_steps
-from mlxa.analysis.buffers import assign_buffers
 from mlxa.analysis.cost import graph_cost
+from mlxa.compiler import CompiledProgram, CompileOptions, compile_program
 from mlxa.ir.graph import Graph
 from mlxa.machine.blas import blas_info
-from mlxa.machine.cpu import cpu_name
-from mlxa.planners import get_planner, lower_bound
-from mlxa.planners.registry import HEURISTICS
-from mlxa.profile.latency import measure_latency
+from mlxa.machine.cpu import cpu_count, cpu_name, load_average
+from mlxa.oracle import check
+from mlxa.profile.latency import LatencyStats, measure_interleaved, speedup_interval
 from mlxa.profile.memory import measure_memory
-from mlxa.runtime.compiled import CompiledModel, CompileOptions
+from mlxa.profile.per_node import per_op
+from mlxa.result import (
+    Comparison,
+    Execution,
+    Latency,
+    MemoryComparison,
+    MemoryFigures,
+    Meta,
+    ModelSummary,
+    NodeCost,
+    PassTime,
+    PerOp,
+    PlannedBuffer,
+    PlanSummary,
+    RunConfig,
+    RunResult,
+)
+from mlxa.runtime.compiled import CompiledModel
 from mlxa.runtime.eager import EagerModel
-from mlxa.verify import compare_outputs
 
 MODES = ("baseline", "optimized", "both")
-SCHEMA = "mlxa.run/1"
+SPREAD_WARNING = 1.5  # p90 / p10 above this: the latencies are noisy
+PER_OP_REPEAT = 5  # per-node passes: each is one whole inference, timed call by call
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    mode: str = "both"
-    warmup: int = 10
-    repeat: int = 100
-    planner: str = "best"
+class ModelInfo:
+    """What a model source says of its model, beyond the graph (cli/model_sources.py)."""
+
+    name: str
+    description: str
+    batch: int | None = None
+    seed: int | None = None
+    weights: str = ""
+    input_source: str = ""
+    input_values: tuple[float, ...] | None = None
+    input_width: int | None = None
+    details: dict[str, Any] | None = None
 
 
-def analyze(graph: Graph, inputs: tuple[np.ndarray, ...], options: RunOptions,
-            model_info: dict[str, Any], clock: Callable[[], float] | None = None) -> dict[str, Any]:
-    """Run, measure and check. Floating-point overflow in the model is not an error of the run:
-    numpy's warnings are silenced and the report counts non-finite outputs instead."""
+def analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, info: ModelInfo,
+            clock: Callable[[], float] = time.perf_counter,
+            program: CompiledProgram | None = None) -> RunResult:
+    """Run, measure and judge. Floating-point overflow in the model is not an error of the run:
+    numpy's warnings are silenced and the oracle compares non-finite values in place."""
     with np.errstate(all="ignore"):
-        return _analyze(graph, inputs, options, model_info, clock)
+        return _analyze(graph, inputs, config, info, clock, program)
 
 
-def _analyze(graph: Graph, inputs: tuple[np.ndarray, ...], options: RunOptions,
-             model_info: dict[str, Any], clock: Callable[[], float] | None) -> dict[str, Any]:
-    report: dict[str, Any] = {"schema": SCHEMA, "meta": run_meta(),
-                              "model": {**model_info, **model_summary(graph)},
-                              "config": asdict(options)}
-    timing = {} if clock is None else {"clock": clock}
-    outputs = {}
-    if options.mode in ("baseline", "both"):
-        eager = EagerModel(graph)
-        outputs["baseline"] = tuple(np.array(a) for a in eager(*inputs))
-        report["baseline"] = _measure(lambda: eager(*inputs), options, timing)
-    if options.mode in ("optimized", "both"):
-        compiled = CompiledModel(graph, CompileOptions(planner=options.planner))
-        outputs["optimized"] = tuple(np.array(a) for a in compiled(*inputs))
-        report["optimized"] = {**_measure(lambda: compiled(*inputs), options, timing),
-                               "plan": plan_summary(compiled)}
-    if options.mode == "both":
-        report["comparison"] = compare(report, outputs["baseline"], outputs["optimized"])
-    return report
+def _analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, info: ModelInfo,
+             clock: Callable[[], float], program: CompiledProgram | None) -> RunResult:
+    runners: dict[str, Callable[[], Any]] = {}
+    executors: dict[str, Any] = {}
+    plan = None
+    if config.mode in ("baseline", "both"):
+        executors["baseline"] = EagerModel(graph)
+    if config.mode in ("optimized", "both"):
+        t0 = time.perf_counter()
+        program = program or compile_program(graph, CompileOptions(planner=config.planner))
+        compile_ms = (time.perf_counter() - t0) * 1e3
+        executors["optimized"] = CompiledModel(program)
+        plan = plan_summary(program, compile_ms)
+    outputs = {k: tuple(np.array(a) for a in ex(*inputs)) for k, ex in executors.items()}
+    for key, ex in executors.items():
+        runners[key] = _bound_call(ex, inputs)
+    stats = measure_interleaved(runners, config.warmup, config.repeat, config.budget_s,
+                                clock=clock)
+    parts = {k: Execution(_latency(stats[k]), _memory(runners[k]),
+                          _per_op(executors[k], inputs, stats[k], clock) if config.per_op
+                          else None)
+             for k in executors}
+    comparison = None
+    if config.mode == "both":
+        verdict = check(graph, inputs, outputs["baseline"], outputs["optimized"])
+        lo, hi = speedup_interval(stats["baseline"], stats["optimized"])
+        comparison = Comparison(stats["baseline"].median_ms / stats["optimized"].median_ms,
+                                lo, hi, memory_comparison(parts["baseline"],
+                                                          parts["optimized"], plan),
+                                verdict)
+    meta = run_meta()
+    return RunResult(meta=meta, model=model_summary(graph, info), config=config,
+                     baseline=parts.get("baseline"), optimized=parts.get("optimized"),
+                     plan=plan, comparison=comparison,
+                     warnings=noise_warnings(stats, meta))
 
 
-def _measure(fn: Callable[[], Any], options: RunOptions, timing: dict[str, Any]) -> dict[str, Any]:
-    latency = measure_latency(fn, options.warmup, options.repeat, **timing)
-    mem = measure_memory(fn)
-    return {
-        "latency_ms": {"median_ms": latency.median_ms, "p10_ms": latency.p10_ms,
-                       "p90_ms": latency.p90_ms, "min_ms": latency.min_ms},
-        "memory": {"peak_traced_nbytes": mem.peak_traced_nbytes,
-                   "allocations_per_inference": mem.allocations,
-                   "allocated_nbytes_per_inference": mem.allocated_nbytes},
-    }
+def _bound_call(executor: Any, inputs: tuple[np.ndarray, ...]) -> Callable[[], Any]:
+    return lambda: executor(*inputs)
 
 
-def plan_summary(compiled: CompiledModel) -> dict[str, Any]:
-    align = compiled.options.alignment
-    buffers = compiled.planned_buffers
-    no_inplace = assign_buffers(compiled.graph, inplace=False).arena_buffers
-    unfused = assign_buffers(compiled.source, inplace=False).arena_buffers
-    io_nbytes = sum(v.nbytes for v in compiled.graph.inputs)
-    io_nbytes += sum(compiled.assignment.buffers[i].nbytes
-                     for i, out in enumerate(compiled.assignment.is_output) if out)
-    return {
-        "planner": compiled.options.planner,
-        "winning_strategy": compiled.plan.strategy,
-        "arena_nbytes": compiled.plan.arena_nbytes,
-        "lower_bound_nbytes": compiled.lower_bound_nbytes,
-        "lower_bound_before_fusion_and_inplace_nbytes": lower_bound(unfused, align),
-        "lower_bound_before_inplace_nbytes": lower_bound(no_inplace, align),
-        "bound_steps_nbytes": [[step, n] for step, n in bound_steps(compiled.source, align)],
-        "planners_arena_nbytes": {name: get_planner(name)(buffers, align).arena_nbytes
-                                  for name in HEURISTICS},
-        "workspace_nbytes": compiled.workspace_nbytes,
-        "io_buffers_nbytes": io_nbytes,
-        "footprint_nbytes": compiled.plan.arena_nbytes + compiled.workspace_nbytes + io_nbytes,
-        "fusion_groups": [n.name for n in compiled.graph.nodes if n.op == "fused"],
-        "inplace_ops": sum(len(vs) - 1 for vs in compiled.assignment.values),
-        "alignment_nbytes": align,
-        "buffers": [{"start_index": b.start, "end_index": b.end, "size_nbytes": b.nbytes,
-                     "offset_nbytes": off, "kind": kind}
-                    for b, off, kind in zip(buffers, compiled.plan.offsets,
-                                            compiled.buffer_kinds())],
-    }
+def _latency(s: LatencyStats) -> Latency:
+    return Latency(s.median_ms, s.p10_ms, s.p90_ms, s.min_ms, s.repeat, s.warmup)
 
 
-def compare(report: dict[str, Any], base: tuple[np.ndarray, ...],
-            opt: tuple[np.ndarray, ...]) -> dict[str, Any]:
-    b, o = report["baseline"], report["optimized"]
-    return {
-        "speedup_ratio": b["latency_ms"]["median_ms"] / o["latency_ms"]["median_ms"],
-        "memory": memory_comparison(b, o),
-        "correctness": compare_outputs(base, opt),
-    }
+def _memory(fn: Callable[[], Any]) -> MemoryFigures:
+    m = measure_memory(fn)
+    return MemoryFigures(m.peak_traced_nbytes, m.allocations, m.allocated_nbytes)
 
 
-def memory_comparison(b: dict[str, Any], o: dict[str, Any]) -> dict[str, Any]:
+def _per_op(executor: Any, inputs: tuple[np.ndarray, ...], stats: LatencyStats,
+            clock: Callable[[], float]) -> PerOp:
+    if isinstance(executor, CompiledModel):
+        nodes = [(c.step, c.node) for c in executor.calls]
+    else:
+        nodes = list(enumerate(executor.graph.nodes))
+    return per_op(nodes, lambda: executor.time_nodes(*inputs, clock=clock),
+                  max(PER_OP_REPEAT, min(stats.repeat, 20)), stats.median_ms, clock)
+
+
+def noise_warnings(stats: dict[str, LatencyStats], meta: Meta) -> tuple[str, ...]:
+    """Say when the figures are not to be trusted: a busy machine or a wide spread."""
+    warnings = []
+    if meta.load_average is not None and meta.load_average > 0.75 * meta.cpu_count:
+        warnings.append(f"the machine is busy (load average {meta.load_average:.1f} on "
+                        f"{meta.cpu_count} CPUs): latencies may be inflated")
+    for key, s in stats.items():
+        if s.spread_ratio > SPREAD_WARNING:
+            warnings.append(f"{key} latencies are noisy: p90 is {s.spread_ratio:.1f}x p10 "
+                            f"over {s.repeat} runs")
+    return tuple(warnings)
+
+
+def plan_summary(program: CompiledProgram, compile_ms: float = 0.0) -> PlanSummary:
+    buffers = program.planned_buffers
+    return PlanSummary(
+        planner=program.options.planner,
+        winning_strategy=program.plan.strategy,
+        arena_nbytes=program.plan.arena_nbytes,
+        lower_bound_nbytes=program.lower_bound_nbytes,
+        bound_steps_nbytes=program.bound_steps,
+        planners_arena_nbytes=dict(program.heuristic_arenas),
+        workspace_nbytes=program.workspace_nbytes,
+        io_buffers_nbytes=program.io_nbytes,
+        footprint_nbytes=program.footprint_nbytes,
+        fusion_groups=program.fusion_groups,
+        inplace_ops=program.inplace_ops,
+        alignment_nbytes=program.options.alignment,
+        passes=tuple(PassTime(r.name, r.seconds * 1e3, r.nodes_before, r.nodes_after)
+                     for r in program.passes),
+        buffers=tuple(PlannedBuffer(b.start, b.end, b.nbytes, off, kind)
+                      for b, off, kind in zip(buffers, program.plan.offsets,
+                                              program.buffer_kinds())),
+        compile_ms=compile_ms)
+
+
+def memory_comparison(b: Execution, o: Execution, plan: PlanSummary | None) -> MemoryComparison:
     """Eager peak vs the optimized footprint; both figures from the measured parts of a run."""
-    base_peak = b["memory"]["peak_traced_nbytes"]
-    footprint = o["plan"]["footprint_nbytes"] + o["memory"]["peak_traced_nbytes"]
-    return {
-        "compares": "activation memory of one inference: the eager peak (tracemalloc) vs the "
-                    "optimized footprint (arena + workspace + input/output buffers + the peak "
-                    "traced during the call)",
-        "baseline_nbytes": base_peak, "optimized_nbytes": footprint,
-        "reduction_pct": _pct_less(base_peak, footprint),
-        "allocated_per_inference_reduction_pct": _pct_less(
-            b["memory"]["allocated_nbytes_per_inference"],
-            o["memory"]["allocated_nbytes_per_inference"]),
-    }
+    base_peak = b.memory.peak_traced_nbytes
+    footprint = (plan.footprint_nbytes if plan else 0) + o.memory.peak_traced_nbytes
+    return MemoryComparison(
+        compares="activation memory of one inference: the eager peak (tracemalloc) vs the "
+                 "optimized footprint (arena + workspace + input/output buffers + the peak "
+                 "traced during the call)",
+        baseline_nbytes=base_peak, optimized_nbytes=footprint,
+        reduction_pct=_pct_less(base_peak, footprint),
+        allocated_per_inference_reduction_pct=_pct_less(
+            b.memory.allocated_nbytes_per_inference, o.memory.allocated_nbytes_per_inference))
 
 
 def _pct_less(before: int, after: int) -> float:
     return 100.0 * (1 - after / before) if before else 0.0
 
 
-def model_summary(graph: Graph) -> dict[str, Any]:
+def model_summary(graph: Graph, info: ModelInfo) -> ModelSummary:
     cost = graph_cost(graph)
-    return {
-        "graph": graph.name,
-        "inputs": [{"shape": list(v.shape), "dtype": str(v.dtype)} for v in graph.inputs],
-        "nodes": len(graph.nodes),
-        "param_nbytes": graph.param_nbytes,
-        "params": int(sum(a.size for a in graph.params.values())),
-        "flops": cost.flops, "read_nbytes": cost.read_nbytes,
-        "written_nbytes": cost.written_nbytes,
-        "ops": [{"index": i, "op": n.op, "shape": list(n.outputs[0].shape),
-                 "flops": c.flops, "read_nbytes": c.read_nbytes,
-                 "written_nbytes": c.written_nbytes,
-                 "intensity_flops_per_byte": round(c.intensity_flops_per_byte, 3)}
-                for i, (n, c) in enumerate(zip(graph.nodes, cost.per_node))],
-    }
+    return ModelSummary(
+        name=info.name, description=info.description, graph=graph.name,
+        inputs=tuple(str(v.type) for v in graph.inputs), nodes=len(graph.nodes),
+        params=int(sum(a.size for a in graph.params.values())),
+        param_nbytes=graph.param_nbytes, flops=cost.flops, read_nbytes=cost.read_nbytes,
+        written_nbytes=cost.written_nbytes,
+        ops=tuple(NodeCost(i, n.op, n.outputs[0].shape, c.flops, c.read_nbytes,
+                           c.written_nbytes)
+                  for i, (n, c) in enumerate(zip(graph.nodes, cost.per_node))),
+        batch=info.batch, seed=info.seed, weights=info.weights, input_source=info.input_source,
+        input_values=info.input_values, input_width=info.input_width,
+        details=dict(info.details or {}))
 
 
-def run_meta() -> dict[str, Any]:
-    return {
-        "mlxa_version": __version__,
-        "python_version": platform.python_version(),
-        "numpy_version": np.__version__,
-        "blas": blas_info(),
-        "cpu": cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(sys.argv),
-    }
-
+def run_meta() -> Meta:
+    return Meta(
+        mlxa_version=__version__, python_version=platform.python_version(),
+        numpy_version=np.__version__, blas=blas_info(), cpu=cpu_name(), cpu_count=cpu_count(),
+        platform=platform.platform(),
+        date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        command=" ".join(sys.argv), load_average=load_average())

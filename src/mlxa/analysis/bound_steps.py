@@ -1,34 +1,32 @@
 """How far each compiler step lowers the arena's lower bound: the most intermediate bytes alive at
-one step (64-byte aligned sizes; graph inputs, parameters and outputs excluded), after
+one step, counted the way the arena counts them (sizes rounded up to the alignment; graph inputs,
+parameters and outputs outside; each op's scratch alive at its step), after
 
-1. "as written": program order, every value in its own buffer (no sharing);
-2. "in-place": an op writes over an input under TFLite's rule (the input has one consumer, the
-   same size and type, dies at the op, and is not a graph input or output);
-3. "+ fusion": elementwise chains fused (their intermediates never exist), in-place as in 2;
-4. "+ reordering": the fused graph rescheduled by passes.reorder, in-place as in 2.
+1. "as written": the source graph in program order, every value in its own buffer;
+2. one step per transform the pipeline ran (fold_batch_norm, fuse_elementwise,
+   reorder_for_memory), still one buffer per value;
+3. "in-place": the final graph with the executor's buffer sharing (an elementwise op writes over
+   an input that dies at it; a view shares its input's bytes). This last figure is the bound the
+   arena is planned against.
 
-Each step builds on the one before. In-place sharing and reordering never raise the bound;
-fusion can, when a chain's nodes lie far apart: the fused node runs where the chain's last node
-ran, so operands of its first node stay alive until then. Such a rise is reported as measured,
-not hidden (reordering usually takes it back by moving the fused node up).
+Fusion can raise the bound when a chain's nodes lie far apart (the fused node runs where the
+chain's last node ran, so operands of its first node stay alive until then): such a rise is
+reported as measured, not hidden. Each figure is one O(n log n) sweep over the graph the pipeline
+made: nothing here runs a pass.
 """
 
 from __future__ import annotations
 
+from mlxa.analysis.buffers import assign_buffers
+from mlxa.analysis.scratch import op_scratch
 from mlxa.ir.graph import Graph
-from mlxa.passes.fuse_elementwise import fuse_elementwise
-from mlxa.passes.reorder import arena_bound, reorder_for_memory
+from mlxa.planners.contract import lower_bound
 
-STEPS = ("as written", "in-place", "+ fusion", "+ reordering")
+AS_WRITTEN = "as written"
+IN_PLACE = "in-place"
 
 
-def bound_steps(graph: Graph, alignment: int = 64) -> tuple[tuple[str, int], ...]:
-    """(step name, lower bound in bytes) for each of STEPS, in order."""
-    fused = fuse_elementwise(graph)
-    reordered = reorder_for_memory(fused, alignment=alignment, single_consumer=True)
-    return (
-        (STEPS[0], arena_bound(graph, alignment, inplace=False)),
-        (STEPS[1], arena_bound(graph, alignment, single_consumer=True)),
-        (STEPS[2], arena_bound(fused, alignment, single_consumer=True)),
-        (STEPS[3], arena_bound(reordered, alignment, single_consumer=True)),
-    )
+def arena_bound(graph: Graph, alignment: int, inplace: bool) -> int:
+    """The lower bound of `graph`'s arena in its program order, op scratch included."""
+    buffers = assign_buffers(graph, inplace=inplace).arena_buffers
+    return lower_bound(buffers + tuple(op_scratch(graph, len(buffers)).values()), alignment)

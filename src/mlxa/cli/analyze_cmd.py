@@ -1,11 +1,12 @@
-"""`mlxa analyze`: run a model eager and compiled, measure both, check, report."""
+"""`mlxa analyze`: run a model eager and compiled, measure both, judge, report."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from mlxa.atomic import ensure_writable_dir
+from mlxa.atomic import check_name, ensure_writable_dir, safe_name
 from mlxa.cli.model_args import add_model_args, check_positive, load_model
 from mlxa.errors import UserInputError
 
@@ -15,8 +16,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.add_argument("--mode", default="both", help="baseline | optimized | both (default both)")
     p.add_argument("--planner", default="best", help="offset planner (default best)")
-    p.add_argument("--warmup", type=int, default=10, help="warm-up calls (default 10)")
-    p.add_argument("--repeat", type=int, default=100, help="timed calls (default 100)")
+    p.add_argument("--warmup", type=int, default=2, help="warm-up calls of each executor "
+                                                         "(default 2)")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="timed calls of each executor (default: as many as --budget allows, "
+                        "5 to 200)")
+    p.add_argument("--budget", type=float, default=3.0, metavar="SECONDS",
+                   help="time for the timed calls, both executors together (default 3)")
+    p.add_argument("--per-op", action="store_true",
+                   help="also time every node: median ms, share, FLOPs, bytes, GFLOP/s, GB/s")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads for both executors (default: the BLAS default)")
     p.add_argument("--out", default="reports", help="report directory (default reports/)")
     p.add_argument("--name", help="report file name without extension (default: the model's)")
     p.add_argument("--quiet", action="store_true", help="print only the report paths")
@@ -37,33 +47,83 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"unknown mode {args.mode!r}; choose from {', '.join(MODES)}")
     if args.planner not in PLANNERS:
         raise UserInputError(f"unknown planner {args.planner!r}; known: {', '.join(PLANNERS)}")
-    check_positive("--repeat", args.repeat)
+    if args.repeat is not None:
+        check_positive("--repeat", args.repeat)
+    if args.threads is not None:
+        check_positive("--threads", args.threads)
     if args.warmup < 0:
         raise UserInputError(f"--warmup must be >= 0, got {args.warmup}")
+    if not 0 < args.budget <= 3600:
+        raise UserInputError(f"--budget must be between 0 and 3600 seconds, got {args.budget}")
+    if args.name is not None:
+        check_name(args.name)
     if args.plots:
         _check_plots(args.mode)
     model = load_model(args)
     out_dir = ensure_writable_dir(args.out)
-    return _analyze(args, model, out_dir)
+    with _blas_threads(args.threads):
+        return _analyze(args, model, out_dir)
 
 
-def _analyze(args: argparse.Namespace, model, out_dir: Path) -> int:  # type: ignore[no-untyped-def]
+def _analyze(args: argparse.Namespace, model: Any, out_dir: Path) -> int:
     from mlxa.report.files import write_run
     from mlxa.report.text import render_text
-    from mlxa.session import RunOptions, analyze
+    from mlxa.result import RunConfig
+    from mlxa.session import analyze
 
-    options = RunOptions(mode=args.mode, warmup=args.warmup, repeat=args.repeat,
-                         planner=args.planner)
-    result = analyze(model.graph, model.inputs, options, model.info)
-    name = args.name or model.info["name"]
-    paths: tuple[Path, ...] = write_run(result, out_dir, name)
-    if args.plots:
-        paths += (_write_timeline(result, model.info["name"], out_dir / f"{name}_timeline.png"),)
+    config = RunConfig(mode=args.mode, planner=args.planner, warmup=args.warmup,
+                       repeat=args.repeat, budget_s=args.budget, per_op=args.per_op,
+                       threads=args.threads)
+    result = analyze(model.graph, model.inputs, config, model_info(model.info))
+    name = args.name or safe_name(str(model.info["name"]))
+    extra = {}
+    if args.plots and result.plan is not None:
+        from mlxa.report.compiled_timeline import timeline_png
+
+        extra["_timeline.png"] = timeline_png(result.plan,
+                                              f"{result.model.name}: compiled memory plan")
+    paths = write_run(result, out_dir, name, extra)
     if not args.quiet:
         print(render_text(result), end="")
     print("Reports: " + ", ".join(str(p) for p in paths))
-    correct = result.get("comparison", {}).get("correctness", {}).get("passed", True)
-    return 0 if correct else 1
+    passed = result.comparison.correctness.passed if result.comparison else True
+    return 0 if passed else 1
+
+
+def model_info(info: dict[str, Any]) -> Any:
+    """A model source's description as the session's typed ModelInfo; keys it does not name
+    go to `details`."""
+    from dataclasses import fields
+
+    from mlxa.session import ModelInfo
+
+    known = {f.name for f in fields(ModelInfo)} - {"details"}
+    typed = {k: v for k, v in info.items() if k in known}
+    if typed.get("input_values") is not None:
+        typed["input_values"] = tuple(typed["input_values"])
+    return ModelInfo(**typed, details={k: v for k, v in info.items() if k not in known})
+
+
+class _blas_threads:
+    """BLAS threads limited for the run (threadpoolctl; without it, --threads is refused)."""
+
+    def __init__(self, threads: int | None) -> None:
+        self.threads = threads
+        self.limiter: Any = None
+
+    def __enter__(self) -> None:
+        if self.threads is None:
+            return
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            raise UserInputError("--threads needs threadpoolctl: pip install "
+                                 "'mlxa[blas]'") from None
+        self.limiter = threadpool_limits(self.threads, user_api="blas")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.limiter is not None:
+            self.limiter.unregister()
 
 
 def _check_plots(mode: str) -> None:
@@ -74,11 +134,3 @@ def _check_plots(mode: str) -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise UserInputError("--plots needs matplotlib: pip install 'mlxa[plots]'") from None
-
-
-def _write_timeline(result: dict, model_name: str, path: Path) -> Path:
-    """Drawn from the run's data: the plan the optimized run used, not a second compilation."""
-    from mlxa.report.compiled_timeline import write_timeline
-
-    write_timeline(result["optimized"]["plan"], path, f"{model_name}: compiled memory plan")
-    return path

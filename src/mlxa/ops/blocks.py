@@ -8,7 +8,8 @@ Operands that broadcast along that axis are passed whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -58,3 +59,28 @@ def _tmps(scratch: np.ndarray | None, n_tmp: int, shape: tuple[int, ...]) -> tup
     assert scratch is not None
     size = int(np.prod(shape, dtype=np.int64))
     return tuple(scratch[k * size:(k + 1) * size].reshape(shape) for k in range(n_tmp))
+
+
+def bind_blocks(steps: Sequence[tuple[Any, tuple[int, ...], Any]], ins: Sequence[np.ndarray],
+                out: np.ndarray, workspace: np.ndarray | None) -> Callable[[], None]:
+    """Every block of every step bound to its views ahead of time. `steps` are (op definition,
+    operands, attrs): operand k >= 0 is input k, -1 the previous step's result (already in the
+    output block). Temporaries come from `workspace` (uint8, at least `tmps * block * itemsize`
+    bytes)."""
+    n_tmp = max(op.tmps(attrs) for op, _, attrs in steps)
+    scratch = None
+    if n_tmp:
+        assert workspace is not None, "an elementwise op with temporaries needs a workspace"
+        nbytes = n_tmp * block_elements_of(out.shape) * out.itemsize
+        scratch = workspace[:nbytes].view(out.dtype)
+    calls = []
+    for args, o, tmps in iter_blocks(ins, out, n_tmp, scratch):
+        for op, operands, attrs in steps:
+            calls.append((op.ew, tuple(o if k < 0 else args[k] for k in operands), o, tmps,
+                          attrs))
+
+    def run() -> None:
+        for ew, a, o, t, at in calls:
+            ew(a, o, t, at)
+
+    return run

@@ -10,10 +10,9 @@ The padded input, when the windows reach outside the image, is the first scratch
 FLOPs are 2 per multiply-add, plus one add per output element for the bias.
 
 Binding: a call is planned (kind, band or block size, scratch shapes) once per geometry, then
-bound: every view it reads and writes made once, leaving a list of numpy calls. Given outputs
-and a workspace (the compiled executor), the bound call is kept per identity of its arrays and
-attributes (ops/bound.py), so an inference costs the numpy calls only. `bind` is that step on
-its own, for an executor that binds at compile time.
+bound: every view it reads and writes made once, leaving a list of numpy calls. The compiled
+executor binds each conv once through the op's `bind` hook, so an inference costs the numpy
+calls only; eager execution binds and runs on every call.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import numpy as np
 from mlxa.errors import ShapeError
 from mlxa.ir.graph import TensorType
 from mlxa.ops import conv_depthwise, conv_im2col, conv_winograd, memory
-from mlxa.ops.bound import Step, kept, sequence
+from mlxa.ops.bound import Step, sequence
 from mlxa.ops.scratch import scratch, scratch_nbytes
 from mlxa.ops.spatial import Window, padder, window
 from mlxa.ops.table import Attrs, OpDef, register, same_dtype
@@ -152,10 +151,6 @@ def _bind_item(p: ConvPlan, src: np.ndarray, w: np.ndarray, bias: np.ndarray | N
 
 def _conv(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: Attrs,
           workspace: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    if outs and workspace is not None:
-        out = outs[0]
-        kept("conv", (*ins, out, attrs), workspace, lambda: bind(ins, out, attrs, workspace))()
-        return (out,)
     x, w = ins[0], ins[1]
     win = _geometry(x.shape, w.shape, attrs)
     out = outs[0] if outs else memory.empty((x.shape[0], w.shape[0], win.out_h, win.out_w),
@@ -165,4 +160,5 @@ def _conv(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: A
 
 
 CONV = register(OpDef("conv", _rule, _flops, _conv, workspace=_workspace,
+                      bind=lambda ins, outs, attrs, ws: bind(ins, outs[0], attrs, ws),
                       doc="2-D convolution, NCHW, with groups, strides, pads and dilations"))

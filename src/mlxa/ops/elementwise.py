@@ -56,7 +56,7 @@ def elementwise(name: str, ew: BlockKernel, flops_per_element: int, n_tmp: int =
         return flops_per_element * outs[0].size
 
     return register(OpDef(name, broadcast_rule, flops, elementwise_kernel(ew, n_tmp),
-                          inplace=True, elementwise=True, ew=ew, n_tmp=n_tmp, doc=doc))
+                          inplace=True, ew=ew, n_tmp=n_tmp, doc=doc))
 
 
 # -- block kernels -------------------------------------------------------------------------------

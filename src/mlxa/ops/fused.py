@@ -6,13 +6,14 @@ external input k, and -1 is the previous step's result. The chain's result is th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from mlxa.ir.graph import TensorType
+from mlxa.ops.blocks import bind_blocks
 from mlxa.ops.elementwise import elementwise_kernel
 from mlxa.ops.table import Attrs, OpDef, get_op, register
 
@@ -61,7 +62,13 @@ def compiled_attrs(attrs: Attrs) -> Attrs:
 
 
 def n_tmp(attrs: Attrs) -> int:
-    return max(op.n_tmp for op, _, _ in _steps(attrs))
+    """Scratch blocks the group needs: the most any of its steps uses (a bias + ReLU, none)."""
+    return max(op.tmps(step_attrs) for op, _, step_attrs in _steps(attrs))
+
+
+def _bind(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+          workspace: np.ndarray | None) -> Callable[[], None]:
+    return bind_blocks(compiled_attrs(attrs)["_compiled"], ins, outs[0], workspace)
 
 
 def _inplace_inputs(attrs: Attrs, n_inputs: int) -> tuple[int, ...]:
@@ -79,6 +86,6 @@ def _kernel(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None,
     return _generic(ins, outs, compiled_attrs(attrs))
 
 
-FUSED = register(OpDef("fused", _rule, _flops, _kernel, inplace=True, elementwise=False,
-                       ew=_fused_ew, n_tmp=3, inplace_inputs=_inplace_inputs,
+FUSED = register(OpDef("fused", _rule, _flops, _kernel, inplace=True, ew=_fused_ew, n_tmp=3,
+                       n_tmp_rule=n_tmp, bind=_bind, inplace_inputs=_inplace_inputs,
                        doc="a chain of elementwise ops run block by block in one pass"))

@@ -5,15 +5,15 @@ rows, kw strided column views of the (padded) input into a (channels, rows, out_
 kh strided row views of that buffer into the output; kw + kh numpy calls instead of kh*kw, per
 block of channels (the buffer about PART_NBYTES, each output block contiguous). The
 input is padded into the workspace when the windows reach outside it; given outputs and a
-workspace nothing is allocated, and the bound call (every view made) is kept per identity of
-the arrays (ops/bound.py). avg_pool divides by a per-position count, computed once per
+workspace nothing is allocated, and the compiled executor binds the call (every view made) once
+through the op's `bind` hook. avg_pool divides by a per-position count, computed once per
 geometry: with count_include_pad the padding counts, without it only real input elements do.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
@@ -21,7 +21,7 @@ import numpy as np
 from mlxa.errors import ShapeError
 from mlxa.ir.graph import TensorType
 from mlxa.ops import memory
-from mlxa.ops.bound import Step, kept, sequence
+from mlxa.ops.bound import Step, sequence
 from mlxa.ops.scratch import scratch, scratch_nbytes
 from mlxa.ops.spatial import Window, padder, pair, window
 from mlxa.ops.table import Attrs, OpDef, register
@@ -105,32 +105,31 @@ def _out(x: np.ndarray, outs: Sequence[np.ndarray] | None, attrs: Attrs) -> np.n
     return memory.empty(x.shape[:2] + (win.out_h, win.out_w), x.dtype)
 
 
-def _bound(op: str, x: np.ndarray, out: np.ndarray, attrs: Attrs, workspace: np.ndarray | None,
-           make: Callable[[], Step]) -> Step:
-    """Kept when the arrays are the compiled executor's (outputs and workspace given)."""
-    return make() if workspace is None else kept(op, (x, out, attrs), workspace, make)
+def _bind_max(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+              workspace: np.ndarray | None) -> Step:
+    x = ins[0]
+    return _bind(x, outs[0], attrs, workspace, np.maximum, _lowest(x.dtype))
+
+
+def _bind_avg(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+              workspace: np.ndarray | None) -> Step:
+    x, out = ins[0], outs[0]
+    counts = _counts(_geometry(x.shape, attrs), bool(attrs.get("count_include_pad", 0)))
+    return sequence([_bind(x, out, attrs, workspace, np.add, 0.0),
+                     partial(np.divide, out, counts.astype(out.dtype, copy=False), out=out)])
 
 
 def _max_pool(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: Attrs,
               workspace: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    x = ins[0]
-    out = _out(x, outs, attrs)
-    _bound("max_pool", x, out, attrs, workspace,
-           lambda: _bind(x, out, attrs, workspace, np.maximum, _lowest(x.dtype)))()
+    out = _out(ins[0], outs, attrs)
+    _bind_max(ins, (out,), attrs, workspace)()
     return (out,)
 
 
 def _avg_pool(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: Attrs,
               workspace: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    x = ins[0]
-    out = _out(x, outs, attrs)
-
-    def make() -> Step:
-        counts = _counts(_geometry(x.shape, attrs), bool(attrs.get("count_include_pad", 0)))
-        return sequence([_bind(x, out, attrs, workspace, np.add, 0.0),
-                         partial(np.divide, out, counts, out=out)])
-
-    _bound("avg_pool", x, out, attrs, workspace, make)()
+    out = _out(ins[0], outs, attrs)
+    _bind_avg(ins, (out,), attrs, workspace)()
     return (out,)
 
 
@@ -173,9 +172,11 @@ def _global_avg_pool(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | Non
 
 
 MAX_POOL = register(OpDef("max_pool", _rule, _flops, _max_pool, workspace=_workspace,
+                          bind=_bind_max,
                           doc="max over each window (kernel_shape, strides, pads, dilations, "
                               "ceil_mode)"))
 AVG_POOL = register(OpDef("avg_pool", _rule, _avg_flops, _avg_pool, workspace=_workspace,
+                          bind=_bind_avg,
                           doc="mean over each window; count_include_pad says whether padding "
                               "counts"))
 GLOBAL_AVG_POOL = register(OpDef("global_avg_pool", _global_rule,

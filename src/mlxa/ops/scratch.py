@@ -15,12 +15,11 @@ from typing import Any
 import numpy as np
 
 from mlxa.ops import memory
-
-ALIGNMENT = 64
+from mlxa.planners.contract import ALIGNMENT, align_up
 
 
 def _aligned(nbytes: int) -> int:
-    return -(-nbytes // ALIGNMENT) * ALIGNMENT
+    return align_up(nbytes, ALIGNMENT)
 
 
 @functools.lru_cache(maxsize=1024)

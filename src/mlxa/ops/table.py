@@ -6,10 +6,17 @@ kernel allocates its results (eager execution) through ops.memory.empty, as it d
 needs when `workspace` is None. Given `outs` (arrays of the output types) and a workspace of at
 least `workspace_nbytes` bytes (a uint8 array), it writes into them and allocates no tensor:
 that is how the compiled executor runs the same kernel inside its arena.
+
+Binding contract: `OpDef.bound(inputs, outs, attrs, workspace)` returns a call with no arguments
+that computes `outs` from the inputs' current values, every view made ahead; the compiled
+executor binds each node once, then runs the calls. An op with a `bind` hook makes its own (a
+conv plans its path and carves its scratch once); elementwise ops are cut into cache-sized blocks
+(ops/blocks.py); any other op binds its kernel with its arrays.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +29,8 @@ from mlxa.ir.graph import TensorType
 Attrs = Mapping[str, Any]
 ShapeRule = Callable[[Sequence[TensorType], Attrs], tuple[TensorType, ...]]
 Kernel = Callable[..., tuple[np.ndarray, ...]]
+Step = Callable[[], object]
+Binder = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], "Attrs", "np.ndarray | None"], Step]
 
 
 @dataclass(frozen=True)
@@ -48,16 +57,16 @@ CostRule = Callable[[Sequence[TensorType], Sequence[TensorType], Attrs], int]
 class OpDef:
     """An op's rules. `flops` returns FLOPs only; bytes are always inputs read + outputs written.
     `inplace`: the output may share the buffer of an input of the same type that dies at it.
-    `elementwise`: each output element depends on the same element of each (broadcast) input, so
-    the op may join a fusion group; `ew` is then its block kernel `ew(ins, out, tmps, attrs)`
-    that may use `n_tmp` scratch blocks of the output's shape."""
+    `ew`: the op is elementwise (each output element depends on the same element of each
+    broadcast input) and this is its block kernel `ew(ins, out, tmps, attrs)`, which may use
+    `n_tmp` scratch blocks of the output's shape (`tmps(attrs)` when that depends on attrs).
+    `bind`: the op's own binding (see the module docstring)."""
 
     name: str
     shape: ShapeRule
     flops: CostRule
     kernel: Kernel
     inplace: bool = False
-    elementwise: bool = False
     ew: Callable[..., None] | None = None
     n_tmp: int = 0
     doc: str = ""
@@ -66,6 +75,30 @@ class OpDef:
     # `view`: the output is the input's bytes in a new shape; compiled, it shares the input's
     # buffer and runs nothing (eager, the kernel returns a numpy view).
     view: bool = False
+    bind: Binder | None = None
+    n_tmp_rule: Callable[[Attrs], int] | None = None
+
+    @property
+    def elementwise(self) -> bool:
+        return self.ew is not None
+
+    def tmps(self, attrs: Attrs) -> int:
+        """Scratch blocks the block kernel uses with these attributes."""
+        return self.n_tmp_rule(attrs) if self.n_tmp_rule else self.n_tmp
+
+    def bound(self, ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+              workspace: np.ndarray | None) -> Step:
+        """The node's call with every array bound (the binding contract above)."""
+        if self.bind is not None:
+            return self.bind(ins, outs, attrs, workspace)
+        if self.ew is not None:
+            from mlxa.ops.blocks import bind_blocks
+
+            return bind_blocks(((self, tuple(range(len(ins))), attrs),), ins, outs[0],
+                               workspace)
+        if self.workspace is not None:
+            return functools.partial(self.kernel, ins, outs, attrs, workspace)
+        return functools.partial(self.kernel, ins, outs, attrs)
 
     def workspace_nbytes(self, ins: Sequence[TensorType], outs: Sequence[TensorType],
                          attrs: Attrs) -> int:

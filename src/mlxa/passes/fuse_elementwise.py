@@ -44,7 +44,8 @@ def fusion_groups(graph: Graph) -> tuple[tuple[int, ...], ...]:
 
 
 def _fusable(node: Node) -> bool:
-    return get_op(node.op).elementwise and len(node.outputs) == 1
+    # a fused node is this pass's result, not a member of a chain
+    return get_op(node.op).elementwise and node.op != "fused" and len(node.outputs) == 1
 
 
 def fuse_elementwise(graph: Graph) -> Graph:

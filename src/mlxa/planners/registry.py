@@ -23,10 +23,13 @@ HEURISTICS: dict[str, Planner] = {
 
 
 def best(buffers: Sequence[Buffer], alignment: int = 1) -> Plan:
-    """The smallest arena of the heuristics. Ties go to a planner that reuses memory (no_reuse
-    only wins alone: "no reuse needed" would misname why the arena is small), then to the earlier
-    one in HEURISTICS."""
-    plans = [planner(buffers, alignment) for planner in HEURISTICS.values()]
+    """The smallest arena of the heuristics (best_of)."""
+    return best_of([planner(buffers, alignment) for planner in HEURISTICS.values()])
+
+
+def best_of(plans: Sequence[Plan]) -> Plan:
+    """The smallest arena. Ties go to a planner that reuses memory (no_reuse only wins alone:
+    "no reuse needed" would misname why the arena is small), then to the earlier one."""
     return min(plans, key=lambda p: (p.arena_nbytes, p.strategy == "no_reuse"))
 
 

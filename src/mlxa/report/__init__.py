@@ -1,1 +1,2 @@
-"""Renderers: functions from a run's data (session.analyze's dict) to text, JSON and files."""
+"""Renderers: functions from a run's typed data (result.RunResult) to text, JSON, pictures and
+files."""

@@ -4,20 +4,17 @@ it. A saved run can be drawn again."""
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 from mlxa.planners.contract import Buffer, Plan
+from mlxa.result import PlanSummary
 
 
-def write_timeline(plan: dict[str, Any], path: str | os.PathLike[str], title: str = "") -> None:
-    """`plan` is a run's optimized plan summary (session.plan_summary); the PNG is written
-    atomically (UserInputError without matplotlib)."""
-    from mlxa.report.timeline_plot import render_timeline_png
+def timeline_png(plan: PlanSummary, title: str = "") -> bytes:
+    """The PNG of a run's plan (UserInputError without matplotlib)."""
+    from mlxa.report import timeline_plot
 
-    rows = plan["buffers"]
-    buffers = [Buffer(i, r["start_index"], r["end_index"], r["size_nbytes"])
-               for i, r in enumerate(rows)]
-    offsets = tuple(r["offset_nbytes"] for r in rows)
-    render_timeline_png(buffers, Plan(offsets, plan["arena_nbytes"], plan["winning_strategy"]),
-                        path, [r["kind"] for r in rows], title)
+    buffers = [Buffer(i, r.start_index, r.end_index, r.size_nbytes)
+               for i, r in enumerate(plan.buffers)]
+    offsets = tuple(r.offset_nbytes for r in plan.buffers)
+    return timeline_plot.timeline_png(buffers,
+                                      Plan(offsets, plan.arena_nbytes, plan.winning_strategy),
+                                      [r.kind for r in plan.buffers], title)

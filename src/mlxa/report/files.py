@@ -1,21 +1,26 @@
-"""Writing a run to reports/<name>.json (the data) and <name>.txt (rendered from it), atomically."""
+"""Writing a run: <name>.json (the data) and <name>.txt (rendered from it), and any picture,
+all or none (atomic.write_files)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from mlxa.atomic import write_text
+from mlxa.atomic import write_files
 from mlxa.report.text import render_text
+from mlxa.result import RunResult
 
 
-def render_json(run: dict[str, Any]) -> str:
-    return json.dumps(run, indent=2, sort_keys=False) + "\n"
+def render_json(run: RunResult) -> str:
+    return json.dumps(run.to_json(), indent=2, allow_nan=False) + "\n"
 
 
-def write_run(run: dict[str, Any], directory: Path, name: str) -> tuple[Path, Path]:
-    json_path, text_path = directory / f"{name}.json", directory / f"{name}.txt"
-    write_text(json_path, render_json(run))
-    write_text(text_path, render_text(run))
-    return json_path, text_path
+def write_run(run: RunResult, directory: Path, name: str,
+              extra: Mapping[str, bytes] | None = None) -> tuple[Path, ...]:
+    """`extra`: more files of the run by suffix (e.g. "_timeline.png": PNG bytes)."""
+    files = {directory / f"{name}.json": render_json(run).encode(),
+             directory / f"{name}.txt": render_text(run).encode()}
+    files.update({directory / f"{name}{suffix}": data for suffix, data in (extra or {}).items()})
+    write_files(files)
+    return tuple(files)

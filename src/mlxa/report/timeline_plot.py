@@ -27,6 +27,12 @@ _MAX_LEGEND = 12
 def render_timeline_png(buffers: Sequence[Buffer], plan: Plan, path: str | os.PathLike[str],
                         kinds: Sequence[str] | None = None, title: str = "") -> None:
     """Draw `plan` for `buffers` into the PNG file `path` (UserInputError if it cannot)."""
+    write_bytes(path, timeline_png(buffers, plan, kinds, title))
+
+
+def timeline_png(buffers: Sequence[Buffer], plan: Plan, kinds: Sequence[str] | None = None,
+                 title: str = "") -> bytes:
+    """The PNG bytes of `plan` drawn for `buffers` (UserInputError without matplotlib)."""
     try:
         import matplotlib
 
@@ -68,7 +74,7 @@ def render_timeline_png(buffers: Sequence[Buffer], plan: Plan, path: str | os.Pa
         fig.savefig(data, format="png")
     finally:
         plt.close(fig)
-    write_bytes(path, data.getvalue())
+    return data.getvalue()
 
 
 def _unit(nbytes: int) -> tuple[int, str]:

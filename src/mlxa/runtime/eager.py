@@ -7,6 +7,9 @@ compiled executor runs.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import numpy as np
 
 from mlxa.analysis.lifetimes import lifetimes
@@ -28,11 +31,28 @@ class EagerModel:
                        for i, n in enumerate(graph.nodes)]
 
     def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
-        check_inputs(self.graph, inputs)
-        env: dict[Value, np.ndarray] = dict(self.graph.params)
-        env.update(zip(self.graph.inputs, inputs))
+        env = self._env(inputs)
         for kernel, ins, outs, attrs, dying in self._steps:
             env.update(zip(outs, kernel([env[v] for v in ins], None, attrs)))
             for v in dying:
                 del env[v]
         return tuple(env[v] for v in self.graph.outputs)
+
+    def time_nodes(self, *inputs: np.ndarray,
+                   clock: Callable[[], float] = time.perf_counter) -> list[float]:
+        """One inference, each node timed (its kernel call, allocation included)."""
+        env = self._env(inputs)
+        times = []
+        for kernel, ins, outs, attrs, dying in self._steps:
+            t0 = clock()
+            env.update(zip(outs, kernel([env[v] for v in ins], None, attrs)))
+            times.append(clock() - t0)
+            for v in dying:
+                del env[v]
+        return times
+
+    def _env(self, inputs: tuple[np.ndarray, ...]) -> dict[Value, np.ndarray]:
+        check_inputs(self.graph, inputs)
+        env: dict[Value, np.ndarray] = dict(self.graph.params)
+        env.update(zip(self.graph.inputs, inputs))
+        return env
