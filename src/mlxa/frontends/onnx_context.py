@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from mlxa.budget import check_fits
 from mlxa.errors import ShapeError, UserInputError
 from mlxa.ir.graph import GraphBuilder, TensorType, Value
 from mlxa.ops import get_op, infer_types
@@ -74,15 +75,22 @@ class ImportContext:
         self.node = node
         try:
             outputs = list(fn(self, node))
-        except ShapeError as e:
-            raise ShapeError(f"{node.where}: {e}") from None
-        except (IndexError, KeyError, TypeError, ValueError, AttributeError) as e:
+        except (ShapeError, UserInputError) as e:
+            if str(e).startswith(node.where):
+                raise
+            raise type(e)(f"{node.where}: {e}") from None
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError,
+                ArithmeticError) as e:
             # a required input or attribute missing, or of the wrong kind: a malformed model
             raise UserInputError(f"{node.where}: malformed node ({type(e).__name__}: {e})"
                                  ) from None
         while len(outputs) < len(node.outputs):
             outputs.append(Missing(f"output {len(outputs)} of {node.where}"))
         return outputs[:len(node.outputs)]
+
+    def check_fits(self, what: str, need_nbytes: int) -> None:
+        """The memory budget's check, naming the node: before any allocation a model drives."""
+        check_fits(f"{self.node.where if self.node else 'model'}: {what}", need_nbytes)
 
     def fail(self, message: str) -> NoReturn:
         where = self.node.where if self.node else "model"
@@ -130,7 +138,9 @@ class ImportContext:
     def _fold(self, name: str, arrays: Sequence[np.ndarray],
               attrs: dict[str, Any]) -> tuple[np.ndarray, ...]:
         types = [TensorType(a.shape, a.dtype) for a in arrays]
-        infer_types(name, types, attrs, f"{name} of constants")
+        out_types = infer_types(name, types, attrs, f"{name} of constants")
+        self.check_fits(f"folding {name} of constants to {', '.join(map(str, out_types))}",
+                        sum(t.nbytes for t in out_types))
         if name == "div" and arrays[0].dtype.kind in "iu":
             outs: tuple[np.ndarray, ...] = (_integer_div(*arrays),)
         else:
@@ -162,6 +172,30 @@ def registrar(table: dict[str, Converter]) -> Callable[..., Callable[[Converter]
         return register
 
     return converts
+
+
+def choice(ctx: ImportContext, node: OnnxNode, name: str, default: str,
+           allowed: Sequence[str]) -> str:
+    """A string attribute that the spec restricts to `allowed`."""
+    value = node.attr(name, default)
+    if value not in allowed:
+        ctx.fail(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}")
+    return str(value)
+
+
+def flag(ctx: ImportContext, node: OnnxNode, name: str, default: int = 0) -> int:
+    """An int attribute that the spec restricts to 0 or 1."""
+    value = node.attr(name, default)
+    if value not in (0, 1):
+        ctx.fail(f"{name}={value!r} must be 0 or 1")
+    return int(value)
+
+
+def non_negative(ctx: ImportContext, node: OnnxNode, name: str, default: float) -> float:
+    value = node.attr(name, default)
+    if not value >= 0:  # (NaN included)
+        ctx.fail(f"{name}={value!r} must be non-negative")
+    return float(value)
 
 
 def shape_of(x: Operand) -> tuple[int, ...]:

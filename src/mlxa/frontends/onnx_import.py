@@ -17,30 +17,58 @@ from typing import Any
 
 import numpy as np
 
-from mlxa.errors import UnsupportedOpError, UserInputError
+from mlxa.budget import check_fits
+from mlxa.errors import MlxaError, UnsupportedOpError, UserInputError
 from mlxa.frontends.onnx_context import ImportContext, Missing, OnnxNode, Operand
 from mlxa.frontends.onnx_ops import CONVERTERS
+from mlxa.frontends.onnx_tensors import (
+    KINDS,
+    inline_external_data,
+    read_regular_file,
+    read_tensor,
+)
+from mlxa.frontends.onnx_validate import check_model, where
 from mlxa.ir.graph import Graph, GraphBuilder, Value
 
 OPSETS = range(13, 22)  # default-domain opsets converted without upgrading
+OLDEST_OPSET = 7  # older ones are upgraded; below 7, ONNX Runtime lacks most kernels too
 DOMAINS = ("", "ai.onnx")
 
 
 def load_onnx(source: str | Path | Any, input_shapes: Mapping[str, tuple[int, ...]] | None = None
               ) -> Graph:
-    """An ONNX model (a path, or an onnx.ModelProto) as a Graph with concrete shapes."""
-    model, folder, label = _read(source)
-    model = _checked_opset(model, label)
-    graph = model.graph
-    unsupported = unsupported_ops(graph)
+    """An ONNX model (a path, or an onnx.ModelProto) as a Graph with concrete shapes. Every
+    error names the model by `label`, the path as the caller gave it."""
+    label = str(source) if isinstance(source, str | Path) else "model"
+    try:
+        model, folder, label = _read(source)
+        return _load(model, folder, label, dict(input_shapes or {}))
+    except MlxaError as e:
+        message = str(e) if label in str(e) else f"{label}: {e}"
+        raise type(e)(printable(message)) from None
+
+
+def printable(text: str) -> str:
+    """text with control characters escaped: names in a model (or its path) may hold newlines
+    or terminal escapes, and an error is one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _load(model: Any, folder: Path | None, label: str,
+          input_shapes: dict[str, tuple[int, ...]]) -> Graph:
+    unsupported = unsupported_ops(model.graph)
     if unsupported:
         raise UnsupportedOpError(f"{label}: {len(unsupported)} unsupported op(s): "
                                  + ", ".join(unsupported))
-    initializers = {t.name: _tensor(t, folder, label) for t in graph.initializer}
+    inline_external_data(model, folder, label)
+    check_model(model, label)
+    model = _checked_opset(model, label)
+    graph = model.graph
+    initializers = {t.name: read_tensor(t, folder, label) for t in graph.initializer}
     builder = GraphBuilder(graph.name or Path(label).stem)
     ctx = ImportContext(builder, _opset(model))
     env: dict[str, Operand | Missing] = dict(initializers)
-    ctx.inputs = _bind_inputs(graph, initializers, dict(input_shapes or {}), builder, env, label)
+    ctx.inputs = _bind_inputs(graph, initializers, input_shapes, builder, env, label)
     for index, node in enumerate(graph.node):
         _convert(ctx, node, index, env, folder, label)
     return builder.build(*_outputs(ctx, graph, env, label))
@@ -50,38 +78,37 @@ def unsupported_ops(graph: Any) -> list[str]:
     """'OpType (node name)' for every node whose op the importer cannot convert."""
     found = []
     for index, node in enumerate(graph.node):
-        if node.domain not in DOMAINS or node.op_type not in CONVERTERS:
-            op = f"{node.domain}.{node.op_type}" if node.domain not in DOMAINS else node.op_type
-            found.append(f"{op} ({node.name or f'node #{index}'})")
+        if node.domain not in DOMAINS:
+            found.append(f"{node.domain}.{where(node, index)}")
+        elif node.op_type not in CONVERTERS:
+            found.append(where(node, index))
     return found
 
 
 # -- reading -------------------------------------------------------------------------------------
 
 def _read(source: str | Path | Any) -> tuple[Any, Path | None, str]:
+    """The model, its folder (for external data) and its label: the path as the user typed it."""
     import onnx
 
     if isinstance(source, onnx.ModelProto):
         return source, None, source.graph.name or "model"
     path = Path(source)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserInputError(f"model file {str(path)!r} does not exist") from None
-    except OSError as e:
-        raise UserInputError(f"cannot read model file {str(path)!r}: {e.strerror}") from None
+    label = str(source)
+    data = read_regular_file(path, f"model file {label!r}")
+    check_fits(f"parsing model file {label!r}", 2 * len(data))
     from google.protobuf.message import DecodeError
 
     model = onnx.ModelProto()
     try:
         model.ParseFromString(data)
     except (DecodeError, ValueError, RuntimeError):
-        raise UserInputError(f"{str(path)!r} is not an ONNX model (truncated or corrupt: "
+        raise UserInputError(f"{label!r} is not an ONNX model (truncated or corrupt: "
                              "protobuf parsing failed)") from None
     if not data or model.ir_version < 3 or not model.HasField("graph") or not model.graph.output:
-        raise UserInputError(f"{str(path)!r} is not an ONNX model (no IR version or graph; "
+        raise UserInputError(f"{label!r} is not an ONNX model (no IR version or graph; "
                              "truncated or not ONNX)")
-    return model, path.resolve().parent, path.name
+    return model, path.resolve().parent, label
 
 
 def _opset(model: Any) -> int:
@@ -93,61 +120,18 @@ def _checked_opset(model: Any, label: str) -> Any:
     opset = _opset(model)
     if opset in OPSETS:
         return model
-    if opset == 0 or opset > OPSETS[-1]:
+    if opset < OLDEST_OPSET or opset > OPSETS[-1]:
         raise UserInputError(f"{label}: ONNX opset {opset or 'missing'} is not supported "
-                             f"(opsets {OPSETS[0]} to {OPSETS[-1]})")
-    from onnx import checker, version_converter
+                             f"(opsets {OLDEST_OPSET} to {OPSETS[-1]}; those before "
+                             f"{OPSETS[0]} are upgraded)")
+    from onnx import version_converter
 
     try:
         return version_converter.convert_version(model, OPSETS[0])
-    except (checker.ValidationError, RuntimeError, ValueError, TypeError, IndexError) as e:
+    except Exception as e:  # onnx's converter raises many kinds on bad models
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserInputError(f"{label}: cannot upgrade opset {opset} to {OPSETS[0]}: "
-                             f"{first}") from None
-
-
-def _tensor(t: Any, folder: Path | None, label: str) -> np.ndarray:
-    from onnx import TensorProto, numpy_helper
-
-    if t.data_location == TensorProto.EXTERNAL:
-        _load_external(t, folder, label)
-    try:
-        array = numpy_helper.to_array(t)
-    except (ValueError, TypeError, KeyError) as e:
-        raise UserInputError(f"{label}: tensor {t.name!r} cannot be read: {e}") from None
-    if not array.flags.c_contiguous:  # (np.ascontiguousarray would make a scalar 1-D)
-        array = array.copy()
-    array.setflags(write=False)
-    return array
-
-
-def _load_external(t: Any, folder: Path | None, label: str) -> None:
-    """Read a tensor's external data into it, from a file inside the model's folder only."""
-    from onnx import TensorProto
-
-    info = {e.key: e.value for e in t.external_data}
-    location = info.get("location", "")
-    if folder is None:
-        raise UserInputError(f"{label}: tensor {t.name!r} has external data {location!r} but "
-                             "the model was not loaded from a file")
-    target = (folder / location).resolve()
-    if not location or Path(location).is_absolute() or not target.is_relative_to(folder):
-        raise UserInputError(f"{label}: external data {location!r} of tensor {t.name!r} lies "
-                             f"outside the model's folder {str(folder)!r}; refused")
-    offset, length = int(info.get("offset", 0)), int(info.get("length", -1))
-    try:
-        with open(target, "rb") as f:
-            f.seek(offset)
-            data = f.read(length if length >= 0 else -1)
-    except OSError as e:
-        raise UserInputError(f"{label}: cannot read external data {location!r} of tensor "
-                             f"{t.name!r}: {e.strerror}") from None
-    if length >= 0 and len(data) != length:
-        raise UserInputError(f"{label}: external data {location!r} of tensor {t.name!r} is "
-                             f"truncated ({len(data)} of {length} bytes)")
-    t.raw_data = data
-    t.data_location = TensorProto.DEFAULT
-    del t.external_data[:]
+                             f"{first[:300]}") from None
 
 
 # -- inputs, nodes, outputs ----------------------------------------------------------------------
@@ -169,20 +153,35 @@ def _bind_inputs(graph: Any, initializers: Mapping[str, np.ndarray],
     return values
 
 
-def _input_type(vi: Any, given: tuple[int, ...] | None,
-                label: str) -> tuple[tuple[int, ...], np.dtype]:
+def _declared(vi: Any, what: str, label: str) -> tuple[np.dtype | None, list[Any] | None]:
+    """A graph input's or output's declared element type and dims (ints, dim_param names or
+    '?'; None for an unknown rank); both None for an output declared without a type."""
     from onnx import helper
 
-    if vi.type.WhichOneof("value") != "tensor_type":
-        raise UserInputError(f"{label}: input {vi.name!r} is not a tensor")
+    kind = vi.type.WhichOneof("value")
+    if kind is None and what == "output":
+        return None, None
+    if kind != "tensor_type":
+        raise UserInputError(f"{label}: {what} {vi.name!r} is not a tensor")
     tt = vi.type.tensor_type
     try:
         dtype = np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type))
     except (KeyError, TypeError, ValueError):
-        raise UserInputError(f"{label}: input {vi.name!r} has an unsupported element type "
-                             f"{tt.elem_type}") from None
+        dtype = None
+    if dtype is None or dtype.kind not in KINDS:
+        raise UserInputError(f"{label}: {what} {vi.name!r} has an unsupported element type "
+                             f"{tt.elem_type}")
     dims = ([d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
              for d in tt.shape.dim] if tt.HasField("shape") else None)
+    if any(isinstance(d, int) and d < 0 for d in dims or ()):
+        raise UserInputError(f"{label}: {what} {vi.name!r} declares negative dims {dims}")
+    return dtype, dims
+
+
+def _input_type(vi: Any, given: tuple[int, ...] | None,
+                label: str) -> tuple[tuple[int, ...], np.dtype]:
+    dtype, dims = _declared(vi, "input", label)
+    assert dtype is not None  # inputs always declare theirs
     if given is None:
         if dims is None or not all(isinstance(d, int) for d in dims):
             shown = "unknown rank" if dims is None else "[" + ",".join(map(str, dims)) + "]"
@@ -200,20 +199,32 @@ def _input_type(vi: Any, given: tuple[int, ...] | None,
     return given, dtype
 
 
+def _check_output(vi: Any, value: Value, label: str) -> None:
+    """The declared type of a graph output, where given, must be the one computed."""
+    dtype, dims = _declared(vi, "output", label)
+    wrong_dtype = dtype is not None and dtype != value.dtype
+    wrong_dims = dims is not None and (len(dims) != len(value.shape) or any(
+        isinstance(d, int) and d != v for d, v in zip(dims, value.shape)))
+    if wrong_dtype or wrong_dims:
+        raise UserInputError(f"{label}: graph output {vi.name!r} is declared "
+                             f"{dtype or '?'}[{','.join(map(str, dims or ['...']))}] but the "
+                             f"model computes {value.type}")
+
+
 def _convert(ctx: ImportContext, node: Any, index: int, env: dict[str, Operand | Missing],
              folder: Path | None, label: str) -> None:
-    where = f"{node.op_type} ({node.name or f'node #{index}'})"
+    named = where(node, index)
     inputs: list[Operand | None] = []
     for name in node.input:
         if name and name not in env:
-            raise UserInputError(f"{label}: {where} reads {name!r}, which no node or input "
+            raise UserInputError(f"{label}: {named} reads {name!r}, which no node or input "
                                  "defines (corrupt or truncated model?)")
         value = env[name] if name else None
         if isinstance(value, Missing):
-            raise UserInputError(f"{label}: {where} reads the {value.what}, which is not "
+            raise UserInputError(f"{label}: {named} reads the {value.what}, which is not "
                                  "supported")
         inputs.append(value)
-    onnx_node = OnnxNode(node.op_type, where, inputs, _attributes(node, folder, label),
+    onnx_node = OnnxNode(node.op_type, named, inputs, _attributes(node, folder, label),
                          list(node.output), node.name)
     outputs = ctx.convert(CONVERTERS[node.op_type], onnx_node)
     for name, value in zip(node.output, outputs):
@@ -227,7 +238,7 @@ def _attributes(node: Any, folder: Path | None, label: str) -> dict[str, Any]:
     attrs: dict[str, Any] = {}
     for a in node.attribute:
         if a.type == AttributeProto.TENSOR:
-            attrs[a.name] = _tensor(a.t, folder, label)
+            attrs[a.name] = read_tensor(a.t, folder, label)
         elif a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
             attrs[a.name] = None  # subgraphs: their ops are refused as unsupported
         else:
@@ -251,6 +262,7 @@ def _outputs(ctx: ImportContext, graph: Any, env: dict[str, Operand | Missing],
             raise UserInputError(f"{label}: graph output {vi.name!r} is the {found.what}, "
                                  "which is not supported")
         value = ctx.value(found)
+        _check_output(vi, value, label)
         if value in graph_inputs or value in outputs or isinstance(found, np.ndarray):
             value = ctx.builder.op("identity", value)
         outputs.append(value)

@@ -14,7 +14,10 @@ from mlxa.frontends.onnx_context import (
     ImportContext,
     OnnxNode,
     Operand,
+    choice,
+    flag,
     ints,
+    non_negative,
     registrar,
 )
 
@@ -22,24 +25,35 @@ CONVERTERS: dict[str, Converter] = {}
 converts = registrar(CONVERTERS)
 
 
+AUTO_PADS = ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER")
+
+
+def _ints_attr(ctx: ImportContext, node: OnnxNode, name: str, n: int, default: int,
+               low: int) -> tuple[int, ...]:
+    """An ints attribute of n values, each at least `low` and at most 2**31 (the IR's window
+    arithmetic stays in int64), its default `default` each."""
+    values = tuple(node.attr(name) or (default,) * n)
+    if len(values) != n or any(not low <= v <= 2**31 for v in values):
+        ctx.fail(f"{name} {list(values)} should be {n} value(s), each from {low} to 2**31")
+    return values
+
+
 def _window_attrs(ctx: ImportContext, node: OnnxNode, spatial: tuple[int, ...],
                   kernel: tuple[int, ...]) -> dict[str, Any]:
     n = len(spatial)
-    strides = tuple(node.attr("strides") or (1,) * n)
-    dilations = tuple(node.attr("dilations") or (1,) * n)
-    auto_pad = node.attr("auto_pad", "NOTSET") or "NOTSET"
+    strides = _ints_attr(ctx, node, "strides", n, 1, 1)
+    dilations = _ints_attr(ctx, node, "dilations", n, 1, 1)
+    auto_pad = choice(ctx, node, "auto_pad", "NOTSET", AUTO_PADS + ("",)) or "NOTSET"
     if auto_pad == "NOTSET":
-        pads = tuple(node.attr("pads") or (0,) * 2 * n)
+        pads = _ints_attr(ctx, node, "pads", 2 * n, 0, 0)
     elif auto_pad == "VALID":
         pads = (0,) * 2 * n
-    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+    else:
         total = [max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
                  for size, k, s, d in zip(spatial, kernel, strides, dilations)]
         small = [t // 2 for t in total]
         big = [t - t // 2 for t in total]
         pads = tuple(small + big) if auto_pad == "SAME_UPPER" else tuple(big + small)
-    else:
-        ctx.fail(f"unknown auto_pad {auto_pad!r}")
     return {"strides": strides, "pads": pads, "dilations": dilations}
 
 
@@ -70,7 +84,13 @@ def _windowed(ctx: ImportContext, ir_op: str, x: Operand, rest: list[Operand],
 @converts("Conv")
 def _conv(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     x, w, b = node.arg(0), node.arg(1), node.input(2)
-    attrs = _window_attrs(ctx, node, tuple(x.shape[2:]), tuple(w.shape[2:]))
+    kernel = tuple(w.shape[2:])
+    if node.attr("kernel_shape") is not None and tuple(node.attr("kernel_shape")) != kernel:
+        ctx.fail(f"kernel_shape {list(node.attr('kernel_shape'))} contradicts the weight's "
+                 f"{list(w.shape)}")
+    if len(x.shape) != len(w.shape):
+        ctx.fail(f"input rank {len(x.shape)} and weight rank {len(w.shape)} differ")
+    attrs = _window_attrs(ctx, node, tuple(x.shape[2:]), kernel)
     attrs["group"] = int(node.attr("group", 1))
     return [_windowed(ctx, "conv", x, [w] + ([b] if b is not None else []), attrs)]
 
@@ -78,11 +98,13 @@ def _conv(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 @converts("MaxPool", "AveragePool")
 def _pool(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     x = node.arg(0)
-    kernel = tuple(node.attr("kernel_shape") or ())
+    kernel = _ints_attr(ctx, node, "kernel_shape", max(len(x.shape) - 2, 0), 0, 1)
     attrs = _window_attrs(ctx, node, tuple(x.shape[2:]), kernel)
-    attrs.update(kernel_shape=kernel, ceil_mode=int(node.attr("ceil_mode", 0)))
+    if any(p >= k for p, k in zip(attrs["pads"], kernel + kernel)):
+        ctx.fail(f"pads {list(attrs['pads'])} should be smaller than the kernel {list(kernel)}")
+    attrs.update(kernel_shape=kernel, ceil_mode=flag(ctx, node, "ceil_mode"))
     if node.op_type == "AveragePool":
-        attrs["count_include_pad"] = int(node.attr("count_include_pad", 0))
+        attrs["count_include_pad"] = flag(ctx, node, "count_include_pad")
         return [_windowed(ctx, "avg_pool", x, [], attrs)]
     if node.attr("storage_order", 0):
         ctx.fail("storage_order=1 is not supported")
@@ -102,16 +124,17 @@ def _global_max_pool(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 
 @converts("BatchNormalization")
 def _batch_norm(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    if node.attr("training_mode", 0):
+    if flag(ctx, node, "training_mode"):
         ctx.fail("training-mode BatchNormalization is not supported")
-    return [ctx.op("batch_norm", *node.args(5), epsilon=node.attr("epsilon", 1e-5))]
+    epsilon = non_negative(ctx, node, "epsilon", 1e-5)
+    return [ctx.op("batch_norm", *node.args(5), epsilon=epsilon)]
 
 
 @converts("LayerNormalization")
 def _layer_norm(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     inputs = node.present()[:3]
-    return [ctx.op("layer_norm", *inputs, axis=node.attr("axis", -1),
-                   epsilon=node.attr("epsilon", 1e-5))]
+    epsilon = non_negative(ctx, node, "epsilon", 1e-5)
+    return [ctx.op("layer_norm", *inputs, axis=node.attr("axis", -1), epsilon=epsilon)]
 
 
 @converts("Softmax", "LogSoftmax")
@@ -124,11 +147,12 @@ def _reduce(ir_op: str) -> Converter:
     def convert(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
         x = node.arg(0)
         axes = ints(ctx.const(1, "axes")) if node.input(1) is not None else node.attr("axes")
+        keepdims = flag(ctx, node, "keepdims", 1)
         if not axes:
-            if node.attr("noop_with_empty_axes", 0):
+            if flag(ctx, node, "noop_with_empty_axes"):
                 return [x]
             axes = range(len(x.shape))
-        return [ctx.op(ir_op, x, axes=tuple(axes), keepdims=int(node.attr("keepdims", 1)))]
+        return [ctx.op(ir_op, x, axes=tuple(axes), keepdims=keepdims)]
     return convert
 
 
@@ -139,8 +163,8 @@ for _onnx, _ir in {"ReduceMean": "reduce_mean", "ReduceSum": "reduce_sum",
 
 @converts("ArgMax")
 def _argmax(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    if node.attr("select_last_index", 0):
+    if flag(ctx, node, "select_last_index"):
         ctx.fail("select_last_index=1 is not supported")
     return [ctx.op("argmax", node.arg(0), axis=node.attr("axis", 0),
-                   keepdims=int(node.attr("keepdims", 1)))]
+                   keepdims=flag(ctx, node, "keepdims", 1))]
 

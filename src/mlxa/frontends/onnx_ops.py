@@ -8,6 +8,7 @@ trailing outputs are not computed).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import reduce
 
@@ -18,6 +19,8 @@ from mlxa.frontends.onnx_context import (
     ImportContext,
     OnnxNode,
     Operand,
+    choice,
+    flag,
     registrar,
     scalar,
 )
@@ -84,7 +87,8 @@ def _identity(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 
 @converts("Gelu")
 def _gelu(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("gelu", node.arg(0), approximate=node.attr("approximate", "none"))]
+    approximate = choice(ctx, node, "approximate", "none", ("none", "tanh"))
+    return [ctx.op("gelu", node.arg(0), approximate=approximate)]
 
 
 @converts("HardSigmoid")
@@ -135,8 +139,16 @@ def _gemm(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 @converts("Mod")
 def _mod(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     a, b = ctx.required_const(0, "dividend"), ctx.required_const(1, "divisor")
-    fn = np.fmod if node.attr("fmod", 0) else np.mod
-    return [np.asarray(fn(a, b))]
+    fmod = flag(ctx, node, "fmod")
+    if a.dtype != b.dtype:
+        ctx.fail(f"dividend {a.dtype} and divisor {b.dtype} differ in type")
+    if a.dtype.kind == "f" and not fmod:
+        ctx.fail("floating-point Mod needs fmod=1")
+    if a.dtype.kind in "iu" and np.any(b == 0):
+        ctx.fail("integer Mod by zero in a constant expression")
+    out_type = np.broadcast_shapes(a.shape, b.shape)
+    ctx.check_fits(f"folding Mod to {list(out_type)}", math.prod(out_type) * a.dtype.itemsize)
+    return [np.asarray((np.fmod if fmod else np.mod)(a, b))]
 
 
 def _register_families() -> None:

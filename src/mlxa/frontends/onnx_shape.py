@@ -18,6 +18,7 @@ from mlxa.frontends.onnx_context import (
     ImportContext,
     OnnxNode,
     Operand,
+    choice,
     ints,
     registrar,
     scalar,
@@ -73,10 +74,18 @@ def _split(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     axis = int(node.attr("axis", 0))
     dim = shape_of(x)[axis]
     sizes = ints(ctx.const(1, "split")) if node.input(1) is not None else node.attr("split")
+    n = node.attr("num_outputs")
+    if n is not None and (sizes or n != len(node.outputs)):
+        ctx.fail(f"num_outputs={n} with {len(node.outputs)} output(s)"
+                 + (" and split sizes given" if sizes else ""))
+    if sizes and len(sizes) != len(node.outputs):
+        ctx.fail(f"{len(sizes)} split sizes for {len(node.outputs)} output(s)")
     if not sizes:
-        n = int(node.attr("num_outputs") or len(node.outputs))
+        n = len(node.outputs)
         chunk = -(-dim // n)
         sizes = [chunk] * (n - 1) + [dim - chunk * (n - 1)]
+        if min(sizes) < 0:
+            ctx.fail(f"dim {dim} cannot be split into {n} parts")
     return list(ctx.op_multi("split", x, axis=axis, sizes=tuple(sizes)))
 
 
@@ -90,7 +99,16 @@ def _slice(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 
 @converts("Gather")
 def _gather(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
-    return [ctx.op("gather", node.arg(0), node.arg(1), axis=node.attr("axis", 0))]
+    x, indices = node.arg(0), node.arg(1)
+    axis = int(node.attr("axis", 0))
+    if not -len(x.shape) <= axis < len(x.shape):
+        ctx.fail(f"axis {axis} is out of range for rank {len(x.shape)}")
+    dim = shape_of(x)[axis]
+    if isinstance(indices, np.ndarray) and indices.dtype.kind in "iu" and indices.size and (
+            indices.min() < -dim or indices.max() >= dim):
+        ctx.fail(f"index {indices.min() if indices.min() < -dim else indices.max()} is out of "
+                 f"range for dim {axis} of size {dim}")
+    return [ctx.op("gather", x, indices, axis=axis)]
 
 
 @converts("Squeeze")
@@ -117,7 +135,8 @@ def _pad(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
             full[a % rank], full[a % rank + rank] = pads[i], pads[i + len(axes)]
         pads = tuple(full)
     value = scalar(ctx.const(2, "constant_value"))
-    return [ctx.op("pad", x, pads=pads, mode=node.attr("mode", "constant"),
+    mode = choice(ctx, node, "mode", "constant", ("constant", "reflect", "edge", "wrap"))
+    return [ctx.op("pad", x, pads=pads, mode=mode,
                    value=0 if value is None else value)]
 
 
@@ -131,8 +150,8 @@ def _tile(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     """x[d0, d1] tiled (r0, r1): x as [1, d0, 1, d1], expanded to [r0, d0, r1, d1], reshaped."""
     x = node.arg(0)
     shape, repeats = shape_of(x), _required(ctx, 1, "repeats")
-    if len(repeats) != len(shape):
-        ctx.fail(f"repeats {repeats} do not match rank {len(shape)}")
+    if len(repeats) != len(shape) or min(repeats, default=0) < 0:
+        ctx.fail(f"repeats {list(repeats)} should be {len(shape)} non-negative values")
     spread = ctx.op("reshape", x, shape=tuple(v for d in shape for v in (1, d)))
     wide = ctx.op("expand", spread, shape=tuple(v for r, d in zip(repeats, shape)
                                                 for v in (r, d)))
@@ -156,6 +175,11 @@ def _constant_of_shape(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     shape = _required(ctx, 0, "shape")
     value = node.attr("value")
     value = np.zeros(1, np.float32) if value is None else value
+    if value.size != 1:
+        ctx.fail(f"value should hold one element, it has shape {list(value.shape)}")
+    if min(shape, default=0) < 0:
+        ctx.fail(f"shape {list(shape)} has a negative dim")
+    ctx.check_fits(f"ConstantOfShape {list(shape)}", math.prod(shape) * value.dtype.itemsize)
     return [np.full(shape, value.reshape(-1)[0], value.dtype)]
 
 
@@ -163,7 +187,17 @@ def _constant_of_shape(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 def _range(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     start, limit, delta = (ctx.required_const(k, what)
                            for k, what in enumerate(("start", "limit", "delta")))
-    return [np.arange(scalar(start), scalar(limit), scalar(delta)).astype(start.dtype)]
+    if not start.dtype == limit.dtype == delta.dtype or start.dtype.kind not in "iuf":
+        ctx.fail(f"start, limit and delta must share one numeric type, got {start.dtype}, "
+                 f"{limit.dtype}, {delta.dtype}")
+    first, last, step = scalar(start), scalar(limit), scalar(delta)
+    if step == 0 or not all(math.isfinite(v) for v in (first, last, step)):
+        ctx.fail(f"Range({first}, {last}, {step}) needs a non-zero step and finite bounds")
+    span = last - first
+    count = max(-(-span // step) if start.dtype.kind in "iu" else math.ceil(span / step), 0)
+    ctx.check_fits(f"Range of {count} values", count * start.dtype.itemsize)
+    return [(first + np.arange(count, dtype=np.int64 if start.dtype.kind in "iu"
+                               else np.float64) * step).astype(start.dtype)]
 
 
 @converts("Constant")

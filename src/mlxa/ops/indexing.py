@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlxa.errors import ShapeError
+from mlxa.errors import ShapeError, UserInputError
 from mlxa.ir.graph import TensorType
 from mlxa.ops import memory
 from mlxa.ops.shape import norm_axis
@@ -75,9 +75,14 @@ def _gather_rule(ins: Sequence[TensorType], attrs: Attrs) -> tuple[TensorType, .
 
 def _gather(ins: Arrays, outs: Arrays | None, attrs: Attrs) -> tuple[np.ndarray, ...]:
     """np.take in 'wrap' mode: negative indices count from the end, as in ONNX, and no buffer is
-    made (its 'raise' mode copies); an index out of [-n, n) wraps instead of failing."""
+    made (its 'raise' mode copies). An index out of [-n, n) is refused first (ONNX leaves it
+    undefined; wrapping would give an answer), at the cost of a min and a max."""
     x, idx = ins
     axis = norm_axis(int(attrs.get("axis", 0)), x.ndim)
+    n = x.shape[axis]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        bad = idx.min() if idx.min() < -n else idx.max()
+        raise UserInputError(f"gather: index {bad} is out of range for axis {axis} of size {n}")
     shape = x.shape[:axis] + idx.shape + x.shape[axis + 1:]
     out = outs[0] if outs else memory.empty(shape, x.dtype)
     np.take(x, idx, axis=axis, out=out, mode="wrap")

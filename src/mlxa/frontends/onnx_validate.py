@@ -1,0 +1,128 @@
+"""Checking an ONNX model against the ONNX spec before anything is converted or allocated.
+
+`check_model(model, label)` refuses, with a UserInputError naming the node ('Relu (act_1)'):
+- a node the spec forbids: an op not defined at the model's opset, too many or too few inputs
+  or outputs, an attribute without a type, of the wrong type, or unknown to the op
+  (onnx.checker.check_node, against onnx.defs' schemas);
+- a graph that is not one: a value defined twice, an IR-3 initializer missing from the inputs;
+- what the checker of the whole model refuses (onnx.checker.check_model), except graph inputs
+  and outputs declared without a type or shape, which ONNX Runtime accepts and the importer
+  does not need;
+- what strict type and shape inference refuses: inputs of types the op does not take, declared
+  types or shapes that contradict the inferred ones, attribute values the op's inference rejects.
+
+Attribute values the spec constrains but no inference checks (Gelu's approximate, epsilon signs,
+Conv's kernel_shape against its weight) are checked by the converters that read them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mlxa.errors import UserInputError
+
+# what onnx.checker says when a graph output has no type or shape (refused by the checker only)
+_SHAPELESS = ("Field 'shape' of 'type' is required but missing",
+              "Field 'type' of 'value_info' is required but missing")
+
+
+def where(node: Any, index: int) -> str:
+    """How errors name a node: 'Relu (act_1)', or 'Relu (node #3)' when it has no name."""
+    return f"{node.op_type} ({node.name or f'node #{index}'})"
+
+
+def check_model(model: Any, label: str) -> None:
+    """UserInputError naming the first thing in `model` that the ONNX spec forbids."""
+    _check_versions(model, label)
+    _check_names(model.graph, model.ir_version, label)
+    _check_nodes(model, label)
+    _check_whole(model, label)
+    _check_inference(model, label)
+
+
+def _first_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    text = re.sub(r"\(op_type:(\w+), node name: ([^)]*)\)", r"\1 (\2)", text)
+    text = re.sub(r"\(op_type:(\w+)\)", r"\1", text)
+    text = re.sub(r"Node\([^)]*\) with schema\(::(\w+):(\d+)\) has", r"(\1-\2 schema) has", text)
+    for prefix in ("[ShapeInferenceError] Inference error(s): ", "[ShapeInferenceError] ",
+                   "[TypeInferenceError] "):
+        text = text.replace(prefix, "")
+    return text[:300] or type(e).__name__
+
+
+def _check_versions(model: Any, label: str) -> None:
+    import onnx
+
+    if model.ir_version > onnx.IR_VERSION:
+        raise UserInputError(f"{label}: IR version {model.ir_version} is newer than the "
+                             f"{onnx.IR_VERSION} this onnx package knows")
+    domains = [o.domain for o in model.opset_import]
+    if len(set(domains)) != len(domains):
+        raise UserInputError(f"{label}: an opset domain is imported twice")
+
+
+def _check_names(graph: Any, ir_version: int, label: str) -> None:
+    """Every value defined once (SSA); in IR 3, every initializer also a graph input; every
+    declared tensor type with an element type."""
+    inputs = {vi.name for vi in graph.input}
+    defined = set(inputs)
+    for t in graph.initializer:
+        if t.name in defined - inputs or not t.name:
+            raise UserInputError(f"{label}: initializer {t.name!r} is defined twice or unnamed")
+        if ir_version < 4 and t.name not in inputs:
+            raise UserInputError(f"{label}: initializer {t.name!r} is not a graph input, which "
+                                 f"IR version {ir_version} requires")
+        defined.add(t.name)
+    if len(inputs) != len(graph.input):
+        raise UserInputError(f"{label}: a graph input is declared twice")
+    for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
+        if vi.type.WhichOneof("value") == "tensor_type" and not vi.type.tensor_type.elem_type:
+            raise UserInputError(f"{label}: value {vi.name!r} is declared a tensor of no "
+                                 "element type")
+    for index, node in enumerate(graph.node):
+        for name in node.output:
+            if name and name in defined:
+                raise UserInputError(f"{label}: {where(node, index)} redefines {name!r}, which "
+                                     "is already defined (a value has one definition)")
+            defined.add(name)
+
+
+def _check_nodes(model: Any, label: str) -> None:
+    from onnx import checker
+
+    ctx = checker.C.CheckerContext()
+    ctx.ir_version = model.ir_version
+    ctx.opset_imports = {o.domain: o.version for o in model.opset_import}
+    for index, node in enumerate(model.graph.node):
+        if node.domain not in ("", "ai.onnx"):
+            continue  # refused as unsupported before this runs
+        try:
+            checker.check_node(node, ctx)
+        except (checker.ValidationError, ValueError, RuntimeError) as e:
+            raise UserInputError(f"{label}: {where(node, index)}: {_first_line(e)}") from None
+
+
+def _check_whole(model: Any, label: str) -> None:
+    from onnx import checker
+
+    try:
+        checker.check_model(model)
+    except checker.ValidationError as e:
+        if not any(s in str(e) for s in _SHAPELESS):
+            raise UserInputError(f"{label}: not a valid ONNX model: {_first_line(e)}") from None
+    except ValueError:
+        pass  # over protobuf's 2 GB: the checks above and below still ran
+
+
+def _check_inference(model: Any, label: str) -> None:
+    from onnx import shape_inference
+
+    try:
+        shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    except shape_inference.InferenceError as e:
+        raise UserInputError(f"{label}: {_first_line(e)}") from None
+    except (ValueError, RuntimeError) as e:
+        raise UserInputError(f"{label}: type and shape inference failed: "
+                             f"{_first_line(e)}") from None

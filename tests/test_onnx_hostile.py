@@ -1,0 +1,180 @@
+"""Hostile ONNX files through `mlxa analyze`, in-process: every one ends with exit 0, 1 or 2, never
+3; a refusal is one line on stderr naming the problem; nothing hangs or allocates what the memory
+budget does not allow; and what succeeds, ONNX Runtime and the checker accept too.
+
+The cases: hand-built graphs for each kind of attack (memory bombs, FIFOs, wrong answers,
+tracebacks), seeded mutations of the exported zoo (byte flips, truncations, changed protobuf
+fields), and hypothesis-drawn window ops compared with ONNX Runtime. Seeded and deterministic;
+about a minute on one core.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+hypothesis = pytest.importorskip("hypothesis")
+
+from onnx_mutations import HOSTILE, analyze, one_op, ort_rejects, saved, sweep, zoo_model
+
+from mlxa.errors import MlxaError
+
+st = hypothesis.strategies
+BUDGET_NBYTES = 1 << 30  # the memory budget every case runs under
+
+
+@pytest.fixture(autouse=True)
+def budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLXA_MEMORY_BUDGET", str(BUDGET_NBYTES))
+
+
+@pytest.fixture
+def no_hang() -> Iterator[None]:
+    """A case that blocks for 30 s fails instead of hanging the suite."""
+
+    def hang(signum: int, frame: object) -> None:
+        raise TimeoutError("the case hung")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(30)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def assert_refused(outcome, needle: str) -> None:  # type: ignore[no-untyped-def]
+    assert outcome.code == 2, outcome
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mlxa: error: "), outcome.stderr
+    assert needle.lower() in lines[0].lower(), (needle, lines[0])
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hand_built_hostile_model_is_refused_in_one_line(tmp_path, no_hang, case) -> None:
+    build, needle = HOSTILE[case]
+    path = build(tmp_path)
+    outcome = analyze(path, tmp_path / "out")
+    assert_refused(outcome, needle)
+    if case != "gather_runtime_out_of_range":  # (found while running, not while reading)
+        assert str(path) in outcome.stderr  # named by its path, not only its base name
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_errors_name_the_path_as_typed(tmp_path, monkeypatch) -> None:
+    """Every zoo folder holds a model.onnx: the error says which, as the user typed it."""
+    for name in ("a", "b"):
+        (tmp_path / "zoo" / name).mkdir(parents=True)
+    build, _ = HOSTILE["gelu_bogus"]
+    build(tmp_path / "zoo" / "b")
+    monkeypatch.chdir(tmp_path)
+    outcome = analyze(Path("zoo/b/model.onnx"), Path("out"))
+    assert_refused(outcome, "zoo/b/model.onnx: Gelu (gelu_n)")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_model_paths_that_are_not_regular_files(tmp_path, no_hang, kind) -> None:
+    path = tmp_path / "model.onnx"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path = Path("/dev/zero")
+    assert_refused(analyze(path, tmp_path / "out"), "not a regular file")
+
+
+def test_names_with_control_characters_stay_on_one_line(tmp_path) -> None:
+    model = one_op("Relu", [4], {}, ["x"])
+    model.graph.node[0].op_type = "Bogus\nSpeedup: 1000x"
+    model.graph.node[0].name = "evil\r\x1b[31m"
+    outcome = analyze(saved(model, tmp_path), tmp_path / "out")
+    assert_refused(outcome, r"Bogus\nSpeedup: 1000x (evil\r\x1b[31m)")
+
+
+def test_zoo_models_are_accepted_by_us_and_onnxruntime(tmp_path) -> None:
+    """The sweep's starting points: each base model succeeds, so refusals are the mutations'."""
+    for name in ("small_cnn", "transformer"):
+        data = zoo_model(name).SerializeToString()
+        path = tmp_path / name / "model.onnx"
+        path.parent.mkdir()
+        path.write_bytes(data)
+        assert analyze(path, tmp_path / name / "out").code == 0
+        assert ort_rejects(data) == ""
+
+
+def test_mutated_zoo_sweep(tmp_path, no_hang) -> None:
+    """Seeded mutants of the exported zoo: no failure, and at most 1% of the successes on models
+    that ONNX Runtime or the checker refuse."""
+    result = sweep(600, seed=8, folder=tmp_path)
+    print(result.summary())
+    assert result.failures == [], "\n".join(result.failures)
+    assert len(result.bad_successes) <= 0.01 * max(result.succeeded, 1), \
+        "\n".join(result.bad_successes)
+    assert result.refused > 0 and result.succeeded > 0
+
+
+# -- window ops drawn by hypothesis, against ONNX Runtime ---------------------------------------
+
+@st.composite
+def window_models(draw):  # type: ignore[no-untyped-def]
+    """A Conv, MaxPool or AveragePool model with drawn (often invalid) attributes."""
+    op = draw(st.sampled_from(["Conv", "MaxPool", "AveragePool"]))
+    size = draw(st.integers(1, 7))
+    channels = draw(st.integers(1, 4))
+    k = draw(st.integers(1, 4))
+    small = st.integers(0, 3) | st.sampled_from([-1, 10**18])
+    attrs: dict = {}
+    if draw(st.booleans()):
+        attrs["strides"] = [draw(small), draw(small)]
+    if draw(st.booleans()):
+        attrs["pads"] = [draw(small) for _ in range(4)]
+    if draw(st.booleans()):
+        attrs["auto_pad"] = draw(st.sampled_from(["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER",
+                                                  "bogus"]))
+    if op != "AveragePool" and draw(st.booleans()):
+        attrs["dilations"] = [draw(small), draw(small)]
+    if op == "Conv":
+        group = draw(st.sampled_from([1, channels, 2, 0]))
+        if draw(st.booleans()):
+            attrs["kernel_shape"] = [draw(st.integers(1, 4)), k]
+        attrs["group"] = group
+        w = np.ones((2 * max(group, 1), max(channels // max(group, 1), 1), k, k), np.float32)
+        model = one_op("Conv", [1, channels, size, size], {"w": w}, ["x", "w"], **attrs)
+    else:
+        attrs["kernel_shape"] = [draw(st.integers(1, 4)), k]
+        if draw(st.booleans()):
+            attrs["ceil_mode"] = draw(st.sampled_from([0, 1, 2]))
+        model = one_op(op, [1, channels, size, size], {}, ["x"], **attrs)
+    return model, (1, channels, size, size)
+
+
+@hypothesis.settings(max_examples=150, deadline=None, derandomize=True,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(window_models())
+def test_window_ops_that_we_accept_onnxruntime_accepts_and_agrees(drawn) -> None:
+    from onnx_models import run_ort
+
+    from mlxa.frontends.onnx_import import load_onnx
+    from mlxa.runtime.eager import EagerModel
+
+    model, shape = drawn
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    try:
+        graph = load_onnx(model)
+    except MlxaError:
+        return  # refused cleanly: the property is about what we accept
+    ours = EagerModel(graph)(x)[0]
+    why = ort_rejects(model.SerializeToString())
+    assert why == "", why
+    (want,) = run_ort(model, {"x": x})
+    assert ours.shape == want.shape
+    np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
