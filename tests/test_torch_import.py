@@ -21,7 +21,7 @@ from torch_models import torch_twin
 
 from mlxa import from_torch
 from mlxa.errors import UnsupportedOpError, UserInputError
-from mlxa.runtime.compiled import CompiledModel
+from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
 
@@ -56,7 +56,7 @@ def test_full_size_resnet50_import_compiles_and_matches() -> None:
     imported = from_torch(twin, (x,))
     with torch.no_grad():
         want = twin(x).numpy()
-    assert_close(CompiledModel(imported)(x.numpy())[0], want)
+    assert_close(compile_model(imported)(x.numpy())[0], want)
 
 
 class ManyOps(nn.Module):
@@ -197,7 +197,7 @@ def test_cli_torch_factory_errors_are_one_line(factories, spec: str, needle: str
     ("my_factories:pair:", "has no callable 'pair:'"),
 ])
 def test_bad_factories_are_user_errors(factories, monkeypatch, spec: str, needle: str) -> None:
-    from mlxa.cli.model_sources import call_factory
+    from mlxa.cli.torch_source import call_factory
 
     monkeypatch.syspath_prepend(str(factories))
     with pytest.raises(UserInputError) as e:

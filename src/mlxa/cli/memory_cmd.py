@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlxa.cli.model_args import check_positive
+    from mlxa.cli.model_sources import check_positive
     from mlxa.compare.memory_table import render_table
     from mlxa.models.zoo import ZOO, get_model
 
@@ -38,15 +38,13 @@ def run(args: argparse.Namespace) -> int:
 
 def memory_table(names: list[str], batch: int, seed: int = 0, xla: bool = True,
                  onnx_tool: bool = True) -> dict[str, Any]:
-    from mlxa.cli.model_args import check_fits
-    from mlxa.cli.model_sources import activation_nbytes
+    from mlxa.cli.model_sources import check_run_fits
     from mlxa.compare.memory_table import COLUMNS, memory_row, random_inputs
     from mlxa.models.zoo import build
 
     for name in names:  # every model checked before any is run (building one is cheap)
         graph = build(name, batch, seed)
-        check_fits(f"--model {name} --batch {batch}",
-                   graph.param_nbytes + 3 * activation_nbytes(graph))
+        check_run_fits(f"--model {name} --batch {batch}", graph)
     rows = []
     for name in names:
         graph = build(name, batch, seed)

@@ -1,9 +1,11 @@
 """ATen ops -> the op table: one converter per op, for the PyTorch importer (torch_import.py).
 
-A converter takes the importer, the op's arguments by their schema names (defaults filled in,
-fx nodes replaced by Operands: graph Values or constant numpy arrays) and torch's fake output
-(for static shapes), and returns an Operand or a tuple of them. It emits ops through
+A converter takes an Emitter (the importer), the op's arguments by their schema names (defaults
+filled in, fx nodes replaced by Operands: graph Values or constant numpy arrays) and torch's fake
+output (for static shapes), and returns an Operand or a tuple of them. It emits ops through
 `imp.emit`, which folds ops whose inputs are all constants. No torch import is needed here.
+Imports go one way: torch_import imports the converters, which know the importer only as the
+Emitter protocol below.
 
 This file holds the registry, convolution, linear algebra, normalisation and elementwise ops;
 torch_aten_layout.py the reductions, pooling and layout ops.
@@ -12,19 +14,27 @@ torch_aten_layout.py the reductions, pooling and layout ops.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from mlxa.errors import UnsupportedOpError
 from mlxa.ir.graph import Value
 
-if TYPE_CHECKING:
-    from mlxa.frontends.torch_import import Importer
-
 Operand = Value | np.ndarray
 Args = dict[str, Any]
-Converter = Callable[["Importer", Args, Any], Any]
+
+
+class Emitter(Protocol):
+    """What a converter may ask of the importer: add an op, folded when its inputs are all
+    constants."""
+
+    def emit(self, op: str, *inputs: Operand, **attrs: Any) -> Operand: ...
+
+    def emit_multi(self, op: str, *inputs: Operand, **attrs: Any) -> tuple[Operand, ...]: ...
+
+
+Converter = Callable[[Emitter, Args, Any], Any]
 CONVERTERS: dict[str, Converter] = {}
 
 
@@ -56,6 +66,16 @@ def shape_of(meta: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in meta.shape)
 
 
+def numpy_dtype(torch_dtype: Any) -> np.dtype:
+    """The numpy dtype of a torch dtype (imports torch: call it only while importing)."""
+    import torch
+
+    try:
+        return torch.empty((), dtype=torch_dtype).numpy().dtype
+    except TypeError:
+        raise UnsupportedOpError(f"dtype {torch_dtype} has no numpy equivalent") from None
+
+
 def _ones(n: int) -> np.ndarray:
     return np.ones(n, np.float32)
 
@@ -67,7 +87,7 @@ def _zeros(n: int) -> np.ndarray:
 # -- convolution, linear algebra, normalisation ---------------------------------------------------
 
 @converts("conv2d", "convolution")
-def _conv(imp: Importer, a: Args, out: Any) -> Operand:
+def _conv(imp: Emitter, a: Args, out: Any) -> Operand:
     if a.get("transposed") or len(a["weight"].shape) != 4:
         raise UnsupportedOpError("only 2-D, non-transposed convolutions are supported")
     padding = a["padding"]
@@ -82,7 +102,7 @@ def _conv(imp: Importer, a: Args, out: Any) -> Operand:
 
 
 @converts("linear")
-def _linear(imp: Importer, a: Args, out: Any) -> Operand:
+def _linear(imp: Emitter, a: Args, out: Any) -> Operand:
     x, w, bias = a["input"], a["weight"], a["bias"]
     if len(x.shape) == 2:
         return imp.emit("gemm", x, w, *([bias] if bias is not None else []), transB=1)
@@ -91,18 +111,18 @@ def _linear(imp: Importer, a: Args, out: Any) -> Operand:
 
 
 @converts("addmm")
-def _addmm(imp: Importer, a: Args, out: Any) -> Operand:
+def _addmm(imp: Emitter, a: Args, out: Any) -> Operand:
     return imp.emit("gemm", a["mat1"], a["mat2"], a["input"], alpha=float(a["alpha"]),
                     beta=float(a["beta"]))
 
 
 @converts("mm", "bmm", "matmul")
-def _matmul(imp: Importer, a: Args, out: Any) -> Operand:
+def _matmul(imp: Emitter, a: Args, out: Any) -> Operand:
     return imp.emit("matmul", a["input"], a["mat2"] if "mat2" in a else a["other"])
 
 
 @converts("batch_norm", "_native_batch_norm_legit_no_training")
-def _batch_norm(imp: Importer, a: Args, out: Any) -> Any:
+def _batch_norm(imp: Emitter, a: Args, out: Any) -> Any:
     if a.get("training"):
         raise UnsupportedOpError("batch_norm in training mode")
     x = a["input"]
@@ -115,7 +135,7 @@ def _batch_norm(imp: Importer, a: Args, out: Any) -> Any:
 
 
 @converts("layer_norm", "native_layer_norm")
-def _layer_norm(imp: Importer, a: Args, out: Any) -> Any:
+def _layer_norm(imp: Emitter, a: Args, out: Any) -> Any:
     x, shape = a["input"], tuple(a["normalized_shape"])
     n = int(np.prod(shape))
     scale = _ones(n).reshape(shape) if a["weight"] is None else a["weight"]
@@ -126,12 +146,12 @@ def _layer_norm(imp: Importer, a: Args, out: Any) -> Any:
 
 
 @converts("softmax", "_softmax")
-def _softmax(imp: Importer, a: Args, out: Any) -> Operand:
+def _softmax(imp: Emitter, a: Args, out: Any) -> Operand:
     return imp.emit("softmax", a["input"], axis=int(a["dim"]))
 
 
 @converts("scaled_dot_product_attention")
-def _attention(imp: Importer, a: Args, out: Any) -> Operand:
+def _attention(imp: Emitter, a: Args, out: Any) -> Operand:
     """softmax(q k^T * scale + mask) v, written out in ops."""
     q, k, v, mask = a["query"], a["key"], a["value"], a["attn_mask"]
     if a.get("dropout_p") or a.get("enable_gqa"):
@@ -154,7 +174,7 @@ def _attention(imp: Importer, a: Args, out: Any) -> Operand:
 # -- elementwise ----------------------------------------------------------------------------------
 
 def _unary(op: str, **attrs: Any) -> Converter:
-    def convert(imp: Importer, a: Args, out: Any) -> Operand:
+    def convert(imp: Emitter, a: Args, out: Any) -> Operand:
         return imp.emit(op, a["input"], **attrs)
     return convert
 
@@ -165,54 +185,54 @@ for _name in ("relu", "sigmoid", "tanh", "silu", "erf", "sqrt", "hardswish", "ne
 
 
 @converts("gelu")
-def _gelu(imp: Importer, a: Args, out: Any) -> Operand:
+def _gelu(imp: Emitter, a: Args, out: Any) -> Operand:
     return imp.emit("gelu", a["input"], approximate=a["approximate"])
 
 
-def _clip(imp: Importer, x: Operand, lo: float | None, hi: float | None) -> Operand:
+def _clip(imp: Emitter, x: Operand, lo: float | None, hi: float | None) -> Operand:
     return imp.emit("clip", x, min=None if lo is None else float(lo),
                     max=None if hi is None else float(hi))
 
 
 @converts("hardtanh")
-def _hardtanh(imp: Importer, a: Args, out: Any) -> Operand:
+def _hardtanh(imp: Emitter, a: Args, out: Any) -> Operand:
     return _clip(imp, a["input"], a["min_val"], a["max_val"])
 
 
 @converts("relu6")
-def _relu6(imp: Importer, a: Args, out: Any) -> Operand:
+def _relu6(imp: Emitter, a: Args, out: Any) -> Operand:
     return _clip(imp, a["input"], 0.0, 6.0)
 
 
 @converts("clamp")
-def _clamp(imp: Importer, a: Args, out: Any) -> Operand:
+def _clamp(imp: Emitter, a: Args, out: Any) -> Operand:
     if isinstance(a["min"], (Value, np.ndarray)) or isinstance(a["max"], (Value, np.ndarray)):
         raise UnsupportedOpError("clamp with tensor bounds")
     return _clip(imp, a["input"], a["min"], a["max"])
 
 
 @converts("clamp_min")
-def _clamp_min(imp: Importer, a: Args, out: Any) -> Operand:
+def _clamp_min(imp: Emitter, a: Args, out: Any) -> Operand:
     return _clip(imp, a["input"], a["min"], None)
 
 
 @converts("clamp_max")
-def _clamp_max(imp: Importer, a: Args, out: Any) -> Operand:
+def _clamp_max(imp: Emitter, a: Args, out: Any) -> Operand:
     return _clip(imp, a["input"], None, a["max"])
 
 
 @converts("hardsigmoid")
-def _hardsigmoid(imp: Importer, a: Args, out: Any) -> Operand:
+def _hardsigmoid(imp: Emitter, a: Args, out: Any) -> Operand:
     return imp.emit("hardsigmoid", a["input"], alpha=1 / 6, beta=0.5)
 
 
 @converts("leaky_relu")
-def _leaky_relu(imp: Importer, a: Args, out: Any) -> Operand:
+def _leaky_relu(imp: Emitter, a: Args, out: Any) -> Operand:
     return imp.emit("leaky_relu", a["input"], alpha=float(a["negative_slope"]))
 
 
 def _binary(op: str) -> Converter:
-    def convert(imp: Importer, a: Args, out: Any) -> Operand:
+    def convert(imp: Emitter, a: Args, out: Any) -> Operand:
         x, y = a["input"], a["other"]
         like = x if isinstance(x, (Value, np.ndarray)) else y
         x, y = operand(x, like), operand(y, like)
@@ -227,27 +247,27 @@ for _name, _op in (("add", "add"), ("sub", "sub"), ("mul", "mul")):
 
 
 @converts("div")
-def _div(imp: Importer, a: Args, out: Any) -> Operand:
+def _div(imp: Emitter, a: Args, out: Any) -> Operand:
     if a.get("rounding_mode") is not None:
         raise UnsupportedOpError(f"div with rounding_mode={a['rounding_mode']!r}")
     return _binary("div")(imp, a, out)
 
 
 @converts("rsub")
-def _rsub(imp: Importer, a: Args, out: Any) -> Operand:
+def _rsub(imp: Emitter, a: Args, out: Any) -> Operand:
     x = a["input"]
     scaled = x if a["alpha"] == 1 else imp.emit("mul", x, operand(a["alpha"], x))
     return imp.emit("sub", operand(a["other"], x), scaled)
 
 
 @converts("pow")
-def _pow(imp: Importer, a: Args, out: Any) -> Operand:
+def _pow(imp: Emitter, a: Args, out: Any) -> Operand:
     x, exponent = a["input"], a["exponent"]  # either may be a Python scalar
     return imp.emit("pow", operand(x, exponent), operand(exponent, x))
 
 
 @converts("rsqrt")
-def _rsqrt(imp: Importer, a: Args, out: Any) -> Operand:
+def _rsqrt(imp: Emitter, a: Args, out: Any) -> Operand:
     return imp.emit("reciprocal", imp.emit("sqrt", a["input"]))
 
 

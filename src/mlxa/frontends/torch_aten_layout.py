@@ -3,21 +3,27 @@ half of the converter table that torch_aten.py starts (same contract, same regis
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from mlxa.errors import UnsupportedOpError
-from mlxa.frontends.torch_aten import Args, Converter, Operand, axis, converts, pair, shape_of
-
-if TYPE_CHECKING:
-    from mlxa.frontends.torch_import import Importer
-
+from mlxa.frontends.torch_aten import (
+    Args,
+    Converter,
+    Emitter,
+    Operand,
+    axis,
+    converts,
+    numpy_dtype,
+    pair,
+    shape_of,
+)
 
 # -- reductions and pooling -----------------------------------------------------------------------
 
 def _reduce(op: str) -> Converter:
-    def convert(imp: Importer, a: Args, out: Any) -> Operand:
+    def convert(imp: Emitter, a: Args, out: Any) -> Operand:
         x = a["input"]
         dims = a.get("dim")
         axes = tuple(range(len(x.shape))) if dims is None or dims == [] \
@@ -41,20 +47,20 @@ def _pool_attrs(a: Args, count_include_pad: bool = False) -> dict[str, Any]:
 
 
 @converts("max_pool2d", "max_pool2d_with_indices")
-def _max_pool(imp: Importer, a: Args, out: Any) -> Any:
+def _max_pool(imp: Emitter, a: Args, out: Any) -> Any:
     y = imp.emit("max_pool", a["input"], **_pool_attrs(a))
     return (y, None) if isinstance(out, (tuple, list)) else y
 
 
 @converts("avg_pool2d")
-def _avg_pool(imp: Importer, a: Args, out: Any) -> Operand:
+def _avg_pool(imp: Emitter, a: Args, out: Any) -> Operand:
     if a.get("divisor_override") is not None:
         raise UnsupportedOpError("avg_pool2d with divisor_override")
     return imp.emit("avg_pool", a["input"], **_pool_attrs(a, bool(a["count_include_pad"])))
 
 
 @converts("adaptive_avg_pool2d", "_adaptive_avg_pool2d")
-def _adaptive_avg_pool(imp: Importer, a: Args, out: Any) -> Operand:
+def _adaptive_avg_pool(imp: Emitter, a: Args, out: Any) -> Operand:
     x = a["input"]
     h, w = x.shape[-2:]
     oh, ow = pair(a["output_size"])
@@ -71,20 +77,20 @@ def _adaptive_avg_pool(imp: Importer, a: Args, out: Any) -> Operand:
 # -- layout ---------------------------------------------------------------------------------------
 
 @converts("view", "_unsafe_view", "reshape", "flatten", "unflatten", "view_copy")
-def _reshape(imp: Importer, a: Args, out: Any) -> Operand:
+def _reshape(imp: Emitter, a: Args, out: Any) -> Operand:
     shape = shape_of(out)
     x = a["input"]
     return x if tuple(x.shape) == shape else imp.emit("reshape", x, shape=shape)
 
 
 @converts("permute")
-def _permute(imp: Importer, a: Args, out: Any) -> Operand:
+def _permute(imp: Emitter, a: Args, out: Any) -> Operand:
     x = a["input"]
     return imp.emit("transpose", x, perm=tuple(axis(d, len(x.shape)) for d in a["dims"]))
 
 
 @converts("transpose")
-def _transpose(imp: Importer, a: Args, out: Any) -> Operand:
+def _transpose(imp: Emitter, a: Args, out: Any) -> Operand:
     x = a["input"]
     perm = list(range(len(x.shape)))
     i, j = axis(a["dim0"], len(perm)), axis(a["dim1"], len(perm))
@@ -93,13 +99,13 @@ def _transpose(imp: Importer, a: Args, out: Any) -> Operand:
 
 
 @converts("t")
-def _t(imp: Importer, a: Args, out: Any) -> Operand:
+def _t(imp: Emitter, a: Args, out: Any) -> Operand:
     x = a["input"]
     return x if len(x.shape) < 2 else imp.emit("transpose", x, perm=(1, 0))
 
 
 @converts("cat", "concat")
-def _cat(imp: Importer, a: Args, out: Any) -> Operand:
+def _cat(imp: Emitter, a: Args, out: Any) -> Operand:
     parts = [t for t in a["tensors"] if 0 not in t.shape or len(t.shape) != 1]
     if len(parts) == 1:
         return parts[0]
@@ -107,7 +113,7 @@ def _cat(imp: Importer, a: Args, out: Any) -> Operand:
 
 
 @converts("split", "split_with_sizes")
-def _split(imp: Importer, a: Args, out: Any) -> tuple[Operand, ...]:
+def _split(imp: Emitter, a: Args, out: Any) -> tuple[Operand, ...]:
     x = a["input"]
     dim = axis(a["dim"], len(x.shape))
     sizes = a.get("split_sizes")
@@ -120,7 +126,7 @@ def _split(imp: Importer, a: Args, out: Any) -> tuple[Operand, ...]:
 
 
 @converts("slice")
-def _slice(imp: Importer, a: Args, out: Any) -> Operand:
+def _slice(imp: Emitter, a: Args, out: Any) -> Operand:
     x = a["input"]
     dim = axis(a["dim"], len(x.shape))
     start, end, _ = slice(a["start"], a["end"], a["step"]).indices(x.shape[dim])
@@ -130,7 +136,7 @@ def _slice(imp: Importer, a: Args, out: Any) -> Operand:
 
 
 @converts("select")
-def _select(imp: Importer, a: Args, out: Any) -> Operand:
+def _select(imp: Emitter, a: Args, out: Any) -> Operand:
     """x[..., i, ...] as a one-element slice and a squeeze (a 0-d index would not survive
     GraphBuilder.param, which makes arrays at least 1-d)."""
     x = a["input"]
@@ -141,17 +147,17 @@ def _select(imp: Importer, a: Args, out: Any) -> Operand:
 
 
 @converts("embedding")
-def _embedding(imp: Importer, a: Args, out: Any) -> Operand:
+def _embedding(imp: Emitter, a: Args, out: Any) -> Operand:
     return imp.emit("gather", a["weight"], a["indices"], axis=0)
 
 
 @converts("unsqueeze")
-def _unsqueeze(imp: Importer, a: Args, out: Any) -> Operand:
+def _unsqueeze(imp: Emitter, a: Args, out: Any) -> Operand:
     return imp.emit("unsqueeze", a["input"], axes=(axis(a["dim"], len(a["input"].shape) + 1),))
 
 
 @converts("squeeze")
-def _squeeze(imp: Importer, a: Args, out: Any) -> Operand:
+def _squeeze(imp: Emitter, a: Args, out: Any) -> Operand:
     x = a["input"]
     dims = a.get("dim", None)
     dims = range(len(x.shape)) if dims is None else np.atleast_1d(dims)
@@ -165,7 +171,7 @@ TORCH_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "e
 
 
 @converts("constant_pad_nd", "pad")
-def _pad(imp: Importer, a: Args, out: Any) -> Operand:
+def _pad(imp: Emitter, a: Args, out: Any) -> Operand:
     """torch lists (begin, end) pairs from the last dim backwards; ONNX all begins, then ends."""
     x, pad, mode = a["input"], list(a["pad"]), a.get("mode", "constant")
     if mode not in TORCH_PAD_MODES:
@@ -180,14 +186,14 @@ def _pad(imp: Importer, a: Args, out: Any) -> Operand:
 
 
 @converts("clone", "contiguous", "alias", "detach", "lift_fresh_copy", "dropout")
-def _identity(imp: Importer, a: Args, out: Any) -> Operand:
+def _identity(imp: Emitter, a: Args, out: Any) -> Operand:
     if a.get("train"):
         raise UnsupportedOpError("dropout in training mode")
     return a["input"]
 
 
 @converts("_to_copy", "to")
-def _to_copy(imp: Importer, a: Args, out: Any) -> Operand:
+def _to_copy(imp: Emitter, a: Args, out: Any) -> Operand:
     x = a["input"]
     if np.dtype(x.dtype) != _numpy_dtype_of(out):
         raise UnsupportedOpError(f"dtype conversion from {x.dtype}")
@@ -195,6 +201,4 @@ def _to_copy(imp: Importer, a: Args, out: Any) -> Operand:
 
 
 def _numpy_dtype_of(meta: Any) -> np.dtype:
-    from mlxa.frontends.torch_import import numpy_dtype
-
     return numpy_dtype(meta.dtype)

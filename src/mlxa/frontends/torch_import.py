@@ -20,7 +20,7 @@ import numpy as np
 
 from mlxa.errors import ShapeError, UnsupportedOpError, UserInputError
 from mlxa.frontends import torch_aten_layout  # noqa: F401  (registers its converters)
-from mlxa.frontends.torch_aten import CONVERTERS, Operand
+from mlxa.frontends.torch_aten import CONVERTERS, Operand, numpy_dtype
 from mlxa.ir.graph import Graph, GraphBuilder, Value
 from mlxa.ops import get_op
 
@@ -160,15 +160,6 @@ def _check_shape(node: Any, result: Any) -> None:
             and tuple(result.shape) != tuple(meta.shape):
         raise ShapeError(f"importing {node.format_node()}: got shape {list(result.shape)}, "
                          f"torch says {list(meta.shape)}")
-
-
-def numpy_dtype(torch_dtype: Any) -> np.dtype:
-    import torch
-
-    try:
-        return torch.empty((), dtype=torch_dtype).numpy().dtype
-    except TypeError:
-        raise UnsupportedOpError(f"dtype {torch_dtype} has no numpy equivalent") from None
 
 
 def _to_numpy(t: Any) -> np.ndarray:
