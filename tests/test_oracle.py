@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from types import MappingProxyType
-from typing import Any
 
 import numpy as np
 import pytest
+from executors import compiled_outputs, eager_outputs
 
 from mlxa.ir.graph import Graph, GraphBuilder, Node
 from mlxa.models.zoo import ZOO, build
@@ -26,7 +26,6 @@ from mlxa.oracle import (
     reference_outputs,
     relative_error,
 )
-from mlxa.runtime.eager import EagerModel
 from mlxa.verify import compare_outputs
 
 EPS32 = float(np.finfo(np.float32).eps)
@@ -35,19 +34,8 @@ EPS32 = float(np.finfo(np.float32).eps)
 SMALLER = {"mobilenet_v2": {"image": 96}, "resnet18": {"image": 96}, "resnet50": {"image": 96}}
 
 
-def compiled_outputs(graph: Graph, inputs: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """The compiled executor's outputs, copied (its buffers are overwritten by the next call):
-    the one place this file builds it."""
-    from mlxa.runtime import compiled
-
-    runtime: Any = compiled  # compile_model (compile, then bind), or the older one-step class
-    model = (runtime.compile_model(graph) if hasattr(runtime, "compile_model")
-             else runtime.CompiledModel(graph, runtime.CompileOptions()))
-    return tuple(np.array(a) for a in model(*inputs))
 
 
-def eager_outputs(graph: Graph, inputs: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    return tuple(np.array(a) for a in EagerModel(graph)(*inputs))
 
 
 def random_inputs(graph: Graph, seed: int = 0) -> list[np.ndarray]:

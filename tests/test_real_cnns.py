@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -22,6 +21,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 import real_cnns
+from executors import compiled_outputs
 
 from mlxa.frontends.onnx_import import load_onnx
 from mlxa.ir.graph import Graph
@@ -33,17 +33,6 @@ NAMES = list(real_cnns.ARCHITECTURES)
 WITH_BATCH_NORM = ["densenet121", "inception_v2", "resnet50", "shufflenet"]
 OLD_RULE_FAILS = ["densenet121", "resnet50", "shufflenet"]  # by 3x to 200x its atol (measured)
 ORT_AGREEMENT = 1e-5  # of the output's scale; measured at most 1.8e-6
-
-
-def compiled_outputs(graph: Graph, inputs: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """The compiled executor's outputs, copied (its buffers are overwritten by the next call):
-    the one place this file builds it."""
-    from mlxa.runtime import compiled
-
-    runtime: Any = compiled  # compile_model (compile, then bind), or the older one-step class
-    model = (runtime.compile_model(graph) if hasattr(runtime, "compile_model")
-             else runtime.CompiledModel(graph, runtime.CompileOptions()))
-    return tuple(np.array(a) for a in model(*inputs))
 
 
 @dataclass(frozen=True)
