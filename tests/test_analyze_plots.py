@@ -3,6 +3,7 @@ at all written on bad input or without matplotlib."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -34,11 +35,16 @@ def test_plots_of_a_zoo_model_in_optimized_mode(tmp_path) -> None:
     assert (tmp_path / "small_cnn_timeline.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
+# errors found after the matplotlib check: without matplotlib, that check speaks first
+after_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
+                                      reason="matplotlib is not installed")
+
+
 @pytest.mark.parametrize("args, needle", [
     (("--mode", "baseline"), "--plots"),
     (("--planner", "nope"), "unknown planner"),
-    (("--batch", "0"), "--batch"),
-    (("--model", "nope"), "unknown model"),
+    pytest.param(("--batch", "0"), "--batch", marks=after_matplotlib),
+    pytest.param(("--model", "nope"), "unknown model", marks=after_matplotlib),
 ])
 def test_bad_input_writes_nothing(tmp_path, args: tuple[str, ...], needle: str) -> None:
     out = tmp_path / "out"
@@ -62,9 +68,28 @@ def test_without_matplotlib_one_line_and_nothing_written(tmp_path) -> None:
 
 def test_every_planned_buffer_has_a_kind() -> None:
     from mlxa.models.zoo import build
-    from mlxa.runtime.compiled import CompiledModel
+    from mlxa.runtime.compiled import compile_model
 
-    compiled = CompiledModel(build("small_cnn", batch=2))
-    kinds = compiled.buffer_kinds()
-    assert len(kinds) == len(compiled.planned_buffers)
+    compiled = compile_model(build("small_cnn", batch=2))
+    kinds = compiled.program.buffer_kinds()
+    assert len(kinds) == len(compiled.program.planned_buffers)
     assert {"conv", "conv scratch"} <= set(kinds)
+
+
+@pytest.mark.parametrize("end", [1, 3, 7, 5000])
+def test_step_ticks_are_integers(monkeypatch, end: int) -> None:
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from mlxa.planners.contract import Buffer, Plan
+    from mlxa.report.timeline_plot import timeline_png
+
+    ticks = []
+    close = plt.close
+
+    def record(fig):  # the figure as drawn, just before the renderer closes it
+        ticks.extend(fig.axes[0].get_xticks())
+        close(fig)
+
+    monkeypatch.setattr(plt, "close", record)
+    png = timeline_png([Buffer(0, 0, end, 4096)], Plan((0,), 4096, "first_fit"))
+    assert png.startswith(PNG_SIGNATURE)
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks

@@ -39,6 +39,7 @@ def timeline_png(buffers: Sequence[Buffer], plan: Plan, kinds: Sequence[str] | N
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
         from matplotlib.collections import PolyCollection
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         raise UserInputError("plots need matplotlib (pip install 'mlxa[plots]')") from None
     if kinds is not None and len(kinds) != len(buffers):
@@ -64,6 +65,7 @@ def timeline_png(buffers: Sequence[Buffer], plan: Plan, kinds: Sequence[str] | N
             ax.plot([], [], "s", color=colours[index[label]], label=label)
         ax.set_xlim(min((b.start for b in buffers), default=0),
                     max((b.end for b in buffers), default=1))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no 0.5 ticks
         ax.set_ylim(0, max(plan.arena_nbytes, bound, 1) / scale * 1.05)
         ax.set_xlabel("step")
         ax.set_ylabel(f"arena offset ({unit})")
