@@ -72,7 +72,7 @@ class ModelSummary:
 class RunConfig:
     mode: str = "both"
     planner: str = "best"
-    warmup: int = 2
+    warmup: int = 1
     repeat: int | None = None  # None: as many as the time budget allows
     budget_s: float = 3.0
     per_op: bool = False

@@ -1,4 +1,6 @@
-"""Correctness: the optimized outputs against the baseline's, within a tolerance set by dtype.
+"""Element-wise agreement within a tolerance set by dtype: for comparing our outputs with another
+implementation's (ONNX Runtime, XLA) in tests and benchmarks. A run's correctness is judged by
+the oracle (oracle.py) instead: an element-wise rtol cries wolf on logits near zero.
 
 PASS when every element satisfies |opt - base| <= atol + rtol * |base| (numpy's allclose rule).
 """

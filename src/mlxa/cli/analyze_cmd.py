@@ -16,8 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.add_argument("--mode", default="both", help="baseline | optimized | both (default both)")
     p.add_argument("--planner", default="best", help="offset planner (default best)")
-    p.add_argument("--warmup", type=int, default=2, help="warm-up calls of each executor "
-                                                         "(default 2)")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="warm-up calls of each executor after its first (default 1)")
     p.add_argument("--repeat", type=int, default=None,
                    help="timed calls of each executor (default: as many as --budget allows, "
                         "5 to 200)")
