@@ -1,19 +1,29 @@
-"""The kernel contract for the CNN and transformer ops: shape rules (and their errors), FLOP
-rules, in-place safety, and no allocation once compiled (outputs and workspace given)."""
+"""The op table's contract, over every op it holds: each declares a shape rule, a cost rule, a
+kernel and a doc; each runs on its example (tests/op_examples.py) to exactly the types its shape
+rule declares; given its outputs and workspace, its bound kernel computes the same and allocates
+nothing; an op that may run in place computes the same in place. A newly registered op without
+an example fails here. Then edge cases by hand: shape rules and their errors, FLOP rules,
+compiled graphs that allocate nothing, blocked kernels equal to one block."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
+from op_examples import EXAMPLES
 
 from mlxa.errors import ShapeError
 from mlxa.ir.graph import GraphBuilder, TensorType
 from mlxa.ops import OPS, get_op
+from mlxa.ops.blocks import block_elements_of
+from mlxa.ops.table import Attrs, OpDef
 from mlxa.profile.memory import measure_memory
-from mlxa.runtime.compiled import CompiledModel
+from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
 RNG = np.random.default_rng(3)
+ALL_OPS = sorted(OPS)
 
 
 def f32(*shape: int) -> np.ndarray:
@@ -23,6 +33,97 @@ def f32(*shape: int) -> np.ndarray:
 def t(*shape: int) -> TensorType:
     return TensorType.of(shape)
 
+
+# -- every op in the table -----------------------------------------------------------------------
+
+def types_of(arrays: Sequence[np.ndarray]) -> list[TensorType]:
+    return [TensorType.of(a.shape, a.dtype) for a in arrays]
+
+
+def example(name: str) -> tuple[list[np.ndarray], Attrs]:
+    if name not in EXAMPLES:
+        pytest.fail(f"op {name!r} has no example: add one to tests/op_examples.py")
+    arrays, attrs = EXAMPLES[name]()
+    return list(arrays), attrs
+
+
+def workspace_for(op: OpDef, ins: Sequence[TensorType], outs: Sequence[TensorType],
+                  attrs: Attrs) -> np.ndarray | None:
+    """What the compiled executor hands the op: its scratch, or its blocks' temporaries."""
+    nbytes = op.workspace_nbytes(ins, outs, attrs)
+    if op.ew is not None:
+        nbytes = max(nbytes, op.tmps(attrs) * block_elements_of(outs[0].shape)
+                     * outs[0].dtype.itemsize)
+    return np.zeros(nbytes, np.uint8) if nbytes else None
+
+
+def assert_same(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.dtype == want.dtype and got.shape == want.shape
+    if got.dtype.kind == "f":
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(got, want)
+
+
+def test_every_op_has_an_example_and_every_example_an_op() -> None:
+    assert sorted(set(OPS) - set(EXAMPLES)) == [], "ops without an example (tests/op_examples.py)"
+    assert sorted(set(EXAMPLES) - set(OPS)) == [], "examples of ops not in the table"
+
+
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_every_op_declares_every_rule(name: str) -> None:
+    op = OPS[name]
+    assert op.name == name
+    assert callable(op.shape) and callable(op.flops) and callable(op.kernel)
+    assert op.doc.strip(), f"op {name!r} has no doc"
+    assert not (op.view and op.inplace), "a view shares its input; in place is something else"
+
+
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_every_op_runs_its_example_to_its_declared_types(name: str) -> None:
+    op = get_op(name)
+    arrays, attrs = example(name)
+    ins = types_of(arrays)
+    outs = op.shape(ins, attrs)
+    results = op.kernel(arrays, None, attrs)
+    assert types_of(results) == list(outs)
+    cost = op.cost(ins, outs, attrs)
+    assert isinstance(cost.flops, int) and cost.flops >= 0
+    assert (cost.read_nbytes, cost.written_nbytes) == (sum(x.nbytes for x in ins),
+                                                       sum(x.nbytes for x in outs))
+
+
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_bound_kernels_compute_the_same_and_allocate_nothing(name: str) -> None:
+    op = get_op(name)
+    arrays, attrs = example(name)
+    ins = types_of(arrays)
+    outs = op.shape(ins, attrs)
+    want = [np.array(r) for r in op.kernel(arrays, None, attrs)]
+    got = [np.full(o.shape, 7, o.dtype) for o in outs]  # not zeros: every element is written
+    call = op.bound(arrays, got, attrs, workspace_for(op, ins, outs, attrs))
+    call()
+    for g, w in zip(got, want):
+        assert_same(g, w)
+    assert measure_memory(call).allocations == 0
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_OPS if OPS[n].inplace])
+def test_in_place_ops_compute_the_same_in_place(name: str) -> None:
+    op = get_op(name)
+    arrays, attrs = example(name)
+    ins = types_of(arrays)
+    outs = op.shape(ins, attrs)
+    (want,) = (np.array(r) for r in op.kernel(arrays, None, attrs))
+    donors = [k for k in op.alias_candidates(attrs, len(arrays)) if ins[k] == outs[0]]
+    assert donors, f"op {name!r} claims in place, but its example has no input of its output type"
+    for k in donors:
+        shared = [a.copy() for a in arrays]
+        op.bound(shared, [shared[k]], attrs, workspace_for(op, ins, outs, attrs))()
+        assert_same(shared[k], want)
+
+
+# -- edge cases ----------------------------------------------------------------------------------
 
 def test_every_op_can_be_exported() -> None:
     from mlxa.frontends.onnx_export_ops import EXPORTERS
@@ -127,7 +228,7 @@ GRAPHS = {
 @pytest.mark.parametrize("name", GRAPHS)
 def test_compiled_kernels_allocate_nothing(name) -> None:
     graph, inputs = _graph(GRAPHS[name])
-    compiled = CompiledModel(graph)
+    compiled = compile_model(graph)
     want = EagerModel(graph)(*inputs)
     np.testing.assert_allclose(compiled(*inputs)[0], want[0], rtol=1e-6, atol=1e-6)
     stats = measure_memory(lambda: compiled(*inputs))

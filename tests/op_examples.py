@@ -1,0 +1,99 @@
+"""One small example per op of the op table: its input arrays and attributes. The contract tests
+(test_ops_contract.py) run every op on its example; an op registered without one fails them, so
+add its example here when you add an op."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from mlxa.ops.fused import make_step
+
+RNG = np.random.default_rng(11)
+Example = tuple[tuple[np.ndarray, ...], dict[str, Any]]
+
+
+def f32(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def positive(*shape: int) -> np.ndarray:
+    return (np.abs(f32(*shape)) + 0.5).astype(np.float32)
+
+
+def mask(*shape: int) -> np.ndarray:
+    return RNG.random(shape) < 0.5
+
+
+def _unary(op: str, **attrs: Any) -> tuple[str, Callable[[], Example]]:
+    return op, lambda: ((f32(2, 3, 5),), attrs)
+
+
+def _binary(op: str) -> tuple[str, Callable[[], Example]]:
+    return op, lambda: ((f32(2, 3, 5), f32(3, 1)), {})  # broadcast
+
+
+def _compare(op: str) -> tuple[str, Callable[[], Example]]:
+    return op, lambda: ((f32(2, 4), f32(4)), {})
+
+
+def _reduce(op: str) -> tuple[str, Callable[[], Example]]:
+    return op, lambda: ((f32(2, 3, 4),), {"axes": (1,), "keepdims": 0})
+
+
+EXAMPLES: dict[str, Callable[[], Example]] = dict([
+    ("conv", lambda: ((f32(1, 4, 6, 6), f32(6, 2, 3, 3), f32(6)),
+                      {"group": 2, "strides": (2, 1), "pads": (1, 1, 0, 1)})),
+    *(_binary(op) for op in ("add", "sub", "mul", "max", "min")),
+    ("div", lambda: ((f32(2, 3, 5), positive(5)), {})),
+    ("pow", lambda: ((positive(2, 3), f32(3)), {})),
+    ("prelu", lambda: ((f32(2, 3, 4, 4), f32(3, 1, 1)), {})),
+    *(_unary(op) for op in ("relu", "erf", "sigmoid", "silu", "tanh", "hardswish", "neg",
+                            "exp", "abs")),
+    _unary("gelu", approximate="tanh"),
+    _unary("clip", min=-0.5, max=0.5),
+    _unary("hardsigmoid", alpha=0.2, beta=0.5),
+    _unary("leaky_relu", alpha=0.1),
+    ("sqrt", lambda: ((positive(2, 3),), {})),
+    ("log", lambda: ((positive(2, 3),), {})),
+    ("reciprocal", lambda: ((positive(2, 3),), {})),
+    ("fused", lambda: ((f32(4, 8), f32(8)),
+                       {"steps": (make_step("add", (0, 1), {}), make_step("relu", (-1,), {}),
+                                  make_step("mul", (-1, 1), {}))})),
+    ("reshape", lambda: ((f32(2, 3, 4),), {"shape": (6, -1)})),
+    ("flatten", lambda: ((f32(2, 3, 4, 5),), {"axis": 2})),
+    ("squeeze", lambda: ((f32(1, 3, 1),), {"axes": (-1,)})),
+    ("unsqueeze", lambda: ((f32(3, 4),), {"axes": (0, 3)})),
+    ("identity", lambda: ((f32(3, 4),), {})),
+    ("transpose", lambda: ((f32(2, 3, 4),), {"perm": (2, 0, 1)})),
+    ("expand", lambda: ((f32(3, 1),), {"shape": (2, 1, 4)})),
+    ("concat", lambda: ((f32(2, 3), f32(2, 5)), {"axis": -1})),
+    ("split", lambda: ((f32(4, 10),), {"axis": 1, "sizes": (2, 3, 5)})),
+    ("slice", lambda: ((f32(10, 8),), {"starts": (-3, 1), "ends": (100, 7), "axes": (0, 1),
+                                       "steps": (1, 3)})),
+    ("gather", lambda: ((f32(5, 7), np.array([[0, -1, 3], [6, 2, 2]], np.int64)), {"axis": 1})),
+    ("pad", lambda: ((f32(2, 3, 4),), {"pads": (0, 1, 2, 0, 1, 1), "mode": "reflect"})),
+    ("matmul", lambda: ((f32(2, 3, 4), f32(4, 5)), {})),
+    ("gemm", lambda: ((f32(4, 3), f32(5, 4), f32(5)),
+                      {"transA": 1, "transB": 1, "alpha": 0.5, "beta": 2.0})),
+    ("cast", lambda: ((f32(2, 3) * 10,), {"to": "int32"})),
+    *(_compare(op) for op in ("equal", "less", "greater", "less_equal", "greater_equal")),
+    ("not", lambda: ((mask(2, 3),), {})),
+    ("and", lambda: ((mask(2, 3), mask(3)), {})),
+    ("or", lambda: ((mask(2, 3), mask(2, 1)), {})),
+    ("where", lambda: ((mask(2, 3), f32(2, 3), f32(3)), {})),
+    ("batch_norm", lambda: ((f32(2, 3, 4, 4), f32(3), f32(3), f32(3), positive(3)),
+                            {"epsilon": 1e-3})),
+    ("softmax", lambda: ((f32(2, 3, 5),), {"axis": 1})),
+    ("log_softmax", lambda: ((f32(2, 3, 5),), {"axis": -1})),
+    ("layer_norm", lambda: ((f32(2, 5, 8), f32(8), f32(8)), {})),
+    ("max_pool", lambda: ((f32(1, 2, 7, 7),), {"kernel_shape": (3, 3), "strides": (2, 2),
+                                              "pads": (1, 1, 1, 1), "ceil_mode": 1})),
+    ("avg_pool", lambda: ((f32(1, 2, 6, 6),), {"kernel_shape": (3, 3), "strides": (2, 2),
+                                              "pads": (1, 1, 1, 1)})),
+    ("global_avg_pool", lambda: ((f32(2, 3, 5, 4),), {})),
+    *(_reduce(op) for op in ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min")),
+    ("argmax", lambda: ((f32(3, 5),), {"axis": 1, "keepdims": 0})),
+])
