@@ -22,7 +22,9 @@ from mlxa import __version__
 from mlxa.errors import MlxaError, Terminated
 from mlxa.machine.blas import choose_blas_core
 
-COMMANDS = ("analyze", "show", "plan", "models", "memory")
+# Each is a module cli/<name>_cmd.py; a command whose module is not there yet is left out.
+COMMANDS = ("analyze", "show", "plan", "models", "memory", "machine", "roofline", "fusion",
+            "quantize", "layout", "sparsity", "kernels", "report", "sweep")
 
 
 class _Parser(argparse.ArgumentParser):
