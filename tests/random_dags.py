@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from mlxa.ir.graph import Graph, GraphBuilder, Value
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph, Value
 
 UNARY = ["relu", "tanh", "sigmoid", "neg", "abs"]
 BINARY = ["add", "sub", "mul", "max"]

@@ -14,7 +14,8 @@ from random_dags import random_dags
 from mlxa.analysis.bound_steps import AS_WRITTEN, IN_PLACE, arena_bound
 from mlxa.analysis.buffers import assign_buffers
 from mlxa.compiler import CompileOptions, compile_program
-from mlxa.ir.graph import Graph, GraphBuilder
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph
 from mlxa.models.mlp import MLPConfig, mlp
 from mlxa.models.zoo import ZOO, build
 

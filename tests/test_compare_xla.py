@@ -11,7 +11,8 @@ pytest.importorskip("jax")
 
 from mlxa.compare.memory_table import memory_row, random_inputs, render_table
 from mlxa.compare.xla import check_lowering, compile_xla, lowering_rules, xla_memory
-from mlxa.ir.graph import Graph, GraphBuilder, Value
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph, Value
 from mlxa.models.zoo import ZOO, build
 from mlxa.ops import OPS
 

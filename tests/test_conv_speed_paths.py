@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlxa.ir.graph import GraphBuilder
+from mlxa.ir.builder import GraphBuilder
 from mlxa.ops import conv
 from mlxa.profile.memory import measure_memory
 from mlxa.runtime.compiled import compile_model

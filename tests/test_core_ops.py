@@ -130,7 +130,7 @@ def test_kernel_given_outputs_allocates_no_tensor() -> None:
 
 def test_shape_errors_quote_the_node() -> None:
     from mlxa.errors import ShapeError
-    from mlxa.ir.graph import GraphBuilder
+    from mlxa.ir.builder import GraphBuilder
 
     b = GraphBuilder()
     x = b.input((32, 784))

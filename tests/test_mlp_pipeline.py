@@ -10,6 +10,7 @@ import pytest
 from mlxa.analysis.buffers import assign_buffers
 from mlxa.analysis.lifetimes import lifetimes
 from mlxa.cli.show_cmd import show_text
+from mlxa.compiler import CompileOptions
 from mlxa.errors import UserInputError
 from mlxa.ir.printer import format_graph
 from mlxa.models.mlp import MLPConfig, load_weights, mlp, mlp_weights
@@ -17,7 +18,6 @@ from mlxa.ops import memory
 from mlxa.passes.fuse_elementwise import fuse_elementwise, fusion_groups
 from mlxa.planners import PLANNERS, validate
 from mlxa.profile.memory import measure_memory
-from mlxa.compiler import CompileOptions
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 

@@ -11,13 +11,14 @@ pytest.importorskip("onnxruntime")
 
 from onnx_models import run_ort
 
+from mlxa.compiler import CompileOptions
 from mlxa.errors import UserInputError
 from mlxa.frontends.onnx_export import to_onnx
 from mlxa.frontends.onnx_import import load_onnx
-from mlxa.ir.graph import Graph, GraphBuilder
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph
 from mlxa.passes.fold_batch_norm import fold_batch_norm
 from mlxa.passes.fuse_elementwise import fuse_elementwise
-from mlxa.compiler import CompileOptions
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 

@@ -14,7 +14,8 @@ import pytest
 from op_examples import EXAMPLES
 
 from mlxa.errors import ShapeError
-from mlxa.ir.graph import GraphBuilder, TensorType
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import TensorType
 from mlxa.ops import OPS, get_op
 from mlxa.ops.blocks import block_elements_of
 from mlxa.ops.table import Attrs, OpDef

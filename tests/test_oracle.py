@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from executors import compiled_outputs, eager_outputs
 
-from mlxa.ir.graph import Graph, GraphBuilder, Node
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph, Node
 from mlxa.models.zoo import ZOO, build
 from mlxa.oracle import (
     C,

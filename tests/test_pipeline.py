@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mlxa.compiler import PASSES, CompileOptions, Pass, compile_program, run_passes
-from mlxa.ir.graph import GraphBuilder, Node
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Node
 from mlxa.ir.printer import format_graph
 from mlxa.ir.verify import IRError, check_graph
 from mlxa.models.zoo import build

@@ -9,10 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlxa.analysis.buffers import assign_buffers
-from mlxa.ir.graph import Graph, GraphBuilder, Value
+from mlxa.compiler import CompileOptions
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph, Value
 from mlxa.passes.fuse_elementwise import fuse_elementwise
 from mlxa.planners import PLANNERS, lower_bound, validate
-from mlxa.compiler import CompileOptions
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 

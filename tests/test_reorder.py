@@ -10,11 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from random_dags import random_dags, random_input
 
-from mlxa.ir.graph import Graph, GraphBuilder
+from mlxa.compiler import CompileOptions
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph
 from mlxa.models.zoo import build
 from mlxa.passes.fuse_elementwise import fuse_elementwise
 from mlxa.passes.reorder import arena_bound, reorder_for_memory
-from mlxa.compiler import CompileOptions
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from mlxa.budget import check_fits
 from mlxa.errors import ShapeError, UserInputError
-from mlxa.ir.graph import GraphBuilder, TensorType, Value
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import TensorType, Value
 from mlxa.ops import get_op, infer_types
 
 Operand = Value | np.ndarray

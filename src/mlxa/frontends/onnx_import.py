@@ -28,7 +28,8 @@ from mlxa.frontends.onnx_tensors import (
     read_tensor,
 )
 from mlxa.frontends.onnx_validate import check_model, where
-from mlxa.ir.graph import Graph, GraphBuilder, Value
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph, Value
 
 OPSETS = range(13, 22)  # default-domain opsets converted without upgrading
 OLDEST_OPSET = 7  # older ones are upgraded; below 7, ONNX Runtime lacks most kernels too

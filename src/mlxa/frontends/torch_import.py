@@ -21,7 +21,8 @@ import numpy as np
 from mlxa.errors import ShapeError, UnsupportedOpError, UserInputError
 from mlxa.frontends import torch_aten_layout  # noqa: F401  (registers its converters)
 from mlxa.frontends.torch_aten import CONVERTERS, Operand, numpy_dtype
-from mlxa.ir.graph import Graph, GraphBuilder, Value
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph, Value
 from mlxa.ops import get_op
 
 

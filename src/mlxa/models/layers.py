@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlxa.ir.graph import GraphBuilder, Value
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Value
 
 F32 = np.float32
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from mlxa.budget import check_fits
 from mlxa.errors import UserInputError
-from mlxa.ir.graph import Graph, GraphBuilder
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph
 
 ACTIVATIONS = {
     "gelu": ("gelu", {"approximate": "tanh"}),

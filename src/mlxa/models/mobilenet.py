@@ -7,7 +7,8 @@ so the weights map one to one onto torchvision.models.mobilenet_v2.
 
 from __future__ import annotations
 
-from mlxa.ir.graph import Graph, GraphBuilder, Value
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph, Value
 from mlxa.models.layers import Layers
 
 # (expansion t, output channels c, repeats n, first stride s) per stage, from the paper's table 2.

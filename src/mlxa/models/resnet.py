@@ -7,7 +7,8 @@ so the weights map one to one onto torchvision.models.resnet18/50.
 
 from __future__ import annotations
 
-from mlxa.ir.graph import Graph, GraphBuilder, Value
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph, Value
 from mlxa.models.layers import Layers
 
 # The last batch norm of every residual branch gets gamma scaled by this, so that the sum of a

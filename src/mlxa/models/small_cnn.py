@@ -7,7 +7,8 @@ Small enough to run in milliseconds, and it uses both pooling ops and a flatten 
 
 from __future__ import annotations
 
-from mlxa.ir.graph import Graph, GraphBuilder
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph
 from mlxa.models.layers import Layers
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from mlxa.errors import UserInputError
-from mlxa.ir.graph import Graph, GraphBuilder, Value
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph, Value
 from mlxa.models.layers import F32, Layers
 
 
