@@ -34,6 +34,7 @@ class Meta:
     date: str
     command: str
     load_average: float | None = None
+    cpu_flags: tuple[str, ...] = ()  # the instruction-set flags that matter to kernels (SIMD)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,27 @@ class PlannedBuffer:
 
 
 @dataclass(frozen=True)
+class CompiledNode:
+    """One node of the compiled graph, for pictures of it. `producer_index`: the steps whose
+    outputs it reads (graph inputs and parameters left out); `chain`: a fused node's ops joined by
+    '>' ("" otherwise); its first output lives over [start_index, end_index) at `offset_nbytes`
+    in the arena, or outside it (`offset_nbytes` None: a graph output); `shares_input`: it writes
+    into an input's buffer (in place, or a view)."""
+
+    index: int
+    name: str
+    op: str
+    shape: tuple[int, ...]
+    producer_index: tuple[int, ...]
+    chain: str
+    size_nbytes: int
+    start_index: int
+    end_index: int
+    offset_nbytes: int | None
+    shares_input: bool = False
+
+
+@dataclass(frozen=True)
 class PassTime:
     name: str
     time_ms: float
@@ -162,6 +184,7 @@ class PlanSummary:
     passes: tuple[PassTime, ...]
     buffers: tuple[PlannedBuffer, ...]
     compile_ms: float = 0.0
+    nodes: tuple[CompiledNode, ...] = ()  # the compiled graph in program order
 
 
 @dataclass(frozen=True)
@@ -223,7 +246,7 @@ def from_json(cls: Any, data: Any) -> Any:
     origin = typing.get_origin(cls)
     if dataclasses.is_dataclass(cls):
         hints = typing.get_type_hints(cls)
-        return cls(**{f.name: from_json(hints[f.name], data[f.name])
+        return cls(**{f.name: from_json(hints[f.name], data[f.name])  # type: ignore[operator]
                       for f in dataclasses.fields(cls) if f.name in data})
     if origin in (typing.Union, types.UnionType):
         if data is None:
