@@ -96,4 +96,9 @@ EXAMPLES: dict[str, Callable[[], Example]] = dict([
     ("global_avg_pool", lambda: ((f32(2, 3, 5, 4),), {})),
     *(_reduce(op) for op in ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min")),
     ("argmax", lambda: ((f32(3, 5),), {"axis": 1, "keepdims": 0})),
+    *(_unary(op) for op in ("softplus", "sign", "cos", "sin")),
+    _unary("elu", alpha=0.7),
+    _unary("selu"),
+    _unary("shrink", lambd=0.3, bias=0.1),
+    ("isnan", lambda: ((np.array([0.0, np.nan, np.inf, -1.0], np.float32),), {})),
 ])

@@ -56,6 +56,18 @@ def _leaky_relu(x: Any, a: Attrs) -> Any:
     return jnp.where(x >= 0, x, a.get("alpha", 0.01) * x)
 
 
+def _selu(x: Any, a: Attrs) -> Any:
+    from mlxa.ops.activations import SELU_ALPHA, SELU_GAMMA
+
+    alpha, gamma = a.get("alpha", SELU_ALPHA), a.get("gamma", SELU_GAMMA)
+    return gamma * jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0)))
+
+
+def _shrink(x: Any, a: Attrs) -> Any:
+    lambd, bias = a.get("lambd", 0.5), a.get("bias", 0.0)
+    return jnp.where(x < -lambd, x + bias, jnp.where(x > lambd, x - bias, 0.0))
+
+
 _ELEMENTWISE: dict[str, Callable[..., Any]] = {
     "add": lambda x, y, a: x + y,
     "sub": lambda x, y, a: x - y,
@@ -81,6 +93,13 @@ _ELEMENTWISE: dict[str, Callable[..., Any]] = {
     "log": lambda x, a: jnp.log(x),
     "abs": lambda x, a: jnp.abs(x),
     "reciprocal": lambda x, a: 1.0 / x,
+    "elu": lambda x, a: jnp.where(x > 0, x, a.get("alpha", 1.0) * jnp.expm1(jnp.minimum(x, 0))),
+    "selu": _selu,
+    "softplus": lambda x, a: jax.nn.softplus(x),
+    "shrink": _shrink,
+    "sign": lambda x, a: jnp.sign(x),
+    "cos": lambda x, a: jnp.cos(x),
+    "sin": lambda x, a: jnp.sin(x),
 }
 
 _LOGIC: dict[str, Callable[..., Any]] = {
@@ -94,6 +113,7 @@ _LOGIC: dict[str, Callable[..., Any]] = {
     "and": lambda x, y, a: jnp.logical_and(x, y),
     "or": lambda x, y, a: jnp.logical_or(x, y),
     "where": lambda c, x, y, a: jnp.where(c, x, y),
+    "isnan": lambda x, a: jnp.isnan(x),
 }
 
 

@@ -220,3 +220,12 @@ def _cast(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
     from onnx import helper
 
     ex.node("Cast", ins, outs, to=helper.np_dtype_to_tensor_dtype(np.dtype(attrs["to"])))
+
+
+# -- more elementwise ops, one ONNX node each ------------------------------------------------------
+
+for _ir, (_onnx, _keys) in {"elu": ("Elu", ("alpha",)), "selu": ("Selu", ("alpha", "gamma")),
+                            "softplus": ("Softplus", ()), "shrink": ("Shrink", ("lambd", "bias")),
+                            "sign": ("Sign", ()), "cos": ("Cos", ()), "sin": ("Sin", ()),
+                            "isnan": ("IsNaN", ())}.items():
+    EXPORTERS[_ir] = _simple(_onnx, _keys)

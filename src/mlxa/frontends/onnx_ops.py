@@ -152,10 +152,11 @@ def _mod(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 
 
 def _register_families() -> None:
-    from mlxa.frontends import onnx_nn, onnx_shape
+    from mlxa.frontends import onnx_math, onnx_nn, onnx_shape
 
     CONVERTERS.update(onnx_nn.CONVERTERS)
     CONVERTERS.update(onnx_shape.CONVERTERS)
+    CONVERTERS.update(onnx_math.CONVERTERS)
 
 
 _register_families()

@@ -1,6 +1,7 @@
 """The op table (table.py) and the modules that fill it, one per family of ops."""
 
 from mlxa.ops import (  # noqa: F401  (registers the ops)
+    activations,
     conv,
     elementwise,
     fused,

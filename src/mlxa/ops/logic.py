@@ -1,7 +1,7 @@
 """Ops whose output dtype differs from their inputs': cast (attr `to`, a numpy dtype name),
-comparisons (equal, less, greater, less_equal, greater_equal -> bool), not/and/or on bools and
-where(cond, a, b). Transformer exports use them for attention masks. They broadcast like the
-arithmetic ops but are not fusable: fusion chains values of one type.
+comparisons (equal, less, greater, less_equal, greater_equal -> bool), not/and/or on bools,
+where(cond, a, b) and isnan. Transformer exports use them for attention masks. They broadcast
+like the arithmetic ops but are not fusable: fusion chains values of one type.
 """
 
 from __future__ import annotations
@@ -82,3 +82,13 @@ for _name, _logical in {"not": np.logical_not, "and": np.logical_and,
                    doc=f"logical {_name} of bool tensors, broadcasting"))
 WHERE = register(OpDef("where", _where_rule, _size_flops, _where,
                        doc="cond ? a : b, broadcasting"))
+
+
+def _isnan_rule(ins: Sequence[TensorType], attrs: Attrs) -> tuple[TensorType, ...]:
+    if ins[0].dtype.kind != "f":
+        raise ShapeError(f"isnan takes a floating tensor, got {ins[0]}")
+    return (TensorType(ins[0].shape, BOOL),)
+
+
+ISNAN = register(OpDef("isnan", _isnan_rule, _size_flops, _ufunc_kernel(np.isnan),
+                       doc="x != x (NaN) -> bool"))
