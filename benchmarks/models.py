@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from mlxa.machine.blas import blas_info, choose_blas_core
+from mlxa.machine.cpu import cpu_count
 
 choose_blas_core(sys.argv)
 
@@ -99,7 +100,7 @@ def main() -> None:
 
         threadpool_limits(args.threads, user_api="blas")
     print(f"BLAS: {blas_info()}; load average {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} cores; threads {args.threads or 'default'}")
+          f"{cpu_count()} cores; threads {args.threads or 'default'}")
     head = (f"{'model':<13} {'eager ms':>9} {'opt ms':>8} {'speedup':>7} {'-fold ms':>8} "
             f"{'ORT ms':>8} {'opt/ORT':>7} {'-fold/ORT':>9} {'eager peak':>10} {'opt mem':>9} "
             f"{'correct':>7}")

@@ -36,12 +36,12 @@ from dataclasses import dataclass
 from mlxa.analysis.buffers import assign_buffers
 from mlxa.ir.graph import Graph, Node, Value
 from mlxa.ops import get_op
-from mlxa.planners.contract import align_up
+from mlxa.planners.contract import ALIGNMENT, align_up
 
 BEAM_WIDTH = 64
 
 
-def reorder_for_memory(graph: Graph, beam_width: int = BEAM_WIDTH, alignment: int = 64,
+def reorder_for_memory(graph: Graph, beam_width: int = BEAM_WIDTH, alignment: int = ALIGNMENT,
                        inplace: bool = True, single_consumer: bool = False) -> Graph:
     """A schedule of `graph` with an arena lower bound no higher than its own (buffers assigned
     with `inplace` and `single_consumer` as in analysis.buffers.assign_buffers)."""
@@ -53,7 +53,7 @@ def reorder_for_memory(graph: Graph, beam_width: int = BEAM_WIDTH, alignment: in
     return candidates[min(range(len(candidates)), key=scores.__getitem__)]
 
 
-def arena_bound(graph: Graph, alignment: int = 64, inplace: bool = True,
+def arena_bound(graph: Graph, alignment: int = ALIGNMENT, inplace: bool = True,
                 single_consumer: bool = False) -> int:
     """The arena lower bound of `graph` in its program order: the quantity reordering lowers."""
     return assign_buffers(graph, inplace, single_consumer).lower_bound(alignment)
