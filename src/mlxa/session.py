@@ -21,16 +21,19 @@ import numpy as np
 
 from mlxa import __version__
 from mlxa.analysis.cost import graph_cost
+from mlxa.analysis.lifetimes import lifetimes
 from mlxa.compiler import CompiledProgram, CompileOptions, compile_program
 from mlxa.ir.graph import Graph
 from mlxa.machine.blas import blas_info
-from mlxa.machine.cpu import cpu_count, cpu_name, load_average
+from mlxa.machine.cpu import cpu_count, cpu_flags, cpu_name, load_average
 from mlxa.oracle import check
 from mlxa.profile.latency import LatencyStats, measure_interleaved, speedup_interval
 from mlxa.profile.memory import measure_memory
 from mlxa.profile.per_node import per_op
+from mlxa.report.progress import Progress, no_progress
 from mlxa.result import (
     Comparison,
+    CompiledNode,
     Execution,
     Latency,
     MemoryComparison,
@@ -50,6 +53,7 @@ from mlxa.runtime.eager import EagerModel
 
 MODES = ("baseline", "optimized", "both")
 SPREAD_WARNING = 1.5  # p90 / p10 above this: the latencies are noisy
+SIMD_FLAG_PREFIXES = ("sse", "ssse", "avx", "fma", "f16c", "amx", "vnni", "bmi")
 PER_OP_REPEAT = 5  # per-node passes: each is one whole inference, timed call by call
 
 
@@ -70,15 +74,18 @@ class ModelInfo:
 
 def analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, info: ModelInfo,
             clock: Callable[[], float] = time.perf_counter,
-            program: CompiledProgram | None = None) -> RunResult:
+            program: CompiledProgram | None = None,
+            progress: Progress = no_progress) -> RunResult:
     """Run, measure and judge. Floating-point overflow in the model is not an error of the run:
-    numpy's warnings are silenced and the oracle compares non-finite values in place."""
+    numpy's warnings are silenced and the oracle compares non-finite values in place.
+    `progress` hears of the compile's passes, the timed calls and the per-node passes."""
     with np.errstate(all="ignore"):
-        return _analyze(graph, inputs, config, info, clock, program)
+        return _analyze(graph, inputs, config, info, clock, program, progress)
 
 
 def _analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, info: ModelInfo,
-             clock: Callable[[], float], program: CompiledProgram | None) -> RunResult:
+             clock: Callable[[], float], program: CompiledProgram | None,
+             progress: Progress) -> RunResult:
     runners: dict[str, Callable[[], Any]] = {}
     executors: dict[str, Any] = {}
     plan = None
@@ -86,7 +93,7 @@ def _analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, in
         executors["baseline"] = EagerModel(graph)
     if config.mode in ("optimized", "both"):
         t0 = time.perf_counter()
-        program = program or compile_program(graph, CompileOptions(planner=config.planner))
+        program = program or _compile(graph, CompileOptions(planner=config.planner), progress)
         compile_ms = (time.perf_counter() - t0) * 1e3
         executors["optimized"] = CompiledModel(program)
         plan = plan_summary(program, compile_ms)
@@ -94,9 +101,13 @@ def _analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, in
     for key, ex in executors.items():
         runners[key] = _bound_call(ex, inputs)
     stats = measure_interleaved(runners, config.warmup, config.repeat, config.budget_s,
-                                clock=clock)
+                                clock=clock, after_turn=lambda done, total: progress(
+                                    "timed calls", done, total))
     parts = {k: Execution(_latency(stats[k]), _memory(runners[k]),
-                          _per_op(executors[k], inputs, stats[k], clock) if config.per_op
+                          _per_op(executors[k], inputs, stats[k], clock,
+                                  lambda done, total, k=k: progress(f"per-op time, {k}", done,
+                                                                    total))
+                          if config.per_op
                           else None)
              for k in executors}
     comparison = None
@@ -114,6 +125,20 @@ def _analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, in
                      warnings=noise_warnings(stats, meta))
 
 
+def _compile(graph: Graph, options: CompileOptions, progress: Progress) -> CompiledProgram:
+    """compile_program, telling `progress` of each pass; planning is the last unit."""
+    total = len(options.pass_names()) + 1
+    done = iter(range(1, total))
+    progress("compile", 0, total)
+
+    def after_pass(record: Any, result: Graph) -> None:
+        progress("compile", next(done, total - 1), total)
+
+    program = compile_program(graph, options, (after_pass,))
+    progress("compile", total, total)
+    return program
+
+
 def _bound_call(executor: Any, inputs: tuple[np.ndarray, ...]) -> Callable[[], Any]:
     return lambda: executor(*inputs)
 
@@ -128,13 +153,21 @@ def _memory(fn: Callable[[], Any]) -> MemoryFigures:
 
 
 def _per_op(executor: Any, inputs: tuple[np.ndarray, ...], stats: LatencyStats,
-            clock: Callable[[], float]) -> PerOp:
+            clock: Callable[[], float],
+            tell: Callable[[int, int], None] = lambda done, total: None) -> PerOp:
     if isinstance(executor, CompiledModel):
         nodes = [(c.step, c.node) for c in executor.calls]
     else:
         nodes = list(enumerate(executor.graph.nodes))
-    return per_op(nodes, lambda: executor.time_nodes(*inputs, clock=clock),
-                  max(PER_OP_REPEAT, min(stats.repeat, 20)), stats.median_ms, clock)
+    repeat = max(PER_OP_REPEAT, min(stats.repeat, 20))
+    done = iter(range(1, repeat + 1))
+
+    def time_once() -> list[float]:
+        times = executor.time_nodes(*inputs, clock=clock)
+        tell(next(done, repeat), repeat)
+        return list(times)
+
+    return per_op(nodes, time_once, repeat, stats.median_ms, clock)
 
 
 def noise_warnings(stats: dict[str, LatencyStats], meta: Meta) -> tuple[str, ...]:
@@ -170,7 +203,27 @@ def plan_summary(program: CompiledProgram, compile_ms: float = 0.0) -> PlanSumma
         buffers=tuple(PlannedBuffer(b.start, b.end, b.nbytes, off, kind)
                       for b, off, kind in zip(buffers, program.plan.offsets,
                                               program.buffer_kinds())),
-        compile_ms=compile_ms)
+        compile_ms=compile_ms, nodes=compiled_nodes(program))
+
+
+def compiled_nodes(program: CompiledProgram) -> tuple[CompiledNode, ...]:
+    """The compiled graph's nodes with their producers, fused chain, lifetime and placement."""
+    graph, buffer_of = program.graph, program.assignment.buffer_of
+    step_of = {v: i for i, n in enumerate(graph.nodes) for v in n.outputs}
+    life, offsets = lifetimes(graph).intervals, program.offsets
+    rows = []
+    for i, node in enumerate(graph.nodes):
+        out = node.outputs[0]
+        start, end = life.get(out, (i, i + 1))
+        chain = ">".join(s[0] for s in node.attrs["steps"]) if node.op == "fused" else ""
+        rows.append(CompiledNode(
+            index=i, name=node.name, op=node.op, shape=tuple(out.shape),
+            producer_index=tuple(dict.fromkeys(step_of[v] for v in node.inputs
+                                               if v in step_of)),
+            chain=chain, size_nbytes=out.nbytes, start_index=start, end_index=end,
+            offset_nbytes=offsets.get(buffer_of[out]),
+            shares_input=any(buffer_of.get(v) == buffer_of[out] for v in node.inputs)))
+    return tuple(rows)
 
 
 def memory_comparison(b: Execution, o: Execution, plan: PlanSummary | None) -> MemoryComparison:
@@ -213,4 +266,5 @@ def run_meta() -> Meta:
         numpy_version=np.__version__, blas=blas_info(), cpu=cpu_name(), cpu_count=cpu_count(),
         platform=platform.platform(),
         date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        command=" ".join(sys.argv), load_average=load_average())
+        command=" ".join(sys.argv), load_average=load_average(),
+        cpu_flags=tuple(sorted(f for f in cpu_flags() if f.startswith(SIMD_FLAG_PREFIXES))))

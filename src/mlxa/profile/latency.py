@@ -50,21 +50,25 @@ def measure_latency(fn: Callable[[], Any], warmup: int, repeat: int,
 
 def measure_interleaved(runners: Mapping[str, Callable[[], Any]], warmup: int,
                         repeat: int | None, budget_s: float = 3.0,
-                        clock: Callable[[], float] = time.perf_counter
+                        clock: Callable[[], float] = time.perf_counter,
+                        after_turn: Callable[[int, int], None] | None = None
                         ) -> dict[str, LatencyStats]:
     """Each runner warmed up, then timed in turns; `repeat=None` sizes the turns to `budget_s`
-    (the whole timed part, all runners together)."""
+    (the whole timed part, all runners together). `after_turn(turns done, turns)` is called
+    between turns, outside every timed call (progress reporting)."""
     for fn in runners.values():
         for _ in range(warmup):
             fn()
     if repeat is None:
         repeat = autorange(runners, budget_s, clock)
     samples: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(repeat):
+    for turn in range(repeat):
         for key, fn in runners.items():
             t0 = clock()
             fn()
             samples[key].append(clock() - t0)
+        if after_turn is not None:
+            after_turn(turn + 1, repeat)
     return {k: LatencyStats.of(v, warmup) for k, v in samples.items()}
 
 
