@@ -35,13 +35,12 @@ import numpy as np
 from mlxa.compare.ort import ort_runner
 from mlxa.compiler import CompileOptions
 from mlxa.models.zoo import ZOO, build
+from mlxa.oracle import check
 from mlxa.profile.latency import interleaved_medians
 from mlxa.profile.memory import measure_memory
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
-from mlxa.session import plan_summary
 from mlxa.units import format_nbytes
-from mlxa.verify import compare_outputs
 
 
 def bench(name: str, repeat: int, rounds: int, threads: int | None) -> dict[str, float]:
@@ -55,9 +54,10 @@ def bench(name: str, repeat: int, rounds: int, threads: int | None) -> dict[str,
     if ort is not None:
         runners["ort"] = ort
     row: dict[str, float] = interleaved_medians(runners, repeat, rounds)
-    row["correct"] = compare_outputs(eager(x), compiled(x))["passed"]
+    want = tuple(np.array(a) for a in eager(x))
+    row["correct"] = check(graph, [x], want, compiled(x)).passed
     row["eager_peak_nbytes"] = measure_memory(lambda: eager(x)).peak_traced_nbytes
-    row["optimized_nbytes"] = (plan_summary(compiled)["footprint_nbytes"]
+    row["optimized_nbytes"] = (compiled.program.footprint_nbytes
                                + measure_memory(lambda: compiled(x)).peak_traced_nbytes)
     return row
 
@@ -83,7 +83,8 @@ def onnx_import_seconds(name: str = "resnet50") -> dict[str, float] | None:
         compiled = compile_model(imported)
         t2 = time.perf_counter()
     x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
-    same = compare_outputs(EagerModel(graph)(x), compiled(x))["passed"]
+    want = tuple(np.array(a) for a in EagerModel(graph)(x))
+    same = check(graph, [x], want, compiled(x)).passed
     return {"load_s": t1 - t0, "compile_s": t2 - t1, "total_s": t2 - t0, "same": same}
 
 
