@@ -7,7 +7,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,22 @@ def run_cli(*args: str) -> Outcome:
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         code = main(list(args))
     return Outcome(code, err.getvalue())
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """A TimeoutError in the main thread after `seconds`: a case that hangs fails instead."""
+
+    def hang(signum: int, frame: object) -> None:
+        raise TimeoutError(f"the case hung for {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def analyze(path: Path, out: Path, *extra: str) -> Outcome:
@@ -112,7 +129,20 @@ def mutate_field(model: Any, rng: np.random.Generator) -> str:
     from onnx import AttributeProto
 
     g = model.graph
-    choice = int(rng.integers(16))
+    choice = int(rng.integers(19))
+    ints = [t for t in g.initializer if t.data_type in (6, 7) and t.raw_data]
+    if choice == 16 and ints:
+        t = _pick(rng, ints)
+        values = np.frombuffer(t.raw_data, np.int64 if t.data_type == 7 else np.int32).copy()
+        values[int(rng.integers(values.size))] = _pick(rng, (2**31 - 1, -(2**31), 0, -1, 10**6))
+        t.raw_data = values.tobytes()
+        return "integer initializer value"
+    if choice == 17 and g.output:
+        g.output.append(_pick(rng, list(g.output) + list(g.input)))
+        return "duplicate or input as output"
+    if choice == 18 and g.input:
+        del g.input[int(rng.integers(len(g.input)))]
+        return "graph input removed"
     if choice == 0 and g.initializer:
         t = _pick(rng, g.initializer)
         if t.dims:
@@ -451,7 +481,8 @@ def sweep(n: int, seed: int, folder: Path, models: tuple[str, ...] = tuple(ZOO_S
         path.write_bytes(data)
         result.cases += 1
         try:
-            outcome = analyze(path, path.parent / "out")
+            with time_limit(30):
+                outcome = analyze(path, path.parent / "out")
         except Exception as e:  # the sweep records every escape
             result.failures.append(f"{case}: {type(e).__name__}: {e}")
             continue

@@ -11,7 +11,6 @@ about a minute on one core.
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,16 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 hypothesis = pytest.importorskip("hypothesis")
 
-from onnx_mutations import HOSTILE, analyze, one_op, ort_rejects, saved, sweep, zoo_model
+from onnx_mutations import (
+    HOSTILE,
+    analyze,
+    one_op,
+    ort_rejects,
+    saved,
+    sweep,
+    time_limit,
+    zoo_model,
+)
 
 from mlxa.errors import MlxaError
 
@@ -38,17 +46,8 @@ def budget(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def no_hang() -> Iterator[None]:
     """A case that blocks for 30 s fails instead of hanging the suite."""
-
-    def hang(signum: int, frame: object) -> None:
-        raise TimeoutError("the case hung")
-
-    previous = signal.signal(signal.SIGALRM, hang)
-    signal.alarm(30)
-    try:
+    with time_limit(30):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def assert_refused(outcome, needle: str) -> None:  # type: ignore[no-untyped-def]
@@ -111,7 +110,7 @@ def test_zoo_models_are_accepted_by_us_and_onnxruntime(tmp_path) -> None:
         assert ort_rejects(data) == ""
 
 
-def test_mutated_zoo_sweep(tmp_path, no_hang) -> None:
+def test_mutated_zoo_sweep(tmp_path) -> None:
     """Seeded mutants of the exported zoo: no failure, and at most 1% of the successes on models
     that ONNX Runtime or the checker refuse."""
     result = sweep(600, seed=8, folder=tmp_path)

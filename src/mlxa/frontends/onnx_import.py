@@ -49,6 +49,16 @@ def load_onnx(source: str | Path | Any, input_shapes: Mapping[str, tuple[int, ..
         raise type(e)(printable(message)) from None
 
 
+def read_model(path: str | Path) -> Any:
+    """The onnx.ModelProto in a model file, its external data not read: for callers that need
+    its declarations (input names and shapes) before importing it. The file is read as the
+    importer reads it (a regular file only, within the memory budget); errors are one line."""
+    try:
+        return _read(path)[0]
+    except MlxaError as e:
+        raise type(e)(printable(str(e))) from None
+
+
 def printable(text: str) -> str:
     """text with control characters escaped: names in a model (or its path) may hold newlines
     or terminal escapes, and an error is one line."""

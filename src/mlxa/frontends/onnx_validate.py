@@ -38,7 +38,6 @@ def check_model(model: Any, label: str) -> None:
     _check_names(model.graph, model.ir_version, label)
     _check_nodes(model, label)
     _check_whole(model, label)
-    _check_inference(model, label)
 
 
 def _first_line(e: BaseException) -> str:
@@ -105,15 +104,21 @@ def _check_nodes(model: Any, label: str) -> None:
 
 
 def _check_whole(model: Any, label: str) -> None:
-    from onnx import checker
+    """The checker and strict inference in one pass over the serialized model; inference alone
+    when the checker only objects to undeclared output shapes (it stops at the first error)."""
+    from onnx import checker, shape_inference
 
     try:
-        checker.check_model(model)
+        checker.check_model(model, full_check=True)
+        return
+    except shape_inference.InferenceError as e:
+        raise UserInputError(f"{label}: {_first_line(e)}") from None
     except checker.ValidationError as e:
         if not any(s in str(e) for s in _SHAPELESS):
             raise UserInputError(f"{label}: not a valid ONNX model: {_first_line(e)}") from None
     except ValueError:
-        pass  # over protobuf's 2 GB: the checks above and below still ran
+        return  # over protobuf's 2 GB once external data is in: the node checks still ran
+    _check_inference(model, label)
 
 
 def _check_inference(model: Any, label: str) -> None:
