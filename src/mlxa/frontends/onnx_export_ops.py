@@ -229,3 +229,7 @@ for _ir, (_onnx, _keys) in {"elu": ("Elu", ("alpha",)), "selu": ("Selu", ("alpha
                             "sign": ("Sign", ()), "cos": ("Cos", ()), "sin": ("Sin", ()),
                             "isnan": ("IsNaN", ())}.items():
     EXPORTERS[_ir] = _simple(_onnx, _keys)
+
+
+# The quantized ops' exporters register themselves into EXPORTERS (after `exports` exists).
+from mlxa.frontends import onnx_export_quant  # noqa: E402, F401

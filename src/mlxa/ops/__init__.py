@@ -10,6 +10,7 @@ from mlxa.ops import (  # noqa: F401  (registers the ops)
     logic,
     nn,
     pool,
+    quant,
     reduce,
     shape,
 )

@@ -1,0 +1,75 @@
+"""The quantized ops' ONNX export: quantize_linear and dequantize_linear as QuantizeLinear and
+DequantizeLinear (the QDQ form, which ONNX Runtime fuses into its integer kernels), qlinear_conv
+and qlinear_matmul as QLinearConv and QLinearMatMul (the integer form).
+
+What ONNX cannot say: the `rounding` attribute (ONNX Runtime always rounds as "float" does), and a
+qlinear_matmul bias (QLinearMatMul has none): that one is written as a 1x1 QLinearConv over
+[M, K, 1, 1], which has the same integer arithmetic and takes an int32 bias. A clamp tighter than
+the 8-bit range (a fused relu6) becomes Max/Min on the 8-bit output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mlxa.frontends.onnx_export_ops import Attrs, _window, exports
+from mlxa.ir.graph import TensorType
+
+
+@exports("quantize_linear")
+def _quantize(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
+              attrs: Attrs) -> None:
+    ex.node("QuantizeLinear", ins, outs, axis=int(attrs.get("axis", 1)))
+
+
+@exports("dequantize_linear")
+def _dequantize(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
+                attrs: Attrs) -> None:
+    ex.node("DequantizeLinear", ins, outs, axis=int(attrs.get("axis", 1)))
+
+
+def _clamped(ex: Any, out_type: np.dtype, out: str, attrs: Attrs) -> tuple[str, list[Any]]:
+    """The name the integer node should write, and the Max/Min steps to append after it."""
+    info = np.iinfo(out_type)
+    lo = int(attrs.get("act_min", info.min))
+    hi = int(attrs.get("act_max", info.max))
+    steps = [(op, bound) for op, bound, trivial in (("Max", lo, info.min), ("Min", hi, info.max))
+             if bound != trivial]
+    return (ex.fresh("qacc") if steps else out), steps
+
+
+def _clamp(ex: Any, src: str, out: str, out_type: np.dtype, steps: list[Any]) -> None:
+    for k, (op, bound) in enumerate(steps):
+        dst = out if k == len(steps) - 1 else ex.fresh("qclamp")
+        ex.node(op, [src, ex.const(np.array(bound, out_type))], [dst])
+        src = dst
+
+
+@exports("qlinear_conv")
+def _qconv(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
+           attrs: Attrs) -> None:
+    out_type = types[7].dtype
+    target, steps = _clamped(ex, out_type, outs[0], attrs)
+    ex.node("QLinearConv", ins, [target], kernel_shape=list(types[3].shape[2:]),
+            **_window(attrs), group=int(attrs.get("group", 1)))
+    _clamp(ex, target, outs[0], out_type, steps)
+
+
+@exports("qlinear_matmul")
+def _qmatmul(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
+             attrs: Attrs) -> None:
+    out_type = types[7].dtype
+    target, steps = _clamped(ex, out_type, outs[0], attrs)
+    if len(ins) == 8:
+        ex.node("QLinearMatMul", ins, [target])
+    else:  # with a bias: a 1x1 QLinearConv over [M, K, 1, 1]
+        (m, k), n = types[0].shape, types[3].shape[1]
+        a4, w_t, w4, y4 = (ex.fresh(h) for h in ("qa4", "qwt", "qw4", "qy4"))
+        ex.node("Reshape", [ins[0], ex.const([m, k, 1, 1], np.int64)], [a4])
+        ex.node("Transpose", [ins[3]], [w_t], perm=[1, 0])
+        ex.node("Reshape", [w_t, ex.const([n, k, 1, 1], np.int64)], [w4])
+        ex.node("QLinearConv", [a4, *ins[1:3], w4, *ins[4:9]], [y4], kernel_shape=[1, 1])
+        ex.node("Reshape", [y4, ex.const([m, n], np.int64)], [target])
+    _clamp(ex, target, outs[0], out_type, steps)
