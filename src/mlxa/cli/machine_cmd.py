@@ -1,0 +1,59 @@
+"""`mlxa machine`: this machine's ceilings (bandwidth by working set and its plateaus, peak FP32
+measured and theoretical, peak INT8, threads), measured once per machine fingerprint and cached
+(machine/cache.py); `--refresh` measures again."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mlxa.machine.ceilings import Ceilings
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("machine", help="this machine's ceilings: bandwidth by working set, peak "
+                                       "FP32 and INT8 (measured once, cached)")
+    p.add_argument("--refresh", action="store_true", help="measure again, ignoring the cache")
+    p.add_argument("--json", action="store_true", help="print the data as JSON")
+    p.add_argument("--out", metavar="DIR", help="also write machine.json, machine.txt and "
+                                                "machine_bandwidth.png into DIR")
+    p.add_argument("--quick", action="store_true",
+                   help="a rough sweep (16 KiB to 4 MiB, tiny matrices) in about a second: for "
+                        "smoke tests, not for ceilings")
+    p.set_defaults(run=run)
+
+
+def load_ceilings(refresh: bool = False, quick: bool = False) -> tuple[Ceilings, str]:
+    """The cached ceilings (measured when missing) and a note saying which."""
+    from mlxa.machine.cache import get_ceilings
+    from mlxa.machine.probe import QUICK, ProbeConfig
+
+    ceilings, path, hit = get_ceilings(refresh, QUICK if quick else ProbeConfig())
+    note = f"read from the cache {path}" if hit else f"measured now, cached in {path}"
+    return ceilings, note + (" (quick sweep)" if quick else "")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlxa.report.machine_text import render_json, render_machine_text
+
+    out = None
+    if args.out:
+        from mlxa.atomic import ensure_writable_dir
+
+        out = ensure_writable_dir(args.out)
+    ceilings, note = load_ceilings(args.refresh, args.quick)
+    text = render_machine_text(ceilings, note)
+    if out is not None:
+        write_machine(ceilings, out, text)
+    print(render_json(ceilings) if args.json else text, end="")
+    return 0
+
+
+def write_machine(ceilings: Ceilings, out: Path, text: str) -> None:
+    from mlxa.atomic import write_files
+    from mlxa.report.ceilings_plot import bandwidth_png
+    from mlxa.report.machine_text import render_json
+
+    write_files({out / "machine.json": render_json(ceilings).encode(),
+                 out / "machine.txt": text.encode(),
+                 out / "machine_bandwidth.png": bandwidth_png(ceilings)})
