@@ -309,6 +309,13 @@ def _fifo_inside(folder: Path) -> Path:
     return path
 
 
+def _linked(folder: Path, kind: str) -> Path:
+    """External data through a symbolic or a second hard link: onnx.checker refuses both."""
+    path = external(folder, location="link.bin")
+    (os.symlink if kind == "symbolic" else os.link)(folder / "w.bin", folder / "link.bin")
+    return path
+
+
 def _big_declared(folder: Path) -> Path:
     path = external(folder, length=str(10**12))
     return path
@@ -393,6 +400,8 @@ HOSTILE: dict[str, tuple[Builder, str]] = {
     # hangs
     "external_fifo": (_fifo_inside, "not a regular file"),
     "external_fifo_escape": (_fifo, "outside the model's folder"),
+    "external_symlink": (lambda f: _linked(f, "symbolic"), "symbolic link"),
+    "external_hardlink": (lambda f: _linked(f, "hard"), "hard links"),
     # wrong answers
     "gather_out_of_range": (_saved(lambda: one_op(
         "Gather", [4], {"i": np.array([7], I64)}, ["x", "i"], axis=0)), "out of range"),

@@ -24,21 +24,28 @@ from mlxa.errors import UserInputError
 KINDS = "biuf"
 
 
-def read_regular_file(path: Path, what: str, offset: int = 0, length: int | None = None
-                      ) -> bytes:
+def read_regular_file(path: Path, what: str, offset: int = 0, length: int | None = None,
+                      single_link: bool = False) -> bytes:
     """`length` bytes of `path` from `offset` (to its end when None), after checking that it is
     a regular file holding them and that they fit in memory. Opened with O_NONBLOCK, so a FIFO
-    cannot block, and checked with fstat on the open file, so it cannot be swapped after."""
+    cannot block, and checked with fstat on the open file, so it cannot be swapped after.
+    `single_link` also refuses a symbolic link or a file with several hard links, as
+    onnx.checker does for external data (either could point anywhere)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (os.O_NOFOLLOW if single_link else 0)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise UserInputError(f"{what} does not exist") from None
     except (OSError, ValueError) as e:
+        if single_link and os.path.islink(path):
+            raise UserInputError(f"{what} is a symbolic link; refused") from None
         raise UserInputError(f"cannot read {what}: {getattr(e, 'strerror', None) or e}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise UserInputError(f"{what} is not a regular file")
+        if single_link and info.st_nlink > 1:
+            raise UserInputError(f"{what} has {info.st_nlink} hard links; refused")
         if length is None:
             length = max(info.st_size - offset, 0)
         if offset > info.st_size or length > info.st_size - offset:
@@ -140,7 +147,7 @@ def _load_external(t: Any, folder: Path | None, nbytes: int, label: str) -> None
         raise UserInputError(f"{label}: external data location {location!r} of tensor "
                              f"{t.name!r} is not a file name; refused")
     target = (folder / location).resolve()
-    if Path(location).is_absolute() or not target.is_relative_to(folder):
+    if Path(location).is_absolute() or not target.is_relative_to(folder.resolve()):
         raise UserInputError(f"{label}: external data {location!r} of tensor {t.name!r} lies "
                              f"outside the model's folder {str(folder)!r}; refused")
     offset = _external_int(info, "offset", 0, t.name, label)
@@ -148,7 +155,7 @@ def _load_external(t: Any, folder: Path | None, nbytes: int, label: str) -> None
     if length != nbytes:
         raise UserInputError(f"{label}: external data of tensor {t.name!r} has length {length}, "
                              f"its dims {list(t.dims)} need {nbytes} bytes")
-    t.raw_data = read_regular_file(target, f"external data {location!r} of tensor {t.name!r} "
-                                           f"of {label}", offset, length)
+    t.raw_data = read_regular_file(folder / location, f"external data {location!r} of tensor "
+                                   f"{t.name!r}", offset, length, single_link=True)
     t.data_location = TensorProto.DEFAULT
     del t.external_data[:]
