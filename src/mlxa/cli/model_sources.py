@@ -176,7 +176,8 @@ def load_mlp(args: argparse.Namespace) -> LoadedModel:
                              f"{config.in_features}")
     what = f"--batch {batch} with this model"
     # the weights are the only allocation building does: checked before it, the run after
-    check_fits(what, sum(math.prod(s) for s in weight_shapes(config).values()) * 4)
+    check_fits(what, sum(math.prod(s) for s in weight_shapes(config).values())
+               * np.dtype(np.float32).itemsize)
     weights = load_weights(args.weights, config) if args.weights else None
     graph = mlp(config, weights)
     check_run_fits(what, graph)
