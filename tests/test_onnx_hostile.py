@@ -177,3 +177,74 @@ def test_window_ops_that_we_accept_onnxruntime_accepts_and_agrees(drawn) -> None
     (want,) = run_ort(model, {"x": x})
     assert ours.shape == want.shape
     np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
+
+
+# -- constant folding drawn by hypothesis, against ONNX Runtime ---------------------------------
+
+EDGY = st.sampled_from([0, 1, 2, 3, -1, -2, 7, 2**31, -(2**31), 2**62, -(2**63)])
+
+
+@st.composite
+def folded_models(draw):  # type: ignore[no-untyped-def]
+    """One op on constants only (so the importer folds it), with drawn, often hostile, values."""
+    i64 = np.int64
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    op = draw(st.sampled_from(["Range", "ConstantOfShape", "Expand", "Tile", "Pad", "Slice",
+                               "Gather", "Reshape", "Mod", "Div", "Split"]))
+    ints = lambda n: np.array([draw(EDGY) for _ in range(n)], i64)  # noqa: E731
+    y_dtype: type = np.float32
+    attrs: dict = {}
+    if op == "Range":
+        inits = {k: np.array(draw(EDGY), i64) for k in "abc"}
+        y_dtype = i64
+    elif op == "ConstantOfShape":
+        inits = {"a": ints(draw(st.integers(0, 3)))}
+    elif op in ("Expand", "Tile", "Reshape"):
+        inits = {"a": x, "b": ints(draw(st.integers(1, 3)) if op != "Tile" else 2)}
+    elif op == "Pad":
+        inits = {"a": x, "b": ints(4)}
+        attrs["mode"] = draw(st.sampled_from(["constant", "reflect", "edge", "wrap"]))
+    elif op == "Slice":
+        inits = {"a": x, "b": ints(1), "c": ints(1), "d": np.array([draw(st.integers(-3, 2))], i64),
+                 "e": ints(1)}
+    elif op == "Gather":
+        inits = {"a": x, "b": ints(draw(st.integers(1, 3)))}
+        attrs["axis"] = draw(st.integers(-3, 2))
+    elif op == "Split":
+        inits = {"a": x, "b": ints(2)}
+        attrs["axis"] = 1
+    else:  # Mod, Div on integers
+        inits = {"a": ints(3), "b": ints(3)}
+        y_dtype = i64
+        if op == "Mod":
+            attrs["fmod"] = draw(st.sampled_from([0, 1]))
+    names = sorted(inits)
+    outputs = ["y", "z"] if op == "Split" else ["y"]
+    from onnx import helper
+    from onnx_mutations import const, make_model, vinfo
+
+    model = make_model([helper.make_node(op, names, outputs, name="folded", **attrs)], [],
+                       [vinfo(o, None, y_dtype) for o in outputs],
+                       [const(k, v) for k, v in inits.items()])
+    return model
+
+
+@hypothesis.settings(max_examples=300, deadline=None, derandomize=True,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(folded_models())
+def test_folded_constants_that_we_accept_onnxruntime_computes_alike(model) -> None:
+    from onnx_models import run_ort
+
+    from mlxa.frontends.onnx_import import load_onnx
+    from mlxa.runtime.eager import EagerModel
+
+    try:
+        ours = EagerModel(load_onnx(model))()
+    except MlxaError:
+        return  # refused cleanly
+    why = ort_rejects(model.SerializeToString())
+    assert why == "", why
+    want = run_ort(model, {})
+    for a, b in zip(ours, want):
+        assert a.shape == b.shape and a.dtype == b.dtype, (a, b)
+        np.testing.assert_array_equal(a, b)

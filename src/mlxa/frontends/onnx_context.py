@@ -155,11 +155,22 @@ class ImportContext:
 
 
 def _integer_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """ONNX integer Div truncates toward zero (numpy's // floors)."""
+    """ONNX integer Div truncates toward zero (numpy's // floors): the floor, plus one where
+    the division is inexact and the signs differ (no abs, which overflows at the minimum)."""
+    check_integer_divisor(a, b)
+    q = np.floor_divide(a, b)
+    inexact = np.mod(a, b) != 0
+    return np.where(inexact & ((a < 0) ^ (b < 0)), q + 1, q).astype(np.result_type(a, b))
+
+
+def check_integer_divisor(a: np.ndarray, b: np.ndarray) -> None:
+    """Integer division (or Mod) by zero, or of the most negative value by -1 (which overflows,
+    and traps in C), is refused rather than given some value."""
     if np.any(b == 0):
         raise UserInputError("integer division by zero in a constant expression")
-    q = np.abs(a) // np.abs(b)
-    return np.where((a < 0) ^ (b < 0), -q, q).astype(np.result_type(a, b))
+    if a.dtype.kind == "i" and np.any((a == np.iinfo(a.dtype).min) & (b == -1)):
+        raise UserInputError(f"integer division of {np.iinfo(a.dtype).min} by -1 overflows, in a "
+                             "constant expression")
 
 
 def registrar(table: dict[str, Converter]) -> Callable[..., Callable[[Converter], Converter]]:

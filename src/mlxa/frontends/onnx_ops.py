@@ -19,6 +19,7 @@ from mlxa.frontends.onnx_context import (
     ImportContext,
     OnnxNode,
     Operand,
+    check_integer_divisor,
     choice,
     flag,
     registrar,
@@ -144,8 +145,8 @@ def _mod(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
         ctx.fail(f"dividend {a.dtype} and divisor {b.dtype} differ in type")
     if a.dtype.kind == "f" and not fmod:
         ctx.fail("floating-point Mod needs fmod=1")
-    if a.dtype.kind in "iu" and np.any(b == 0):
-        ctx.fail("integer Mod by zero in a constant expression")
+    if a.dtype.kind in "iu":
+        check_integer_divisor(a, b)
     out_type = np.broadcast_shapes(a.shape, b.shape)
     ctx.check_fits(f"folding Mod to {list(out_type)}", math.prod(out_type) * a.dtype.itemsize)
     return [np.asarray((np.fmod if fmod else np.mod)(a, b))]

@@ -136,6 +136,9 @@ def _pad(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
         pads = tuple(full)
     value = scalar(ctx.const(2, "constant_value"))
     mode = choice(ctx, node, "mode", "constant", ("constant", "reflect", "edge", "wrap"))
+    kept = [d + min(b, 0) + min(e, 0) for d, b, e in zip(shape_of(x), pads, pads[rank:])]
+    if mode != "constant" and min(kept, default=1) <= 0:
+        ctx.fail(f"{mode} pads {list(pads)} leave nothing of {list(shape_of(x))} to pad from")
     return [ctx.op("pad", x, pads=pads, mode=mode,
                    value=0 if value is None else value)]
 
