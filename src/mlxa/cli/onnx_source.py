@@ -34,7 +34,7 @@ def load_onnx_file(args: argparse.Namespace) -> LoadedModel:
     """An ONNX file; its inputs from --inputs, --input values tiled over the first one, or random
     (seeded)."""
     try:
-        from mlxa.frontends.onnx_import import load_onnx
+        from mlxa.frontends.onnx_import import load_onnx, read_model
     except ImportError:
         raise UserInputError("reading ONNX models needs the onnx package "
                              "(pip install 'mlxa[onnx]')") from None
@@ -45,10 +45,7 @@ def load_onnx_file(args: argparse.Namespace) -> LoadedModel:
     arrays = open_input_files(args)
     names: list[str] = []
     if args.batch is not None or arrays is not None:
-        declared = declared_inputs(args.model_path)
-        if declared is None:  # unreadable: the importer says why, in its words
-            load_onnx(args.model_path, shapes)
-            declared = []
+        declared = declared_inputs(read_model(args.model_path))
         names = [name for name, _ in declared]
         if arrays is not None:
             arrays = match_inputs(arrays, names, args.inputs)
@@ -59,17 +56,10 @@ def load_onnx_file(args: argparse.Namespace) -> LoadedModel:
                        _info(args, graph, shapes, values))
 
 
-def declared_inputs(path: str) -> list[tuple[str, Dims]] | None:
-    """(name, dims) of each input the model declares (initializers listed as inputs left out),
-    or None when the file cannot be parsed. It parses the file once more than the import does:
-    the binding must be known before the import, whose result has no names."""
-    import onnx
-    from google.protobuf.message import DecodeError
-
-    try:
-        model = onnx.load(path, load_external_data=False)
-    except (OSError, DecodeError, ValueError, RuntimeError):
-        return None
+def declared_inputs(model: Any) -> list[tuple[str, Dims]]:
+    """(name, dims) of each input an onnx.ModelProto declares, initializers listed as inputs
+    left out. The file is parsed once more than the import parses it: the binding must be known
+    before the import, whose graph has no names."""
     initializers = {t.name for t in model.graph.initializer}
     found: list[tuple[str, Dims]] = []
     for vi in model.graph.input:
