@@ -17,6 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the data as JSON")
     p.add_argument("--out", metavar="DIR", help="also write machine.json, machine.txt and "
                                                 "machine_bandwidth.png into DIR")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads for the FP32 peak (default: the BLAS default); cached "
+                        "apart, since the thread count is part of the fingerprint")
     p.add_argument("--quick", action="store_true",
                    help="a rough sweep (16 KiB to 4 MiB, tiny matrices) in about a second: for "
                         "smoke tests, not for ceilings")
@@ -41,7 +44,13 @@ def run(args: argparse.Namespace) -> int:
         from mlxa.atomic import ensure_writable_dir
 
         out = ensure_writable_dir(args.out)
-    ceilings, note = load_ceilings(args.refresh, args.quick)
+    from mlxa.cli.analyze_cmd import _blas_threads
+    from mlxa.cli.model_args import check_positive
+
+    if args.threads is not None:
+        check_positive("--threads", args.threads)
+    with _blas_threads(args.threads):
+        ceilings, note = load_ceilings(args.refresh, args.quick)
     text = render_machine_text(ceilings, note)
     if out is not None:
         write_machine(ceilings, out, text)

@@ -60,10 +60,10 @@ def measure(config: ProbeConfig, fingerprint: str, machine: dict[str, object], t
     plateaus = find_plateaus([p.working_set_nbytes for p in points],
                              [p.copy_bytes_per_s for p in points])
     fp32 = fp32_peak(config, clock)
-    int8, note = int8_peak(config, clock)
+    int8, note = int8_peak(config, threads, clock)
     warnings = noise_warnings(points, fp32)
-    return Ceilings(fingerprint, machine, threads, points, plateaus, fp32, theoretical_peak(),
-                    int8, note, clock() - t0,
+    return Ceilings(fingerprint, machine, threads, points, plateaus, fp32,
+                    theoretical_peak(threads), int8, note, clock() - t0,
                     _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), load_average(),
                     warnings)
 
@@ -106,7 +106,8 @@ def fp32_peak(config: ProbeConfig, clock: Clock) -> ComputePeak:
     return ComputePeak(2 * n ** 3, t, f"numpy matmul float32 {n}x{n} @ {n}x{n} (BLAS)")
 
 
-def int8_peak(config: ProbeConfig, clock: Clock) -> tuple[ComputePeak | None, str]:
+def int8_peak(config: ProbeConfig, threads: int,
+              clock: Clock) -> tuple[ComputePeak | None, str]:
     """(peak, note): None with the reason where the CPU or the library is missing."""
     flags = cpu_flags()
     units = sorted(flags & {"avx512_vnni", "avx_vnni", "amx_int8", "avx_vnni_int8"})
@@ -117,18 +118,19 @@ def int8_peak(config: ProbeConfig, clock: Clock) -> tuple[ComputePeak | None, st
     except ImportError:
         return None, "ONNX Runtime is not installed (pip install onnx onnxruntime)"
     n = config.int8_n
-    run = matmul_integer_session(n)
+    run = matmul_integer_session(n, threads)
     run()
     t = time_trials(run, config.min_trials, config.peak_budget_s, clock)
     return ComputePeak(2 * n ** 3, t, f"ONNX Runtime MatMulInteger uint8 x int8 {n}x{n} "
-                                      f"(CPU has {', '.join(units)})"), ""
+                                      f"(CPU has {', '.join(units)}), {threads} threads"), ""
 
 
-def theoretical_peak() -> TheoreticalPeak:
+def theoretical_peak(threads: int) -> TheoreticalPeak:
+    """The peak of the cores the measured peak may use: min(threads, CPUs)."""
     ghz, source = _ghz()
     flags = cpu_flags()
     lanes, units, assumption = _simd(flags)
-    return TheoreticalPeak(cpu_count(), ghz, source, lanes, units, assumption)
+    return TheoreticalPeak(min(threads, cpu_count()), ghz, source, lanes, units, assumption)
 
 
 def _ghz() -> tuple[float, str]:

@@ -1,0 +1,212 @@
+"""Every node of a model on this machine's roofline: what it costs, how long it took, what the
+roofline says it should take, and what would help.
+
+For each node (a fused group counts as one): FLOPs from the op table; bytes moved = every input
+read once and every output written once, plus its op scratch written then read (a conv's column
+buffer: 2 x scratch bytes); view ops move nothing and run nothing (compiled) or return a view
+(eager), so they get no roof. The roof takes the copy bandwidth at the node's working set (bytes
+moved, scratch once) and the measured FP32 peak (machine/ceilings.py):
+    predicted = max(FLOPs / peak, bytes / bandwidth(working set))
+efficiency = predicted / measured; a node is compute-bound when FLOPs / peak is the larger term.
+The fused elementwise kernels' block temporaries stay in cache by design and are not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlxa.ir.graph import Node
+from mlxa.machine.ceilings import Ceilings, roof_flops_per_s, roof_time_s
+from mlxa.ops import get_op
+from mlxa.profile.spread import Spread
+from mlxa.result import from_json, to_json
+
+SCHEMA = "mlxa.roofline/1"
+WITHIN = 2.0  # "the roofline predicts the node" when measured / predicted is within this factor
+DISPATCH_US = 30.0  # below this a node's time is mostly Python and ufunc dispatch
+
+
+@dataclass(frozen=True)
+class NodeWork:
+    """What one call does: FLOPs, bytes moved (scratch traffic included), working set."""
+
+    index: int
+    name: str
+    op: str
+    shape: tuple[int, ...]
+    flops: int
+    moved_nbytes: int
+    scratch_nbytes: int
+    view: bool
+
+    @property
+    def working_set_nbytes(self) -> int:
+        return self.moved_nbytes - self.scratch_nbytes
+
+    @property
+    def intensity_flops_per_byte(self) -> float:
+        return self.flops / self.moved_nbytes if self.moved_nbytes else 0.0
+
+
+@dataclass(frozen=True)
+class RooflineRow:
+    work: NodeWork
+    measured_ms: float
+    p10_ms: float
+    p90_ms: float
+    share_pct: float
+    bandwidth_bytes_per_s: float  # copy bandwidth at the working set
+    roof_flops_per_s: float  # min(peak, bandwidth x intensity)
+    predicted_ms: float
+    bound: str  # "memory", "compute" or "view"
+    hint: str
+
+    @property
+    def achieved_flops_per_s(self) -> float:
+        return self.work.flops / (self.measured_ms / 1e3) if self.measured_ms > 0 else 0.0
+
+    @property
+    def achieved_bytes_per_s(self) -> float:
+        return self.work.moved_nbytes / (self.measured_ms / 1e3) if self.measured_ms > 0 else 0.0
+
+    @property
+    def efficiency_ratio(self) -> float:
+        return self.predicted_ms / self.measured_ms if self.measured_ms > 0 else 0.0
+
+    @property
+    def lost_ms(self) -> float:
+        return max(self.measured_ms - self.predicted_ms, 0.0)
+
+    @property
+    def within(self) -> bool:
+        return (self.bound != "view" and self.predicted_ms > 0
+                and self.measured_ms / WITHIN <= self.predicted_ms <= self.measured_ms * WITHIN)
+
+
+@dataclass(frozen=True)
+class ExecutorRoofline:
+    executor: str  # "compiled" or "eager"
+    rows: tuple[RooflineRow, ...]
+    end_to_end: Spread
+    round_sums: Spread  # each round's node times summed
+    timer_overhead_ms: float
+    rounds: int
+
+    @property
+    def sum_ms(self) -> float:
+        """The sum of node medians (under heavy-tailed noise below the median of the sums)."""
+        return sum(r.measured_ms for r in self.rows)
+
+    @property
+    def sum_vs_end_to_end_pct(self) -> float:
+        """How far the median round's summed node times is from the end-to-end median
+        (+: above): the gap is dispatch between calls and the input copy."""
+        e2e = self.end_to_end.median_s
+        return 100.0 * (self.round_sums.median_s - e2e) / e2e if e2e else 0.0
+
+    @property
+    def within_pct(self) -> float:
+        """Share of the time of nodes with a roof whose prediction is within WITHIN x."""
+        timed = [r for r in self.rows if r.bound != "view"]
+        total = sum(r.measured_ms for r in timed)
+        return 100.0 * sum(r.measured_ms for r in timed if r.within) / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class RooflineResult:
+    model: str
+    description: str
+    inputs: tuple[str, ...]
+    ceilings_fingerprint: str
+    ceilings_note: str
+    peak_flops_per_s: float
+    int8_ops_per_s: float | None
+    executors: tuple[ExecutorRoofline, ...]  # compiled first
+    meta: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+    schema: str = SCHEMA
+
+    def to_json(self) -> dict[str, Any]:
+        data = to_json(self)
+        for ex, ex_data in zip(self.executors, data["executors"]):  # derived figures, for readers
+            ex_data.update(sum_ms=ex.sum_ms, sum_vs_end_to_end_pct=ex.sum_vs_end_to_end_pct,
+                           within_pct=ex.within_pct)
+        return data
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> RooflineResult:
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"not {SCHEMA} data (schema {data.get('schema')!r})")
+        return from_json(RooflineResult, data)
+
+    def top_lost(self, n: int = 10) -> tuple[RooflineRow, ...]:
+        rows = self.executors[0].rows
+        return tuple(sorted(rows, key=lambda r: -r.lost_ms)[:n])
+
+
+def node_work(index: int, node: Node, scratch_nbytes: int) -> NodeWork:
+    op = get_op(node.op)
+    cost = op.cost([v.type for v in node.inputs], [v.type for v in node.outputs], node.attrs)
+    label = f"fused[{node.name}]" if node.op == "fused" else node.op
+    moved = 0 if op.view else cost.nbytes + 2 * scratch_nbytes
+    return NodeWork(index, node.name, label, node.outputs[0].shape, cost.flops, moved,
+                    0 if op.view else scratch_nbytes, op.view)
+
+
+def eager_scratch_nbytes(node: Node) -> int:
+    op = get_op(node.op)
+    if op.ew is not None:
+        return 0
+    return op.workspace_nbytes([v.type for v in node.inputs], [v.type for v in node.outputs],
+                               node.attrs)
+
+
+def roofline_rows(works: Sequence[NodeWork], times: Sequence[Spread],
+                  ceilings: Ceilings) -> tuple[RooflineRow, ...]:
+    """One row per node: `times` are each node's seconds, in the order of `works`."""
+    total_s = sum(t.median_s for t in times)
+    peak = ceilings.peak_flops_per_s
+    rows = []
+    for w, t in zip(works, times):
+        bw = ceilings.bandwidth_at(w.working_set_nbytes)
+        if w.view:
+            predicted, bound, roof = 0.0, "view", 0.0
+        else:
+            predicted = roof_time_s(w.flops, w.moved_nbytes, peak, bw)
+            bound = "compute" if w.flops / peak >= w.moved_nbytes / bw else "memory"
+            roof = roof_flops_per_s(w.intensity_flops_per_byte, peak, bw)
+        rows.append(RooflineRow(w, t.median_s * 1e3, t.p10_s * 1e3, t.p90_s * 1e3,
+                                100.0 * t.median_s / total_s if total_s else 0.0, bw, roof,
+                                predicted * 1e3, bound,
+                                hint(w, bound, t.median_s, predicted, ceilings)))
+    return tuple(rows)
+
+
+def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
+         ceilings: Ceilings) -> str:
+    """What would bring this node nearer its roof (or past it)."""
+    if bound == "view":
+        return "a view: no data moves"
+    eff = predicted_s / measured_s if measured_s > 0 else 1.0
+    if measured_s * 1e6 < DISPATCH_US and eff < 0.5:
+        return (f"dispatch-bound: {measured_s * 1e6:.0f} us for {predicted_s * 1e6:.1f} us of "
+                "work; fuse it into a neighbour or give each call more work (batch)")
+    if bound == "compute":
+        int8 = ceilings.int8.ops_per_s / ceilings.peak_flops_per_s if ceilings.int8 else 0.0
+        more = f"; INT8 has {int8:.1f}x the FP32 peak here" if int8 > 1 else ""
+        if eff < 0.5:
+            return (f"compute-bound at {eff:.0%} of the FP32 peak: a better kernel path "
+                    f"(GEMM blocking, Winograd), a larger batch{more}")
+        return f"near the compute roof: only fewer FLOPs help (Winograd, pruning){more}"
+    if w.op.startswith("fused"):
+        return (f"fused, memory-bound at {eff:.0%} of bandwidth: its per-block ufunc calls cost "
+                "more than the bytes (larger blocks, vectorized transcendentals)"
+                if eff < 0.5 else "fused and near the bandwidth roof: only fewer bytes help "
+                                  "(lower precision, fuse into the producer)")
+    if eff < 0.5:
+        return (f"memory-bound at {eff:.0%} of bandwidth: the kernel, not memory, is slow "
+                "(strided access, Python loops, unvectorized math)")
+    return ("memory-bound near its roof: move fewer bytes (fuse with neighbours, lower "
+            "precision, avoid layout copies)")

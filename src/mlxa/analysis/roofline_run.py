@@ -1,0 +1,89 @@
+"""Measuring a model for its roofline: compile it once, bind the compiled and eager executors,
+time every node of both taking turns (profile/node_times.py), and place each on the ceilings
+(analysis/roofline.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from mlxa.analysis.roofline import (
+    ExecutorRoofline,
+    NodeWork,
+    RooflineResult,
+    eager_scratch_nbytes,
+    node_work,
+    roofline_rows,
+)
+from mlxa.compiler import compile_program
+from mlxa.ir.graph import Graph
+from mlxa.machine.ceilings import Ceilings
+from mlxa.profile.node_times import NodeTimes, measure_node_times
+from mlxa.runtime.compiled import CompiledModel
+from mlxa.runtime.eager import EagerModel
+from mlxa.session import run_meta
+
+SUM_TOLERANCE_PCT = 15.0
+
+
+def compiled_works(model: CompiledModel) -> list[NodeWork]:
+    program = model.program
+    return [node_work(c.step, c.node, program.scratch[c.step].nbytes
+                      if c.step in program.scratch else 0) for c in model.calls]
+
+
+def eager_works(model: EagerModel) -> list[NodeWork]:
+    return [node_work(i, n, eager_scratch_nbytes(n)) for i, n in enumerate(model.graph.nodes)]
+
+
+def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Ceilings,
+                     info: dict[str, Any], ceilings_note: str = "", budget_s: float = 20.0,
+                     eager: bool = True,
+                     clock: Callable[[], float] = time.perf_counter) -> RooflineResult:
+    with np.errstate(all="ignore"):
+        compiled = CompiledModel(compile_program(graph))
+        executors: dict[str, Any] = {"compiled": compiled}
+        works = {"compiled": compiled_works(compiled)}
+        if eager:
+            executors["eager"] = EagerModel(graph)
+            works["eager"] = eager_works(executors["eager"])
+        times = measure_node_times(executors, inputs, budget_s, clock=clock)
+    parts = tuple(_executor(key, works[key], times[key], ceilings) for key in executors)
+    meta = run_meta()
+    return RooflineResult(
+        model=str(info.get("name", graph.name)), description=str(info.get("description", "")),
+        inputs=tuple(str(v.type) for v in graph.inputs),
+        ceilings_fingerprint=ceilings.fingerprint, ceilings_note=ceilings_note,
+        peak_flops_per_s=ceilings.peak_flops_per_s,
+        int8_ops_per_s=ceilings.int8.ops_per_s if ceilings.int8 else None,
+        executors=parts,
+        meta={"cpu": meta.cpu, "cpu_count": meta.cpu_count, "date": meta.date,
+              "load_average": meta.load_average, "command": meta.command,
+              "blas": meta.blas},
+        warnings=_warnings(parts, meta.load_average, meta.cpu_count) + ceilings.warnings)
+
+
+def _executor(key: str, works: list[NodeWork], times: NodeTimes,
+              ceilings: Ceilings) -> ExecutorRoofline:
+    spreads = [times.node_spread(k) for k in range(len(works))]
+    return ExecutorRoofline(key, roofline_rows(works, spreads, ceilings), times.end_to_end,
+                            times.round_sums, times.timer_overhead_s * 1e3, times.rounds)
+
+
+def _warnings(parts: tuple[ExecutorRoofline, ...], load: float | None,
+              cpus: int) -> tuple[str, ...]:
+    warnings = []
+    if load is not None and load > 0.75 * cpus:
+        warnings.append(f"the machine is busy (load average {load:.1f} on {cpus} CPUs): "
+                        "times may be inflated")
+    for p in parts:
+        if p.end_to_end.noisy:
+            warnings.append(f"{p.executor} inferences are noisy: p90 is "
+                            f"{p.end_to_end.spread_ratio:.1f}x p10 over {p.rounds} rounds")
+        if abs(p.sum_vs_end_to_end_pct) > SUM_TOLERANCE_PCT:
+            warnings.append(f"{p.executor}: the sum of node times is "
+                            f"{p.sum_vs_end_to_end_pct:+.0f}% off the end-to-end time")
+    return tuple(warnings)

@@ -1,0 +1,83 @@
+"""`mlxa roofline`: every node of a model's compiled program (and of eager) on this machine's
+roofline: measured time, FLOPs, bytes, intensity, roof, predicted time, efficiency, and the ten
+nodes that lose the most time against their roof (analysis/roofline.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mlxa.cli.model_args import add_model_args
+from mlxa.errors import UserInputError
+from mlxa.machine.ceilings import Ceilings
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("roofline", help="every node on this machine's roofline: measured vs "
+                                        "predicted time, and what would help")
+    add_model_args(p)
+    p.add_argument("--budget", type=float, default=20.0, metavar="SECONDS",
+                   help="time for the timed rounds, both executors together (default 20; at "
+                        "least 3 rounds run)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads for both executors and the ceilings' FP32 peak (default: "
+                        "the BLAS default; on a busy machine 1 is steadier)")
+    p.add_argument("--no-eager", action="store_true", help="the compiled program only")
+    p.add_argument("--ceilings", metavar="FILE",
+                   help="read the ceilings from a machine.json (mlxa machine --out) instead of "
+                        "the cache")
+    p.add_argument("--json", action="store_true", help="print the data as JSON")
+    p.add_argument("--out", metavar="DIR", help="also write <name>_roofline.json, .txt and .png")
+    p.add_argument("--name", help="report file name prefix (default: the model's name)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlxa.analysis.roofline_run import measure_roofline
+    from mlxa.atomic import check_name, ensure_writable_dir
+    from mlxa.cli.analyze_cmd import _blas_threads
+    from mlxa.cli.model_args import check_positive, load_model
+    from mlxa.report.roofline_text import render_json, render_roofline_text
+
+    if not 0 < args.budget <= 3600:
+        raise UserInputError(f"--budget must be between 0 and 3600 seconds, got {args.budget}")
+    if args.name is not None:
+        check_name(args.name)
+    if args.threads is not None:
+        check_positive("--threads", args.threads)
+    out = ensure_writable_dir(args.out) if args.out else None
+    model = load_model(args)
+    with _blas_threads(args.threads):
+        ceilings, note = _ceilings(args.ceilings)
+        result = measure_roofline(model.graph, model.inputs, ceilings, model.info, note,
+                                  args.budget, eager=not args.no_eager)
+    text = render_roofline_text(result)
+    if out is not None:
+        _write(result, ceilings, out, args.name or str(model.info.get("name", "model")), text)
+    print(render_json(result) if args.json else text, end="")
+    return 0
+
+
+def _ceilings(path: str | None) -> tuple[Ceilings, str]:
+    from mlxa.cli.machine_cmd import load_ceilings
+
+    if path is None:
+        return load_ceilings()
+    try:
+        return Ceilings.from_json(json.loads(Path(path).read_text(encoding="utf-8"))), \
+            f"read from {path}"
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserInputError(f"--ceilings {path!r}: not a machine.json of mlxa machine "
+                             f"({type(e).__name__})") from None
+
+
+def _write(result: object, ceilings: object, out: Path, name: str, text: str) -> None:
+    from mlxa.atomic import safe_name, write_files
+    from mlxa.report.roofline_plot import roofline_png
+    from mlxa.report.roofline_text import render_json
+
+    stem = out / f"{safe_name(name)}_roofline"
+    write_files({stem.with_suffix(".json"): render_json(result).encode(),  # type: ignore[arg-type]
+                 stem.with_suffix(".txt"): text.encode(),
+                 stem.with_suffix(".png"): roofline_png(result, ceilings)})  # type: ignore[arg-type]

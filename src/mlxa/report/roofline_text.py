@@ -1,0 +1,64 @@
+"""`mlxa roofline` as text: per executor, the nodes by time with their roof, then the ten nodes
+that lose the most time against their roof, and what would help each."""
+
+from __future__ import annotations
+
+import json
+
+from mlxa.analysis.roofline import ExecutorRoofline, RooflineResult, RooflineRow
+from mlxa.units import format_flops, format_nbytes
+
+ROWS = 25
+
+
+def render_json(result: RooflineResult) -> str:
+    return json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n"
+
+
+def render_roofline_text(r: RooflineResult) -> str:
+    lines = [f"mlxa roofline: {_clean(r.model)} ({_clean(r.description)}), inputs "
+             f"{', '.join(r.inputs)}",
+             f"{r.meta.get('cpu')}, {r.meta.get('date')}; ceilings {r.ceilings_fingerprint}"
+             f" ({_clean(r.ceilings_note)}); FP32 peak {r.peak_flops_per_s / 1e9:.1f} GFLOP/s",
+             ""]
+    for ex in r.executors:
+        lines += _executor(ex) + [""]
+    lines.append("Top 10 nodes by time lost against their roof (compiled)")
+    for row in r.top_lost():
+        lines.append(f"  %{row.work.index:<4} {_clean(row.work.op)[:28]:<28} lost "
+                     f"{row.lost_ms:8.3f} ms ({row.measured_ms:.3f} measured, "
+                     f"{row.predicted_ms:.3f} predicted): {row.hint}")
+    lines += [f"  warning: {w}" for w in r.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def _executor(ex: ExecutorRoofline) -> list[str]:
+    e2e = ex.end_to_end
+    sums = ex.round_sums
+    head = [f"{ex.executor}: {len(ex.rows)} calls over {ex.rounds} rounds; node times summed "
+            f"{sums.median_s * 1e3:.2f} ms (median round; sum of node medians "
+            f"{ex.sum_ms:.2f}) vs end-to-end {e2e.median_s * 1e3:.2f} ms "
+            f"(p10 {e2e.p10_s * 1e3:.2f}, p90 {e2e.p90_s * 1e3:.2f}): "
+            f"{ex.sum_vs_end_to_end_pct:+.1f}%; roofline within 2x of measured for "
+            f"{ex.within_pct:.0f}% of the time",
+            f"  {'node':<6}{'op':<26}{'shape':<18}{'ms':>9}{'share':>7}{'FLOPs':>13}"
+            f"{'bytes':>11}{'FLOP/B':>8}{'GFLOP/s':>9}{'GB/s':>7}{'roof GF/s':>10}"
+            f"{'pred ms':>9}{'eff':>6}  bound"]
+    rows = sorted(ex.rows, key=lambda r: -r.measured_ms)[:ROWS]
+    return head + [_row(r) for r in rows] + (
+        [f"  ... {len(ex.rows) - ROWS} more in the JSON"] if len(ex.rows) > ROWS else [])
+
+
+def _row(r: RooflineRow) -> str:
+    w = r.work
+    shape = "x".join(map(str, w.shape)) or "scalar"
+    return (f"  %{w.index:<5}{_clean(w.op)[:25]:<26}{shape[:17]:<18}{r.measured_ms:9.3f}"
+            f"{r.share_pct:6.1f}%{format_flops(w.flops):>13}{format_nbytes(w.moved_nbytes):>11}"
+            f"{w.intensity_flops_per_byte:8.2f}{r.achieved_flops_per_s / 1e9:9.2f}"
+            f"{r.achieved_bytes_per_s / 1e9:7.1f}{r.roof_flops_per_s / 1e9:10.1f}"
+            f"{r.predicted_ms:9.3f}{r.efficiency_ratio:6.0%}  {r.bound}")
+
+
+def _clean(text: str) -> str:
+    """A model's or file's string, printable only (no injected lines or terminal escapes)."""
+    return "".join(c if c.isprintable() else "?" for c in str(text))
