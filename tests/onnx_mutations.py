@@ -506,3 +506,89 @@ def sweep(n: int, seed: int, folder: Path, models: tuple[str, ...] = tuple(ZOO_S
         else:
             result.failures.append(f"{case}: exit {outcome.code}: {outcome.stderr.strip()[:300]}")
     return result
+
+
+# -- one op on a graph input, its attributes and constant operands drawn ---------------------------
+
+def op_models() -> Any:
+    """A hypothesis strategy: (model, input shape) for one op on input x, with drawn attributes
+    and constant operands, often outside what the op allows."""
+    from hypothesis import strategies as st
+
+    axis = st.integers(-4, 3)
+    edgy = st.sampled_from([0, 1, 2, -1, -2, 3, 5, 2**31, -(2**31), 2**62, -(2**63)])
+    flags = st.sampled_from([0, 1])
+
+    @st.composite
+    def draw_model(draw: Any) -> tuple[Any, tuple[int, ...]]:
+        shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=4))
+        rank = len(shape)
+        op = draw(st.sampled_from(sorted(DRAWN_OPS)))
+        ints = lambda n: np.array([draw(edgy) for _ in range(n)], I64)  # noqa: E731
+        consts: dict[str, np.ndarray] = {}
+        attrs: dict[str, Any] = {}
+        y_dtype: Any = F32
+        if op == "Slice":
+            n = draw(st.integers(1, rank))
+            consts = {"s": ints(n), "e": ints(n), "t": ints(n),
+                      "a": np.array(draw(st.lists(axis, min_size=n, max_size=n)), I64)}
+        elif op == "Reshape":
+            consts = {"s": np.array(draw(st.lists(st.sampled_from([0, -1, 1, 2, 3, 4, 6, 12]),
+                                                   min_size=1, max_size=4)), I64)}
+            attrs["allowzero"] = draw(flags)
+        elif op == "Transpose" and draw(st.booleans()):
+            attrs["perm"] = draw(st.lists(axis, min_size=rank, max_size=rank))
+        elif op == "Gather":
+            consts = {"i": np.array(draw(st.lists(st.integers(-5, 5), max_size=3)), I64)}
+            attrs["axis"] = draw(axis)
+        elif op in ("Concat", "Flatten", "Softmax", "LogSoftmax"):
+            attrs["axis"] = draw(axis)
+        elif op in ("Squeeze", "Unsqueeze"):
+            consts = {"a": np.array(draw(st.lists(axis, min_size=1, max_size=2)), I64)}
+        elif op.startswith("Reduce"):
+            if draw(st.booleans()):
+                consts = {"a": np.array(draw(st.lists(axis, max_size=2)), I64)}
+            attrs.update(keepdims=draw(flags), noop_with_empty_axes=draw(flags))
+        elif op == "ArgMax":
+            attrs.update(axis=draw(axis), keepdims=draw(flags))
+            y_dtype = I64
+        elif op == "LayerNormalization":
+            attrs["axis"] = draw(axis)
+            start = attrs["axis"] % rank if -rank <= attrs["axis"] < rank else 0
+            consts = {"s": np.ones(shape[start:], F32)}
+        elif op == "Expand":
+            consts = {"s": np.array(draw(st.lists(st.sampled_from([1, 2, 3, 0, -1]),
+                                                   min_size=1, max_size=5)), I64)}
+        elif op == "Pad":
+            consts = {"p": np.array(draw(st.lists(st.integers(-3, 3), min_size=2 * rank,
+                                                   max_size=2 * rank)), I64)}
+            attrs["mode"] = draw(st.sampled_from(["constant", "reflect", "edge"]))
+        elif op == "Split":
+            attrs["axis"] = draw(axis)
+            if draw(st.booleans()):
+                consts = {"s": np.array(draw(st.lists(st.integers(-1, 4), min_size=2,
+                                                       max_size=2)), I64)}
+            else:
+                attrs["num_outputs"] = draw(st.integers(0, 3))
+        elif op == "MatMul":
+            consts = {"b": np.ones(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)),
+                                   F32)}
+        inputs = ["x", "x"] if op == "Concat" else ["x", *consts]
+        outputs = ["y", "z"] if op == "Split" else ["y"]
+        node = helper_node(op, inputs, outputs, attrs)
+        model = make_model([node], [vinfo("x", shape)], [vinfo(o, None, y_dtype) for o in outputs],
+                           [const(k, v) for k, v in consts.items()])
+        return model, tuple(shape)
+
+    return draw_model()
+
+
+DRAWN_OPS = {"Slice", "Reshape", "Transpose", "Gather", "Concat", "Flatten", "Softmax",
+             "LogSoftmax", "Squeeze", "Unsqueeze", "ReduceSum", "ReduceMean", "ReduceMax",
+             "ArgMax", "LayerNormalization", "Expand", "Pad", "Split", "MatMul"}
+
+
+def helper_node(op: str, inputs: list[str], outputs: list[str], attrs: dict[str, Any]) -> Any:
+    from onnx import helper
+
+    return helper.make_node(op, inputs, outputs, name="drawn", **attrs)

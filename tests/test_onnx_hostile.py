@@ -25,6 +25,7 @@ from onnx_mutations import (
     HOSTILE,
     analyze,
     one_op,
+    op_models,
     ort_rejects,
     saved,
     sweep,
@@ -248,3 +249,27 @@ def test_folded_constants_that_we_accept_onnxruntime_computes_alike(model) -> No
     for a, b in zip(ours, want):
         assert a.shape == b.shape and a.dtype == b.dtype, (a, b)
         np.testing.assert_array_equal(a, b)
+
+
+@hypothesis.settings(max_examples=300, deadline=None, derandomize=True,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(op_models())
+def test_ops_with_drawn_attributes_that_we_accept_onnxruntime_computes_alike(drawn) -> None:
+    from onnx_models import run_ort
+
+    from mlxa.frontends.onnx_import import load_onnx
+    from mlxa.runtime.eager import EagerModel
+
+    model, shape = drawn
+    x = (np.arange(np.prod(shape), dtype=np.float32).reshape(shape) - 3) / 2
+    try:
+        ours = EagerModel(load_onnx(model))(x)
+    except MlxaError:
+        return  # refused cleanly
+    why = ort_rejects(model.SerializeToString(), {"x": shape})
+    assert why == "", why
+    want = run_ort(model, {"x": x})
+    assert len(ours) == len(want)
+    for a, b in zip(ours, want):
+        assert a.shape == b.shape and a.dtype == b.dtype, (a, b)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
