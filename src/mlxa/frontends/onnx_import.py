@@ -263,6 +263,7 @@ def _attributes(node: Any, folder: Path | None, label: str) -> dict[str, Any]:
 def _outputs(ctx: ImportContext, graph: Any, env: dict[str, Operand | Missing],
              label: str) -> list[Any]:
     outputs: list[Any] = []
+    taken: set[Value] = set()  # (a set: a model may have many outputs)
     graph_inputs = set(ctx.inputs)
     for vi in graph.output:
         if vi.name not in env:
@@ -274,7 +275,8 @@ def _outputs(ctx: ImportContext, graph: Any, env: dict[str, Operand | Missing],
                                  "which is not supported")
         value = ctx.value(found)
         _check_output(vi, value, label)
-        if value in graph_inputs or value in outputs or isinstance(found, np.ndarray):
+        if value in graph_inputs or value in taken or isinstance(found, np.ndarray):
             value = ctx.builder.op("identity", value)
         outputs.append(value)
+        taken.add(value)
     return outputs

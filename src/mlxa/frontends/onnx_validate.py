@@ -66,14 +66,15 @@ def _check_names(graph: Any, ir_version: int, label: str) -> None:
     """Every value defined once (SSA); in IR 3, every initializer also a graph input; every
     declared tensor type with an element type."""
     inputs = {vi.name for vi in graph.input}
-    defined = set(inputs)
+    initializers: set[str] = set()
     for t in graph.initializer:
-        if t.name in defined - inputs or not t.name:
+        if t.name in initializers or not t.name:
             raise UserInputError(f"{label}: initializer {t.name!r} is defined twice or unnamed")
         if ir_version < 4 and t.name not in inputs:
             raise UserInputError(f"{label}: initializer {t.name!r} is not a graph input, which "
                                  f"IR version {ir_version} requires")
-        defined.add(t.name)
+        initializers.add(t.name)
+    defined = inputs | initializers
     if len(inputs) != len(graph.input):
         raise UserInputError(f"{label}: a graph input is declared twice")
     for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
