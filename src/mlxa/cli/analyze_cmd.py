@@ -29,7 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="BLAS threads for both executors (default: the BLAS default)")
     p.add_argument("--out", default="reports", help="report directory (default reports/)")
     p.add_argument("--name", help="report file name without extension (default: the model's)")
-    p.add_argument("--quiet", action="store_true", help="print only the report paths")
+    p.add_argument("--quiet", action="store_true",
+                   help="print only the report paths (and no progress bars)")
+    p.add_argument("--html", action="store_true",
+                   help="also write <out>/<name>.html: one self-contained page (graph, timeline, "
+                        "roofline, per-op table, machine) that opens offline")
     p.add_argument("--plots", action="store_true",
                    help="also write <out>/<name>_timeline.png: the compiled plan's arena over "
                         "its steps, buffers coloured by op (needs matplotlib)")
@@ -67,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _analyze(args: argparse.Namespace, model: Any, out_dir: Path) -> int:
     from mlxa.report.files import write_run
+    from mlxa.report.progress import terminal_progress
     from mlxa.report.text import render_text
     from mlxa.result import RunConfig
     from mlxa.session import analyze
@@ -74,7 +79,9 @@ def _analyze(args: argparse.Namespace, model: Any, out_dir: Path) -> int:
     config = RunConfig(mode=args.mode, planner=args.planner, warmup=args.warmup,
                        repeat=args.repeat, budget_s=args.budget, per_op=args.per_op,
                        threads=args.threads)
-    result = analyze(model.graph, model.inputs, config, model_info(model.info))
+    with terminal_progress(enabled=not args.quiet) as progress:
+        result = analyze(model.graph, model.inputs, config, model_info(model.info),
+                         progress=progress)
     name = args.name or safe_name(str(model.info["name"]))
     extra = {}
     if args.plots and result.plan is not None:
@@ -82,6 +89,10 @@ def _analyze(args: argparse.Namespace, model: Any, out_dir: Path) -> int:
 
         extra["_timeline.png"] = timeline_png(result.plan,
                                               f"{result.model.name}: compiled memory plan")
+    if args.html:
+        from mlxa.report.html import render_html
+
+        extra[".html"] = render_html(result).encode()
     paths = write_run(result, out_dir, name, extra)
     if not args.quiet:
         print(render_text(result), end="")
