@@ -101,6 +101,11 @@ EXAMPLES: dict[str, Callable[[], Example]] = dict([
     _unary("selu"),
     _unary("shrink", lambd=0.3, bias=0.1),
     ("isnan", lambda: ((np.array([0.0, np.nan, np.inf, -1.0], np.float32),), {})),
+    ("cumsum", lambda: ((f32(3, 5),), {"axis": 1, "exclusive": 1, "reverse": 1})),
+    ("gather_elements", lambda: ((f32(4, 5), np.array([[0, -1, 3], [3, 2, 1]], np.int64)),
+                                 {"axis": 0})),
+    ("instance_norm", lambda: ((f32(2, 3, 4, 5), f32(3), f32(3)), {"epsilon": 1e-3})),
+    ("lrn", lambda: ((f32(2, 6, 3, 3),), {"size": 3, "alpha": 1e-3, "beta": 0.75, "bias": 2.0})),
     # quantized ops (ops/quant.py): per-channel scales along `axis`
     ("quantize_linear", lambda: ((f32(2, 3, 4), positive(3) * 0.05,
                                   np.array([0, 3, -2], np.int8)), {"axis": 1})),

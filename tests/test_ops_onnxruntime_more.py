@@ -51,7 +51,38 @@ ACTIVATIONS = [
     case("IsNaN", [f32(3, 4)], id="none"),
 ]
 
-ALL = ACTIVATIONS
+ALONG_AXIS = [
+    case("CumSum", [f32(3, 5)], {1: np.array(1, np.int64)}),
+    case("CumSum", [f32(3, 5)], {1: np.array(0, np.int32)}, exclusive=1, id="exclusive"),
+    case("CumSum", [f32(3, 5)], {1: np.array(-1, np.int64)}, reverse=1, id="reverse"),
+    case("CumSum", [f32(2, 3, 4)], {1: np.array(1, np.int64)}, exclusive=1, reverse=1,
+         id="exclusive-reverse"),
+    case("CumSum", [np.array([[1, 0, 1, 1]], np.int64)], {1: np.array(1, np.int64)},
+         id="int-mask"),
+    case("CumSum", [f32(1)], {1: np.array(0, np.int64)}, id="one-element"),
+    case("GatherElements", [f32(3, 4), np.array([[0, 2], [1, 0], [2, -1]], np.int64)],
+         axis=1),
+    case("GatherElements", [f32(3, 4)], {1: np.array([[2, 0, 1, -3]], np.int64)}, axis=0,
+         id="axis0-const"),
+    case("GatherElements", [f32(2, 3, 4), np.zeros((2, 1, 4), np.int64)], axis=1,
+         id="3d-fewer"),
+    case("GatherElements", [f32(5, 1)], {1: np.array([[4], [0], [2]], np.int32)}, id="int32"),
+    case("Trilu", [f32(4, 5)]),
+    case("Trilu", [f32(2, 4, 5)], {1: np.array(1, np.int64)}, upper=0, id="lower-k1"),
+    case("Trilu", [f32(3, 3)], {1: np.array(-1, np.int64)}, id="upper-k-1"),
+]
+
+NORM = [
+    case("InstanceNormalization", [f32(2, 3, 5, 4), f32(3), f32(3)]),
+    case("InstanceNormalization", [f32(1, 4, 7), f32(4), f32(4)], epsilon=1e-3, id="1d"),
+    case("InstanceNormalization", [f32(2, 2, 3, 2, 2), f32(2), f32(2)], id="3d"),
+    case("InstanceNormalization", [f32(1, 2, 1, 2) * 3, f32(2), f32(2)], id="two-pixels"),
+    case("LRN", [f32(2, 7, 4, 4)], size=5),
+    case("LRN", [f32(1, 4, 3, 3)], size=3, alpha=1e-2, beta=0.5, bias=2.0, id="attrs"),
+    case("LRN", [f32(1, 3, 2, 2)], size=7, alpha=0.1, id="size-above-channels"),
+]
+
+ALL = ACTIVATIONS + ALONG_AXIS + NORM
 
 
 @pytest.mark.parametrize("op, inputs, consts, opset, n_outputs, attrs", ALL)
@@ -59,3 +90,26 @@ def test_op_matches_onnxruntime(op, inputs, consts, opset, n_outputs, attrs):
     model, feeds = one_node_model(op, inputs, consts, n_outputs=n_outputs, opset=opset,
                                   **attrs)
     assert_matches_ort(model, feeds, rtol=1e-5, atol=2e-5)
+
+
+# -- the JAX lowering of the same ops --------------------------------------------------------------
+
+NEW_OPS = ["elu", "selu", "softplus", "shrink", "sign", "cos", "sin", "isnan", "cumsum",
+           "gather_elements", "instance_norm", "lrn"]
+
+
+@pytest.mark.parametrize("name", NEW_OPS)
+def test_lowering_matches_eager(name: str) -> None:
+    """Each op on its example (tests/op_examples.py): the XLA lowering equals our eager run."""
+    pytest.importorskip("jax")
+    from op_examples import EXAMPLES
+
+    from mlxa.compare.xla import check_lowering
+    from mlxa.ir.builder import GraphBuilder
+
+    arrays, attrs = EXAMPLES[name]()
+    b = GraphBuilder(name)
+    values = [b.input(a.shape, a.dtype) for a in arrays]
+    graph = b.build(b.op(name, *values, **attrs))
+    check = check_lowering(graph, list(arrays))
+    assert check["passed"], check

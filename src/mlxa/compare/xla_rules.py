@@ -282,3 +282,47 @@ _STRUCTURED: dict[str, Rule] = {
                                           mode="wrap"),
     "pad": _pad,
 }
+
+
+# -- ops along an axis, local normalisations -------------------------------------------------------
+
+def _cumsum(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x = args[0]
+    axis = int(attrs.get("axis", 0)) % max(x.ndim, 1)
+    y = jnp.flip(x, axis) if attrs.get("reverse", 0) else x
+    y = jnp.cumsum(y, axis=axis, dtype=x.dtype)
+    if attrs.get("exclusive", 0):
+        y = y - (jnp.flip(x, axis) if attrs.get("reverse", 0) else x)
+    return jnp.flip(y, axis) if attrs.get("reverse", 0) else y
+
+
+def _gather_elements(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x, idx = args
+    axis = int(attrs.get("axis", 0)) % x.ndim
+    idx = jnp.where(idx < 0, idx + x.shape[axis], idx)
+    part = x[tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(idx.shape))]
+    return jnp.take_along_axis(part, idx, axis=axis)  # off the axis, indices may be shorter
+
+
+def _instance_norm(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x, scale, bias = args
+    axes = tuple(range(2, x.ndim))
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    per_channel = (1, -1) + (1,) * (x.ndim - 2)
+    y = (x - mean) / jnp.sqrt(var + attrs.get("epsilon", 1e-5))
+    return y * scale.reshape(per_channel) + bias.reshape(per_channel)
+
+
+def _lrn(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x = args[0]
+    size = int(attrs["size"])
+    lo, hi = (size - 1) // 2, -(-(size - 1) // 2)
+    sq = jnp.pad(jnp.square(x), ((0, 0), (lo, hi)) + ((0, 0),) * (x.ndim - 2))
+    total = sum(sq[:, k:k + x.shape[1]] for k in range(size))
+    scale = attrs.get("bias", 1.0) + attrs.get("alpha", 1e-4) / size * total
+    return x / scale ** attrs.get("beta", 0.75)
+
+
+_STRUCTURED.update({"cumsum": _cumsum, "gather_elements": _gather_elements,
+                    "instance_norm": _instance_norm, "lrn": _lrn})

@@ -231,5 +231,18 @@ for _ir, (_onnx, _keys) in {"elu": ("Elu", ("alpha",)), "selu": ("Selu", ("alpha
     EXPORTERS[_ir] = _simple(_onnx, _keys)
 
 
+for _ir, (_onnx, _keys) in {"instance_norm": ("InstanceNormalization", ("epsilon",)),
+                            "lrn": ("LRN", ("size", "alpha", "beta", "bias")),
+                            "gather_elements": ("GatherElements", ("axis",))}.items():
+    EXPORTERS[_ir] = _simple(_onnx, _keys)
+
+
+@exports("cumsum")
+def _cumsum(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
+            attrs: Attrs) -> None:
+    ex.node("CumSum", [ins[0], ex.const(int(attrs.get("axis", 0)), np.int64)], outs,
+            exclusive=int(attrs.get("exclusive", 0)), reverse=int(attrs.get("reverse", 0)))
+
+
 # The quantized ops' exporters register themselves into EXPORTERS (after `exports` exists).
 from mlxa.frontends import onnx_export_quant  # noqa: E402, F401

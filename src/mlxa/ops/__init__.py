@@ -2,11 +2,13 @@
 
 from mlxa.ops import (  # noqa: F401  (registers the ops)
     activations,
+    along_axis,
     conv,
     elementwise,
     fused,
     indexing,
     linalg,
+    local_norm,
     logic,
     nn,
     pool,
