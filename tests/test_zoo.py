@@ -25,6 +25,7 @@ SMALL = {
     "mlp": {"in_features": 64, "hidden": 128, "out_features": 32},
     "transformer": {"seq": 16, "d_model": 64, "heads": 4, "d_ff": 128},
     "small_cnn": {"image": 16, "width": 8},
+    "digits_cnn": {},  # trained weights, one size
     "mobilenet_v2": {"image": 64, "width_mult": 0.5, "classes": 10},
     "resnet18": {"image": 64, "width": 16, "classes": 10},
     "resnet50": {"image": 64, "width": 8, "classes": 10},
@@ -58,7 +59,7 @@ def test_registry_has_the_promised_models() -> None:
         assert model.description and model.sizes
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "digits_cnn"])  # trained: no draw
 def test_weights_are_deterministic_in_the_seed(name: str) -> None:
     a, b, c = (build(name, seed=s, **SMALL[name]) for s in (0, 0, 1))
     pa, pb, pc = (list(g.params.values()) for g in (a, b, c))

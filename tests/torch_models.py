@@ -198,6 +198,18 @@ class MobileNetV2(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+class DigitsCNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+        self.fc = nn.Linear(32 * 4 * 4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        return self.fc(torch.flatten(F.relu(self.conv2(x)), 1))
+
+
 def torch_twin(name: str, graph: Graph, sizes: dict) -> nn.Module:
     """The torch network equivalent to zoo model `name` built with `sizes`, weights copied."""
     s = dict(sizes)
@@ -207,6 +219,8 @@ def torch_twin(name: str, graph: Graph, sizes: dict) -> nn.Module:
         module: nn.Module = Encoder(s.get("d_model", 512), s.get("heads", 8), s.get("d_ff", 2048))
     elif name == "small_cnn":
         module = SmallCNN(**s)
+    elif name == "digits_cnn":
+        module = DigitsCNN()
     elif name in ("resnet18", "resnet50"):
         blocks = (2, 2, 2, 2) if name == "resnet18" else (3, 4, 6, 3)
         module = ResNet(blocks, name == "resnet50", s.get("classes", 1000), s.get("width", 64))

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlxa.planners.contract import ALIGNMENT
+
+if TYPE_CHECKING:
+    from mlxa.passes.quantize import QuantizeSpec
 
 
 @dataclass(frozen=True)
@@ -21,9 +25,15 @@ class CompileOptions:
     reorder: bool = False
     # Check the IR's invariants after every pass (tests turn it on; cheap, O(nodes)).
     verify: bool = False
+    # Post-training INT8 quantization (passes/quantize.py), then the integer lowering when the
+    # spec asks for it (passes/lower_qdq.py); None: the model stays float.
+    quantize: QuantizeSpec | None = None
 
     def pass_names(self) -> tuple[str, ...]:
         """The passes these options run, in pipeline order."""
-        flags = {"fold_batch_norm": self.fold_bn, "fuse_elementwise": self.fuse,
+        quantize = self.quantize is not None
+        flags = {"fold_batch_norm": self.fold_bn, "quantize": quantize,
+                 "lower_qdq": quantize and self.quantize is not None and self.quantize.integer,
+                 "fuse_elementwise": self.fuse,
                  "reorder_for_memory": self.reorder}
         return tuple(name for name, on in flags.items() if on)

@@ -21,6 +21,8 @@ from mlxa.ir.graph import Graph
 from mlxa.ir.verify import check_graph
 from mlxa.passes.fold_batch_norm import fold_batch_norm
 from mlxa.passes.fuse_elementwise import fuse_elementwise
+from mlxa.passes.lower_qdq import lower_qdq
+from mlxa.passes.quantize import quantize_qdq
 from mlxa.passes.reorder import reorder_for_memory
 
 
@@ -49,6 +51,11 @@ Instrument = Callable[[PassRecord, Graph], None]
 PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("fold_batch_norm", lambda g, o: fold_batch_norm(g),
          "batch norm folded into the conv before it"),
+    Pass("quantize", lambda g, o: quantize_qdq(g, o.quantize) if o.quantize else g,
+         "calibrated INT8 quantization: quantize/dequantize pairs around the 8-bit values"),
+    Pass("lower_qdq",
+         lambda g, o: lower_qdq(g, o.quantize.rounding) if o.quantize else g,
+         "each quantized conv/gemm/matmul and its pairs become one integer op"),
     Pass("fuse_elementwise", lambda g, o: fuse_elementwise(g),
          "chains of elementwise ops become one blocked `fused` node"),
     Pass("reorder_for_memory",

@@ -14,6 +14,7 @@ from typing import Any
 
 from mlxa.errors import UserInputError
 from mlxa.ir.graph import Graph
+from mlxa.models.digits_cnn import digits_cnn
 from mlxa.models.mlp import MLPConfig, mlp
 from mlxa.models.mobilenet import mobilenet_v2
 from mlxa.models.resnet import resnet18, resnet50
@@ -55,6 +56,8 @@ ZOO: Mapping[str, ZooModel] = {m.name: m for m in (
     ZooModel("transformer", transformer,
              "transformer encoder block: multi-head attention, gelu MLP, layer norms"),
     ZooModel("small_cnn", small_cnn, "3 conv + batch norm + relu, 2 pools, linear head"),
+    ZooModel("digits_cnn", digits_cnn,
+             "2 conv + relu, a pool, linear head, trained on scikit-learn's digits (8x8)"),
     ZooModel("mobilenet_v2", mobilenet_v2,
              "MobileNetV2: inverted residuals, depthwise convs, relu6"),
     ZooModel("resnet18", resnet18, "ResNet-18: basic residual blocks"),

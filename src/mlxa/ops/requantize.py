@@ -5,10 +5,11 @@ M = s_x * s_w / s_y (in (0, 1) in practice) is written once as M = M0 * 2^shift 
 integer in [2^30, 2^31); an accumulator `acc` becomes
     high = SaturatingRoundingDoublingHighMul(acc * 2^max(shift, 0), M0)
     result = RoundingDivideByPOT(high, max(-shift, 0))
-in integer arithmetic only. The high multiply rounds half up (its nudge is 2^30, or 1 - 2^30 for a
-negative product, then C's division truncates toward zero: round half away from zero); the
-division by a power of two rounds half away from zero. So the result is round-half-away-from-zero
-of acc * M, up to M0's 2^-31 relative error.
+in integer arithmetic only. The high multiply rounds a half up, toward +infinity (its nudge is
+2^30, or 1 - 2^30 for a negative product, then C's division truncates toward zero); the division
+by a power of two rounds a half away from zero. So the result is acc * M rounded to nearest, up
+to M0's 2^-31 relative error and the two roundings: a tie rounds away from zero, except a
+negative tie met by the high multiply itself (a shift of 0, M in [0.5, 1)), which rounds up.
 
 `float` (ONNX Runtime's MLAS on CPU): float32(acc) * float32(M), rounded to nearest, ties to
 even. The two differ by one step where acc * M falls on (or within M0's error of) a half: the
