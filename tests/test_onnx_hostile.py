@@ -273,3 +273,15 @@ def test_ops_with_drawn_attributes_that_we_accept_onnxruntime_computes_alike(dra
     for a, b in zip(ours, want):
         assert a.shape == b.shape and a.dtype == b.dtype, (a, b)
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_graph_and_node_names_reach_the_graph_escaped() -> None:
+    """Names end up in printed graphs and reports: no raw newline or terminal escape."""
+    from mlxa.frontends.onnx_import import load_onnx
+
+    model = one_op("Relu", [4], {}, ["x"])
+    model.graph.name = "g\nSpeedup: 1000x"
+    model.graph.node[0].name = "n\r\x1b[2J"
+    graph = load_onnx(model)
+    assert graph.name == r"g\nSpeedup: 1000x"
+    assert [node.name for node in graph.nodes] == [r"n\r\x1b[2J"]

@@ -76,7 +76,7 @@ def _load(model: Any, folder: Path | None, label: str,
     model = _checked_opset(model, label)
     graph = model.graph
     initializers = {t.name: read_tensor(t, folder, label) for t in graph.initializer}
-    builder = GraphBuilder(graph.name or Path(label).stem)
+    builder = GraphBuilder(printable(graph.name or Path(label).stem))
     ctx = ImportContext(builder, _opset(model))
     env: dict[str, Operand | Missing] = dict(initializers)
     ctx.inputs = _bind_inputs(graph, initializers, input_shapes, builder, env, label)
@@ -236,7 +236,7 @@ def _convert(ctx: ImportContext, node: Any, index: int, env: dict[str, Operand |
                                  "supported")
         inputs.append(value)
     onnx_node = OnnxNode(node.op_type, named, inputs, _attributes(node, folder, label),
-                         list(node.output), node.name)
+                         list(node.output), printable(node.name))  # names reach reports
     outputs = ctx.convert(CONVERTERS[node.op_type], onnx_node)
     for name, value in zip(node.output, outputs):
         if name and value is not None:
