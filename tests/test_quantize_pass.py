@@ -51,18 +51,23 @@ def test_fixed_point_requantization_is_within_one_step_and_monotone(accs, real) 
     assert np.all(np.diff(got) >= 0)  # a larger accumulator never maps lower
 
 
-@given(ACC, st.integers(1, 20))
-def test_a_power_of_two_multiplier_rounds_to_nearest(acc: int, k: int) -> None:
-    m0, shift = quantize_multiplier(2.0 ** -k)
+def _half_up(x: Fraction) -> int:
+    return (2 * x.numerator + x.denominator) // (2 * x.denominator)
+
+
+def _half_away(x: Fraction) -> int:
+    return _half_up(x) if x >= 0 else -_half_up(-x)
+
+
+@settings(max_examples=300)
+@given(ACC, REAL)
+def test_fixed_point_rounds_twice_as_gemmlowp_specifies(acc: int, real: float) -> None:
+    """The high multiply rounds acc * M0 / 2^31 half up; the shift then rounds half away from
+    zero. Two roundings: 0.25 can become 1 (0.25 -> 0.5 -> 1), never further than 1 away."""
+    m0, shift = quantize_multiplier(real)
     got = int(requantize_fixed_point(np.array([acc], np.int64), np.int64(m0), np.int64(shift))[0])
-    exact = Fraction(acc, 2 ** k)
-    low = exact.numerator // exact.denominator
-    if exact - low != Fraction(1, 2):
-        assert got == round(exact)
-    elif acc > 0 or k > 1:  # ties away from zero (RoundingDivideByPOT)
-        assert got == (low + 1 if acc > 0 else low)
-    else:  # a negative tie met by the high multiply (shift 0) rounds up
-        assert got == low + 1
+    high = _half_up(Fraction(acc * 2 ** max(shift, 0) * m0, 2 ** 31))
+    assert got == _half_away(Fraction(high, 2 ** max(-shift, 0)))
 
 
 @given(st.lists(st.integers(-(2 ** 24), 2 ** 24), min_size=1, max_size=20), REAL)

@@ -7,9 +7,9 @@ integer in [2^30, 2^31); an accumulator `acc` becomes
     result = RoundingDivideByPOT(high, max(-shift, 0))
 in integer arithmetic only. The high multiply rounds a half up, toward +infinity (its nudge is
 2^30, or 1 - 2^30 for a negative product, then C's division truncates toward zero); the division
-by a power of two rounds a half away from zero. So the result is acc * M rounded to nearest, up
-to M0's 2^-31 relative error and the two roundings: a tie rounds away from zero, except a
-negative tie met by the high multiply itself (a shift of 0, M in [0.5, 1)), which rounds up.
+by a power of two rounds a half away from zero. Two roundings in a row (TFLite's reference
+kernels without TFLITE_SINGLE_ROUNDING): the result is within one step of acc * M, not always the
+nearest (acc = 1, M = 1/4: 0.25 -> 0.5 -> 1); the tests state the exact rule.
 
 `float` (ONNX Runtime's MLAS on CPU): float32(acc) * float32(M), rounded to nearest, ties to
 even. The two differ by one step where acc * M falls on (or within M0's error of) a half: the
