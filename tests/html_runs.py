@@ -15,7 +15,7 @@ from mlxa.session import ModelInfo, analyze
 # small sizes: the same structure (ResNet-50 keeps its 175 nodes), a fraction of the work
 SIZES = {"mlp": {"in_features": 64, "hidden": 256, "out_features": 32},
          "small_cnn": {}, "transformer": {"seq": 16, "d_model": 64, "heads": 4, "d_ff": 128},
-         "mobilenet_v2": {"image": 32}, "resnet18": {"image": 32}, "resnet50": {"image": 64}}
+         "mobilenet_v2": {"image": 32}, "resnet18": {"image": 32}, "resnet50": {"image": 32}}
 EVIL = "<script>window.pwned=1</script>\"'><img src=x onerror=\"window.pwned=2\">&amp;</style>"
 
 
