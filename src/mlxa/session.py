@@ -105,9 +105,7 @@ def _analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, in
                                     "timed calls", done, total))
     parts = {k: Execution(_latency(stats[k]), _memory(runners[k]),
                           _per_op(executors[k], inputs, stats[k], clock,
-                                  lambda done, total, k=k: progress(f"per-op time, {k}", done,
-                                                                    total))
-                          if config.per_op
+                                  _stage(progress, f"per-op time, {k}")) if config.per_op
                           else None)
              for k in executors}
     comparison = None
@@ -123,6 +121,10 @@ def _analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, in
                      baseline=parts.get("baseline"), optimized=parts.get("optimized"),
                      plan=plan, comparison=comparison,
                      warnings=noise_warnings(stats, meta))
+
+
+def _stage(progress: Progress, stage: str) -> Callable[[int, int], None]:
+    return lambda done, total: progress(stage, done, total)
 
 
 def _compile(graph: Graph, options: CompileOptions, progress: Progress) -> CompiledProgram:

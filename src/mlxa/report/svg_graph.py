@@ -112,7 +112,7 @@ def _arena(nodes: Sequence[CompiledNode], x0: float, arena: int) -> list[str]:
         y0 = TOP + n.start_index * ROW_H
         h = max((n.end_index - n.start_index) * ROW_H - 6, 4)
         if n.offset_nbytes is None:
-            x, w = x_out, OUT_W
+            x, w = x_out, float(OUT_W)
         else:
             x = x0 + ARENA_W * n.offset_nbytes / arena
             w = max(ARENA_W * n.size_nbytes / arena, 1.5)
