@@ -113,7 +113,7 @@ def inline_external_data(model: Any, folder: Path | None, label: str) -> None:
     from onnx import AttributeProto, TensorProto
 
     graph = model.graph
-    check_fits(f"{label}: the initializers",
+    check_fits(f"{label}: loading the initializers",
                sum(tensor_nbytes(t, label) for t in graph.initializer))
     tensors = list(graph.initializer) + [a.t for n in graph.node for a in n.attribute
                                          if a.type == AttributeProto.TENSOR]
