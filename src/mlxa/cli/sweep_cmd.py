@@ -109,7 +109,11 @@ def _check_run_options(args: argparse.Namespace) -> None:
         raise UserInputError(f"--retries must be >= 0, got {args.retries}")
     if args.seed < 0:
         raise UserInputError(f"--seed must be >= 0, got {args.seed}")
-    if args.scheduler is None and not 1 <= args.workers <= 64:
+    if args.scheduler is not None:
+        from mlxa.sweep.cluster import check_address
+
+        check_address(args.scheduler)
+    elif not 1 <= args.workers <= 64:
         raise UserInputError(f"--workers must be between 1 and 64, got {args.workers}")
 
 

@@ -77,12 +77,18 @@ def _local(workers: int) -> Iterator[Connected]:
         cluster.close()
 
 
+def check_address(address: str) -> None:
+    """The form of `--scheduler ADDRESS` (reaching it is connect's part)."""
+    if not address or any(not c.isprintable() or c.isspace() for c in address) \
+            or ":" not in address:
+        raise UserInputError(f"--scheduler {address!r}: expected an address like "
+                             "tcp://HOST:8786")
+
+
 def _remote_client(address: str) -> Any:
     from distributed import Client
 
-    if not address or any(c.isspace() for c in address) or ":" not in address:
-        raise UserInputError(f"--scheduler {address!r}: expected an address like "
-                             "tcp://HOST:8786")
+    check_address(address)
     try:
         return Client(address, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as e:

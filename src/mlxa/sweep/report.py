@@ -114,9 +114,11 @@ def against_batch_png(rows: Rows, metric: str) -> bytes:
     cols = min(3, len(models))
     fig, axes = plt.subplots(math.ceil(len(models) / cols), cols, squeeze=False,
                              figsize=(4.2 * cols, 3.3 * math.ceil(len(models) / cols)), dpi=100)
+    names = sorted({series_name(r) for r in rows})
+    colors = {name: f"C{i % 10}" for i, name in enumerate(names)}  # one colour per series
     try:
         for ax, model in zip(axes.flat, models):
-            _panel(ax, by_model.get(model, []), metric, model)
+            _panel(ax, by_model.get(model, []), metric, model, colors)
         for ax in list(axes.flat)[len(models):]:
             ax.set_visible(False)
         what = ("latency per inference, median (bars: p10-p90)" if metric == "latency_median_ms"
@@ -130,7 +132,8 @@ def against_batch_png(rows: Rows, metric: str) -> bytes:
         plt.close(fig)
 
 
-def _panel(ax: Any, rows: list[dict[str, Any]], metric: str, model: str) -> None:
+def _panel(ax: Any, rows: list[dict[str, Any]], metric: str, model: str,
+           colors: dict[str, str]) -> None:
     series: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         series[series_name(r)].append(r)
@@ -141,9 +144,11 @@ def _panel(ax: Any, rows: list[dict[str, Any]], metric: str, model: str) -> None
             y = [r["latency_median_ms"] for r in points]
             err = [[v - r["latency_p10_ms"] for v, r in zip(y, points)],
                    [r["latency_p90_ms"] - v for v, r in zip(y, points)]]
-            ax.errorbar(x, y, yerr=err, marker="o", ms=4, capsize=3, label=name)
+            ax.errorbar(x, y, yerr=err, marker="o", ms=4, capsize=3, label=name,
+                        color=colors[name])
         else:
-            ax.plot(x, [r[metric] / 2**20 for r in points], marker="o", ms=4, label=name)
+            ax.plot(x, [r[metric] / 2**20 for r in points], marker="o", ms=4, label=name,
+                    color=colors[name])
     ax.set_title(model, fontsize=10)
     ax.set_xscale("log", base=2)
     batches = sorted({r["batch"] for r in rows})
