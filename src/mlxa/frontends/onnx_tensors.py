@@ -125,12 +125,17 @@ def inline_external_data(model: Any, folder: Path | None, label: str) -> None:
 
 
 def _external_int(info: dict[str, str], key: str, default: int, name: str, label: str) -> int:
+    """An offset or a length: decimal digits only (isdigit alone admits other scripts' digits),
+    and at most 20 of them (no file is larger; int() of thousands of digits is itself slow)."""
     text = info.get(key)
     if text is None:
         return default
-    if not text.strip().isdigit() or len(text) > 20:
-        raise UserInputError(f"{label}: external data of tensor {name!r} has {key} {text!r}, "
-                             "not a non-negative integer")
+    if not (text.isascii() and text.isdigit()):
+        raise UserInputError(f"{label}: external data of tensor {name!r} has {key} "
+                             f"{text[:40]!r}, not a non-negative integer")
+    if len(text) > 20:
+        raise UserInputError(f"{label}: external data of tensor {name!r} has {key} "
+                             f"{text[:40]!r}, beyond any file's size")
     return int(text)
 
 
