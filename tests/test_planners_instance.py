@@ -22,7 +22,8 @@ def test_reads_minimalloc_format(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text, needle", [
     ("id,lower,size\n0,0,4\n", "missing column(s) upper"),
-    ("", "missing column(s) id, lower, upper, size"),
+    ("", "empty file; expected a header id,lower,upper,size"),
+    ("\ufeffid,lower,size\n0,0,4\n", "missing column(s) upper"),
     ("id,lower,upper,size\n", "no buffers"),
     ("id,lower,upper,size\n0,0,3,four\n", ":2: size 'four' is not an integer"),
     ("id,lower,upper,size\n0,0,3,1.5\n", "not an integer"),

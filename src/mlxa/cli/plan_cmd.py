@@ -2,12 +2,14 @@
 arena, the lower bound, the winning strategy and whether the plan is proven optimal.
 
 Everything is checked before anything is written: the instance, the options, the output paths.
-Outputs (--out offsets CSV, --plot PNG) are written atomically, only after the plan is validated.
+Outputs (--out offsets CSV, --plot PNG) are made in memory once the plan is validated, then
+written atomically, both or neither.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from pathlib import Path
@@ -22,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"planner to use: {', '.join(strategies())} (default {AUTO}: the "
                         "greedy heuristics, then the exact planner from the best of them)")
     p.add_argument("--time-limit", type=float, default=10.0, metavar="S",
-                   help="seconds for the exact and iterated planners (default 10)")
+                   help="seconds for planning, every strategy (default 10); a greedy strategy "
+                        "that cannot finish in time is refused")
     p.add_argument("--alignment", type=int, default=1, metavar="N",
                    help="align every offset and size to N bytes (default 1)")
     p.add_argument("--target", type=int, default=None, metavar="BYTES",
@@ -39,32 +42,52 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlxa.planners.instance import read_instance, write_offsets
+    from mlxa.planners.instance import offsets_csv, read_instance, shown
     from mlxa.planners.outcome import plan_instance
     from mlxa.report.plan_text import render_plan_json, render_plan_text
 
     _check_options(args)
     buffers = read_instance(args.file)
-    outcome = plan_instance(buffers, Path(args.file).name, args.strategy, args.alignment,
+    source = shown(Path(args.file).name)
+    outcome = plan_instance(buffers, source, args.strategy, args.alignment,
                             args.time_limit, args.target,
                             clock=None if args.no_timing else time.monotonic,
                             use_cpsat=not args.no_cpsat)
-    if args.out:
-        write_offsets(args.out, buffers, outcome.plan)
+    outputs = []  # made in memory first: an interrupt while drawing leaves nothing on disk
     if args.plot:
-        from mlxa.report.timeline_plot import render_timeline_png
+        from mlxa.report.timeline_plot import timeline_png
 
-        render_timeline_png(buffers, outcome.plan, args.plot,
-                            title=f"{Path(args.file).name}: {outcome.strategy}")
+        png = timeline_png(buffers, outcome.plan, title=f"{source}: {outcome.strategy}")
+        outputs.append((args.plot, png))
+    if args.out:
+        outputs.append((args.out, offsets_csv(buffers, outcome.plan).encode("utf-8")))
+    _write_all(outputs)
     print(render_plan_json(outcome) if args.json else render_plan_text(outcome), end="")
     return 0
+
+
+def _write_all(outputs: list[tuple[str, bytes]]) -> None:
+    """Write every output atomically, all or none: if one fails (or the run is interrupted
+    between two), the ones already written are removed."""
+    from mlxa.atomic import write_bytes
+
+    written: list[str] = []
+    try:
+        for path, data in outputs:
+            write_bytes(path, data)
+            written.append(path)
+    except BaseException:
+        for path in written:
+            Path(path).unlink(missing_ok=True)
+        raise
 
 
 def _check_options(args: argparse.Namespace) -> None:
     from mlxa.errors import UserInputError
 
-    if not args.time_limit > 0:
-        raise UserInputError(f"--time-limit must be positive, got {args.time_limit:g}")
+    if not 0 < args.time_limit < math.inf:
+        raise UserInputError(f"--time-limit must be a positive number of seconds, "
+                             f"got {args.time_limit:g}")
     if args.alignment < 1:
         raise UserInputError(f"--alignment must be at least 1, got {args.alignment}")
     if args.target is not None and args.target < 0:

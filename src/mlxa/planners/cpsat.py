@@ -9,7 +9,7 @@ the branch and bound, which has no learning and thrashes on some instances. The 
 on the lowest possible offset first (bottom-left), in the branch and bound's static order.
 
 Runs single-threaded, so it can share a two-core machine with the Python search; `stop()` may be
-called from another thread.
+called from another thread (exact.py calls it when the main thread is interrupted).
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ class CpSatDecision:
         self.solver = cp_model.CpSolver()
         self.solver.parameters.num_workers = 1
         self.solver.parameters.random_seed = seed
+        # CP-SAT's own SIGINT handler would replace Python's while it searches (and aborts the
+        # process when it fires in this thread setup): the main thread gets the interrupt and
+        # stops this search through stop() instead.
+        self.solver.parameters.catch_sigint_signal = False
         self._lock = threading.Lock()
         self._stopped = False
         self.y = self._build(rank)

@@ -17,7 +17,13 @@ Invariant: `plan` is valid (checked by contract.validate)
 and `bound_nbytes <= optimum <= plan.arena_nbytes`; `proven_optimal` iff the two are equal.
 Exponential in the worst case; bounded by `time_limit_s` plus the cost of building the models.
 Above `MAX_SEARCH_BUFFERS` buffers only the heuristic phase runs; CP-SAT joins the search up to
-`MAX_CPSAT_BUFFERS` (above, building its model costs more than it brings).
+`MAX_CPSAT_BUFFERS` (above, building its model costs more than it brings), and only while the
+sizes in units add up to at most `MAX_SEARCH_UNITS` (the search sums them in float64 and CP-SAT
+in int64; both stay exact below it).
+
+Interrupts. CP-SAT runs in a thread of its own; whatever ends the main thread's wait (an answer,
+the deadline, KeyboardInterrupt or SIGTERM raised there) stops that search and joins the thread
+before going on, so no solver thread outlives its question.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from mlxa.planners.iterated import Arrays, iterated_offsets
 DEFAULT_TIME_LIMIT_S = 10.0
 MAX_SEARCH_BUFFERS = 5000
 MAX_CPSAT_BUFFERS = 1500
+MAX_SEARCH_UNITS = 1 << 52
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,8 @@ def solve(buffers: Sequence[Buffer], alignment: int = 1,
     if best.arena <= lb or pos.size > MAX_SEARCH_BUFFERS:
         return best.result(lb)
     gcd = math.gcd(*(int(s) for s in arr.size[pos]))
+    if int(arr.size[pos].sum()) // gcd > MAX_SEARCH_UNITS:
+        return best.result(lb)
     unit = gcd * alignment
     inst = build_instance(arr.size[pos] // gcd, arr.start[pos], arr.end[pos])
     ranks = static_ranks(inst, arr.start[pos], arr.end[pos])
@@ -139,19 +148,45 @@ def _decide(inst: Instance, cap: int, ranks: list[np.ndarray], budget_s: float,
         thread = threading.Thread(target=work, name="mlxa-cpsat", daemon=True)
         thread.start()
     try:
+        mine = _decide_here(inst, cap, ranks, deadline, other)
+        if thread is not None and mine.outcome == "unknown":
+            _join(thread)  # CP-SAT may still answer before its deadline
+    finally:
+        if helper is not None and thread is not None:
+            _stop_and_join(helper, thread)
+    return other[0] if mine.outcome == "unknown" and other else mine
+
+
+def _decide_here(inst: Instance, cap: int, ranks: list[np.ndarray], deadline: float,
+                 other: list[_Decision]) -> _Decision:
+    """The branch and bound's answer, "unknown" at the deadline or once CP-SAT has answered."""
+    try:
         offsets = decide(inst, cap, ranks, deadline,
                          stop=lambda: bool(other) and other[0].outcome != "unknown")
-        mine = _Decision("found" if offsets is not None else "infeasible", offsets,
-                         "branch-and-bound")
     except SearchStopped:
-        mine = _Decision("unknown", None, "branch-and-bound")
-    if helper is not None and thread is not None:
-        if mine.outcome != "unknown":
+        return _Decision("unknown", None, "branch-and-bound")
+    return _Decision("found" if offsets is not None else "infeasible", offsets,
+                     "branch-and-bound")
+
+
+def _join(thread: threading.Thread) -> None:
+    while thread.is_alive():
+        thread.join(0.05)
+
+
+def _stop_and_join(helper: cpsat.CpSatDecision, thread: threading.Thread) -> None:
+    """Stop CP-SAT and wait for its thread, even when interrupted again meanwhile (then the
+    interrupt is raised once the thread is gone). The stop is repeated while waiting: a stop
+    that comes before the solver has started its search would otherwise be lost."""
+    interrupted: BaseException | None = None
+    while thread.is_alive():
+        try:
             helper.stop()
-        thread.join()
-        if mine.outcome == "unknown" and other:
-            return other[0]
-    return mine
+            thread.join(0.05)
+        except KeyboardInterrupt as e:
+            interrupted = e
+    if interrupted is not None:
+        raise interrupted
 
 
 class _Incumbent:

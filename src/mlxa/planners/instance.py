@@ -12,26 +12,39 @@ import io
 import os
 import random
 import re
-from collections.abc import Sequence
+import stat
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mlxa.atomic import write_text
+from mlxa.budget import check_fits
 from mlxa.errors import UserInputError
 from mlxa.planners.contract import Buffer, Plan
 
 COLUMNS = ("id", "lower", "upper", "size")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_FOUR = re.compile(r"(?:[+-]?[0-9]{1,19},){3}[+-]?[0-9]{1,19}")  # a clean row, checked at once
+_MAX_DIGITS = 19  # 2^63 - 1, the largest int64, has 19 digits
+_INT64_MAX = (1 << 63) - 1
+_MEMORY_PER_FILE_BYTE = 16  # rows in memory as Buffers, over their bytes on disk (measured ~10)
 
 
 def read_instance(path: str | os.PathLike[str]) -> list[Buffer]:
-    """Buffers of an instance CSV, in file order. UserInputError on any defect."""
-    name = str(path)
+    """Buffers of an instance CSV, in file order. UserInputError on any defect. A UTF-8 byte-order
+    mark is skipped; only regular files are read (a FIFO would block), after checking that their
+    rows fit the memory budget."""
+    name = shown(str(path))
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise UserInputError(f"{name}: is a directory, not a CSV file")
+        if not stat.S_ISREG(info.st_mode):
+            raise UserInputError(f"{name}: not a regular file")
+        check_fits(f"instance {name} ({info.st_size:,} bytes)",
+                   _MEMORY_PER_FILE_BYTE * info.st_size)
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise UserInputError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise UserInputError(f"{name}: is a directory, not a CSV file") from None
     except UnicodeDecodeError:
         raise UserInputError(f"{name}: not a UTF-8 text file") from None
     except OSError as e:
@@ -41,9 +54,21 @@ def read_instance(path: str | os.PathLike[str]) -> list[Buffer]:
 
 def parse_instance(text: str, name: str = "<instance>") -> list[Buffer]:
     """Parse instance CSV text; `name` prefixes every error message."""
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise UserInputError(f"{name}: empty file; expected a header {','.join(COLUMNS)}")
     reader = csv.reader(io.StringIO(text))
+    try:
+        return _parse_rows(reader, name)
+    except csv.Error as e:  # a NUL byte, a field over the csv module's limit, a bad quote
+        raise UserInputError(f"{name}:{reader.line_num}: {e}") from None
+
+
+def _parse_rows(reader: Iterator[list[str]], name: str) -> list[Buffer]:
     header = [h.strip() for h in next(reader, [])]
     missing = [c for c in COLUMNS if c not in header]
+    if not header:
+        raise UserInputError(f"{name}: blank first line; expected a header {','.join(COLUMNS)}")
     if missing:
         raise UserInputError(f"{name}: missing column(s) {', '.join(missing)}; "
                              f"expected a header {','.join(COLUMNS)}")
@@ -55,7 +80,10 @@ def parse_instance(text: str, name: str = "<instance>") -> list[Buffer]:
             continue
         if len(row) < len(header):
             raise UserInputError(f"{name}:{line}: expected {len(header)} fields, got {len(row)}")
-        values = [_integer(row[i], c, name, line) for i, c in zip(where, COLUMNS)]
+        cells = [row[i] for i in where]
+        values = list(map(int, cells)) if _FOUR.fullmatch(",".join(cells)) else []
+        if not values or max(values) > _INT64_MAX or min(values) < -_INT64_MAX - 1:
+            values = [_integer(cell, c, name, line) for cell, c in zip(cells, COLUMNS)]
         bid, lower, upper, size = values
         if size < 0:
             raise UserInputError(f"{name}:{line}: negative size {size}")
@@ -73,10 +101,28 @@ def parse_instance(text: str, name: str = "<instance>") -> list[Buffer]:
 
 
 def _integer(cell: str, column: str, name: str, line: int) -> int:
+    """An int64 written in ASCII digits; the text is checked before int() sees it (no
+    conversion of thousands of digits)."""
     text = cell.strip()
     if not _INTEGER.fullmatch(text):
-        raise UserInputError(f"{name}:{line}: {column} {text!r} is not an integer")
-    return int(text)
+        raise UserInputError(f"{name}:{line}: {column} {_quoted(text)} is not an integer")
+    digits = len(text.lstrip("+-").lstrip("0"))
+    value = int(text) if digits <= _MAX_DIGITS else None
+    if value is None or not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+        raise UserInputError(f"{name}:{line}: {column} {_quoted(text)} is out of range "
+                             "(at most 2^63 - 1)")
+    return value
+
+
+def shown(text: str) -> str:
+    """A file name safe to put in a one-line message: as it is when printable, else quoted
+    with escapes (a newline or a terminal escape in a name must not reach the terminal raw)."""
+    return text if text.isprintable() else repr(text)
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """A cell's text quoted for a message, cut to `limit` characters (with its length)."""
+    return repr(text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)")
 
 
 def offsets_csv(buffers: Sequence[Buffer], plan: Plan) -> str:

@@ -21,10 +21,19 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from mlxa.planners.contract import Buffer, Plan, lower_bound
+from mlxa.planners.limits import check_range
+
+
+class OutOfTime(Exception):
+    """A placement reached its deadline before every buffer had its offset."""
+
+
+MAX_NEIGHBOUR_PAIRS = 16_000_000  # 128 MB of int32 pairs; above, placement scans instead
 
 
 @dataclass
@@ -36,8 +45,37 @@ class Arrays:
     nbytes: np.ndarray
     size: np.ndarray
 
+    @cached_property
+    def columns(self) -> tuple[list[int], list[int], list[int]]:
+        """start, end and size as lists, for the per-buffer loops."""
+        return self.start.tolist(), self.end.tolist(), self.size.tolist()
+
+    @cached_property
+    def neighbours(self) -> tuple[list[int], np.ndarray] | None:
+        """CSR lists (ptr, ind) of the positive-size buffers alive with each buffer, or None
+        when they would hold more than MAX_NEIGHBOUR_PAIRS pairs. O(n log n + pairs): in start
+        order, the buffers alive with p that start at or after it are the next ones up to the
+        first that starts at p's end."""
+        pos = np.flatnonzero(self.size > 0)
+        order = pos[np.argsort(self.start[pos], kind="stable")]
+        first = np.arange(order.size) + 1
+        last = np.searchsorted(self.start[order], self.end[order], "left")
+        count = np.maximum(last - first, 0)
+        total = int(count.sum())
+        if 2 * total > MAX_NEIGHBOUR_PAIRS:
+            return None
+        rows = np.repeat(np.arange(order.size), count)
+        cols = rows + 1 + np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+        a, b = order[rows], order[cols]
+        src, dst = np.concatenate([a, b]), np.concatenate([b, a]).astype(np.int32)
+        by_src = np.argsort(src, kind="stable")
+        ptr = np.searchsorted(src[by_src], np.arange(self.size.size + 1))
+        return ptr.tolist(), dst[by_src]
+
     @classmethod
     def of(cls, buffers: Sequence[Buffer], alignment: int) -> Arrays:
+        """ValueError when a value is out of int64's exact range (limits.py)."""
+        check_range(buffers, alignment)
         nbytes = np.array([b.nbytes for b in buffers], np.int64)
         return cls(np.array([b.start for b in buffers], np.int64),
                    np.array([b.end for b in buffers], np.int64), nbytes,
@@ -64,13 +102,38 @@ def choose_gap(offs: np.ndarray, tops: np.ndarray, size: int, best_fit: bool) ->
 
 def place_fast(arr: Arrays, order: Sequence[int] | np.ndarray, best_fit: bool = True,
                offsets: np.ndarray | None = None, placed: np.ndarray | None = None,
-               pool: np.ndarray | None = None) -> np.ndarray:
+               pool: np.ndarray | None = None, deadline: float | None = None) -> np.ndarray:
     """Offsets (in units) after placing `order` greedily around the already `placed` buffers.
-    `pool`, if given, lists every buffer that may be alive with one in `order` (the others are
-    not looked at). Zero-size buffers go to offset 0 and block nothing. The placed buffers are
-    kept as compact columns, so each placement is two comparisons over them and a sort of the
-    ones alive with it."""
+    Zero-size buffers go to offset 0 and block nothing. Each placement looks at the placed
+    buffers among its neighbours (Arrays.neighbours), or, where those lists would be too
+    large, scans the placed buffers (`pool`, if given, lists every buffer that may be alive
+    with one in `order`). Raises OutOfTime once past `deadline` (checked every 64 placements)."""
     offsets = np.zeros(arr.size.size, np.int64) if offsets is None else offsets.copy()
+    if arr.neighbours is None:
+        return _place_scan(arr, order, best_fit, offsets, placed, pool, deadline)
+    ptr, ind = arr.neighbours
+    done = arr.size > 0
+    done &= np.zeros(arr.size.size, bool) if placed is None else placed
+    sizes = arr.columns[2]
+    for count, i in enumerate(order.tolist() if isinstance(order, np.ndarray) else order):
+        if deadline is not None and count % 64 == 0 and time.monotonic() > deadline:
+            raise OutOfTime
+        if sizes[i] == 0:
+            offsets[i] = 0
+            continue
+        near = ind[ptr[i]:ptr[i + 1]]
+        near = near[done[near]]
+        lo = offsets[near]
+        offsets[i] = choose_gap(lo, lo + arr.size[near], sizes[i], best_fit)
+        done[i] = True
+    return offsets
+
+
+def _place_scan(arr: Arrays, order: Sequence[int] | np.ndarray, best_fit: bool,
+                offsets: np.ndarray, placed: np.ndarray | None, pool: np.ndarray | None,
+                deadline: float | None) -> np.ndarray:
+    """place_fast without neighbour lists: the placed buffers are kept as compact columns, so
+    each placement is two comparisons over them and a sort of the ones alive with it."""
     pool = np.arange(arr.size.size) if pool is None else pool
     if placed is None:
         init = np.zeros(0, np.int64)
@@ -81,8 +144,10 @@ def place_fast(arr: Arrays, order: Sequence[int] | np.ndarray, best_fit: bool = 
     p_off, p_top = np.empty(cap, np.int64), np.empty(cap, np.int64)
     p_start[:k], p_end[:k], p_off[:k] = arr.start[init], arr.end[init], offsets[init]
     p_top[:k] = p_off[:k] + arr.size[init]
-    starts, ends, sizes = arr.start.tolist(), arr.end.tolist(), arr.size.tolist()
-    for i in order:
+    starts, ends, sizes = arr.columns
+    for done, i in enumerate(order):
+        if deadline is not None and done % 64 == 0 and time.monotonic() > deadline:
+            raise OutOfTime
         i = int(i)
         size = sizes[i]
         if size == 0:
@@ -100,15 +165,48 @@ def arena_units(arr: Arrays, offsets: np.ndarray) -> int:
     return int((offsets + arr.size).max()) if offsets.size else 0
 
 
-def greedy_plans(arr: Arrays) -> dict[str, np.ndarray]:
-    """Offsets of the classic greedy plans, computed fast, by the name of the registry planner
-    they equal: best fit largest first, longest-lived first, most area first (no registry
-    twin), and first fit in program order. (Zero-size buffers get offset 0 here.)"""
+def greedy_order(arr: Arrays, name: str) -> tuple[np.ndarray, bool]:
+    """The placement order and fit (True: best fit) of a classic greedy plan, by the name of the
+    registry planner it equals: best fit largest first, longest-lived first, most area first (no
+    registry twin), and first fit in program order. Areas are compared as floats: a product of
+    two int64 values may not fit int64, and an order needs no exact key."""
     life = arr.end - arr.start
-    return {"greedy_by_size": place_fast(arr, np.lexsort((arr.start, -arr.nbytes)), True),
-            "greedy_by_lifetime": place_fast(arr, np.lexsort((-arr.nbytes, -life)), True),
-            "greedy_by_area": place_fast(arr, np.lexsort((arr.start, -arr.nbytes * life)), True),
-            "first_fit": place_fast(arr, np.lexsort((np.arange(life.size), arr.start)), False)}
+    if name == "greedy_by_size":
+        return np.lexsort((arr.start, -arr.nbytes)), True
+    if name == "greedy_by_lifetime":
+        return np.lexsort((-arr.nbytes, -life)), True
+    if name == "greedy_by_area":
+        return np.lexsort((arr.start, -(arr.nbytes.astype(float) * life))), True
+    if name == "first_fit":
+        return np.lexsort((np.arange(life.size), arr.start)), False
+    raise ValueError(f"unknown greedy order {name!r}")
+
+
+GREEDY = ("greedy_by_size", "greedy_by_lifetime", "greedy_by_area", "first_fit")
+
+
+def greedy_offsets(arr: Arrays, name: str, deadline: float | None = None) -> np.ndarray:
+    """Offsets (in units) of the greedy plan `name` (see greedy_order); OutOfTime past
+    `deadline`. Zero-size buffers get offset 0 here."""
+    order, best_fit = greedy_order(arr, name)
+    return place_fast(arr, order, best_fit, deadline=deadline)
+
+
+def greedy_plans(arr: Arrays, deadline: float | None = None) -> dict[str, np.ndarray]:
+    """Offsets of the GREEDY plans that finish before `deadline` (the first that does not ends
+    the list: the next would not finish either)."""
+    plans = {}
+    for name in GREEDY:
+        try:
+            plans[name] = greedy_offsets(arr, name, deadline)
+        except OutOfTime:
+            break
+    return plans
+
+
+def no_reuse_offsets(arr: Arrays) -> np.ndarray:
+    """Every buffer its own units, in order: the plan that needs no time at all."""
+    return np.cumsum(arr.size) - arr.size
 
 
 def _cost(arr: Arrays, offsets: np.ndarray) -> tuple[int, int]:
@@ -133,10 +231,13 @@ def improve(arr: Arrays, offsets: np.ndarray, bound: int, deadline: float,
         ruin = _ruin(arr, best, cost[0], rng, max_ruin)
         keep = np.ones(arr.size.size, bool)
         keep[ruin] = False
-        pool = np.flatnonzero((arr.start < arr.end[ruin].max()) & (arr.end > arr.start[ruin].min())
-                              & (arr.size > 0))
-        cand = place_fast(arr, _recreate_order(arr, best, ruin, rng), rng.random() < 0.7,
-                          best, keep, pool)
+        pool = None if arr.neighbours is not None else np.flatnonzero(
+            (arr.start < arr.end[ruin].max()) & (arr.end > arr.start[ruin].min()) & (arr.size > 0))
+        try:
+            cand = place_fast(arr, _recreate_order(arr, best, ruin, rng), rng.random() < 0.7,
+                              best, keep, pool, deadline)
+        except OutOfTime:
+            break
         new = _cost(arr, cand)
         now = time.monotonic()
         if new < cost:
@@ -155,7 +256,8 @@ def _recreate_order(arr: Arrays, offsets: np.ndarray, ruin: np.ndarray,
     how = rng.randrange(4)
     if how == 3:
         return ruin[np.argsort(offsets[ruin], kind="stable")]
-    key = (arr.size, arr.end - arr.start, arr.size * (arr.end - arr.start))[how][ruin]
+    size, life = arr.size[ruin].astype(float), (arr.end - arr.start)[ruin].astype(float)
+    key = (size, life, size * life)[how]
     noise = np.array([1 + 0.5 * rng.random() for _ in ruin])
     return ruin[np.argsort(-key * noise, kind="stable")]
 
@@ -180,11 +282,13 @@ def _ruin(arr: Arrays, offsets: np.ndarray, arena: int, rng: random.Random,
 
 def iterated_offsets(arr: Arrays, bound: int, deadline: float, seed: int = 0,
                      patience: int = 1000, start: np.ndarray | None = None) -> np.ndarray:
-    """`start` (default: the best greedy plan) improved by `improve`, in alignment units."""
+    """`start` (default: the best greedy plan finished by `deadline`, else no reuse) improved
+    by `improve`, in alignment units."""
     if arr.size.size == 0:
         return np.zeros(0, np.int64)
     if start is None:
-        start = min(greedy_plans(arr).values(), key=lambda off: arena_units(arr, off))
+        plans = [*greedy_plans(arr, deadline).values(), no_reuse_offsets(arr)]
+        start = min(plans, key=lambda off: arena_units(arr, off))
     return improve(arr, start, bound, deadline, random.Random(seed), patience)
 
 

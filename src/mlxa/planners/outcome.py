@@ -2,8 +2,15 @@
 
 `auto` runs the greedy heuristics (fast equivalents, iterated.greedy_plans), then the exact
 planner from the best of them for the rest of the time limit, and keeps the smallest arena (ties
-go to the heuristic, the simpler plan). Every candidate plan is checked by contract.validate; a
-plan that fails is a bug and raises MlxaError naming the strategy.
+go to the heuristic, the simpler plan). The plan returned is checked by contract.validate (and
+every candidate too, up to VALIDATE_ALL_BUFFERS buffers); a plan that fails is a bug and raises
+MlxaError naming the strategy.
+
+The time limit bounds every strategy, the greedy ones included (each is O(n^2) in the worst
+case): a named strategy that cannot finish in time is refused with UserInputError; `auto` keeps
+what finished (no_reuse always does: it is O(n)). Part of the limit, RESERVE_S_PER_BUFFER a
+buffer, is kept for validating the plan. Instances beyond int64's exact range (limits.py) are
+refused before planning starts.
 """
 
 from __future__ import annotations
@@ -12,14 +19,28 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from mlxa.errors import MlxaError
+import numpy as np
+
+from mlxa.errors import MlxaError, UserInputError
 from mlxa.planners import exact as exact_mod
 from mlxa.planners.contract import Buffer, Plan, PlanError, lower_bound, validate
 from mlxa.planners.greedy import no_reuse
-from mlxa.planners.iterated import Arrays, greedy_plans, iterated
+from mlxa.planners.iterated import (
+    GREEDY,
+    Arrays,
+    OutOfTime,
+    arena_units,
+    greedy_offsets,
+    greedy_plans,
+    iterated_offsets,
+    no_reuse_offsets,
+)
+from mlxa.planners.limits import range_problem
 from mlxa.planners.registry import PLANNERS
 
 AUTO = "auto"
+VALIDATE_ALL_BUFFERS = 100_000
+RESERVE_S_PER_BUFFER = 1e-5  # validating a plan: measured 5 to 8 us a buffer, machine busy
 
 
 @dataclass
@@ -56,18 +77,21 @@ def plan_instance(buffers: Sequence[Buffer], source: str, strategy: str = AUTO,
                   alignment: int = 1, time_limit_s: float = 10.0, target: int | None = None,
                   clock: Callable[[], float] | None = time.monotonic,
                   use_cpsat: bool = True) -> PlanOutcome:
-    """Plan `buffers` with `strategy`; `clock=None` leaves timing out of the outcome;
-    `use_cpsat=False` keeps the exact planner to its own (deterministic) search."""
+    """Plan `buffers` with `strategy` within `time_limit_s`; `clock=None` leaves timing out of
+    the outcome; `use_cpsat=False` keeps the exact planner to its own (deterministic) search."""
     t0 = clock() if clock else 0.0
+    problem = range_problem(buffers, alignment)
+    if problem is not None:
+        raise UserInputError(f"{source}: {problem}")
+    reserve_s = min(0.6 * time_limit_s, RESERVE_S_PER_BUFFER * len(buffers))
+    limit = _Limit(time.monotonic() + time_limit_s - reserve_s, time_limit_s)
     lb = lower_bound(buffers, alignment)
     if strategy == AUTO:
-        out = _auto(buffers, alignment, time_limit_s, target, lb, use_cpsat)
+        out = _auto(buffers, alignment, limit, target, lb, use_cpsat)
     elif strategy == "exact":
-        out = _exact(buffers, alignment, time_limit_s, target, None, {}, use_cpsat)
+        out = _exact(buffers, alignment, limit.left_s(), target, None, {}, use_cpsat)
     else:
-        planner = PLANNERS[strategy]
-        plan = (iterated(buffers, alignment, time_limit_s) if strategy == "iterated"
-                else planner(buffers, alignment))
+        plan = _named(buffers, strategy, alignment, limit, lb)
         out = (plan, strategy, "", plan.arena_nbytes <= lb, lb, {strategy: plan.arena_nbytes})
     plan, won, engine, proven, bound, candidates = out
     _check(buffers, plan, alignment, won)
@@ -78,23 +102,69 @@ def plan_instance(buffers: Sequence[Buffer], source: str, strategy: str = AUTO,
 _Result = tuple[Plan, str, str, bool, int, dict[str, int]]
 
 
-def _auto(buffers: Sequence[Buffer], alignment: int, time_limit_s: float, target: int | None,
-          lb: int, use_cpsat: bool) -> _Result:
-    deadline = time.monotonic() + time_limit_s
+@dataclass(frozen=True)
+class _Limit:
+    """The deadline of the search (monotonic seconds) and the time limit it came from."""
+
+    deadline: float
+    time_limit_s: float
+
+    def left_s(self) -> float:
+        return max(0.1, self.deadline - time.monotonic())
+
+
+def _named(buffers: Sequence[Buffer], strategy: str, alignment: int, limit: _Limit,
+           lb: int) -> Plan:
+    """A named strategy's plan. The greedy ones run their fast equivalents (iterated.py), which
+    give the same plans, under the deadline; UserInputError if one cannot finish in time."""
+    if strategy == "no_reuse":
+        return no_reuse(buffers, alignment)
     arr = Arrays.of(buffers, alignment)
-    plans = {"no_reuse": no_reuse(buffers, alignment)}
-    for name, offsets in greedy_plans(arr).items():
-        offsets = offsets * alignment
-        arena = int((offsets + arr.size * alignment).max()) if offsets.size else 0
-        plans[name] = Plan(tuple(int(o) for o in offsets), arena, name)
-    for name, plan in plans.items():
-        _check(buffers, plan, alignment, name)
+    if strategy == "iterated":
+        offsets = iterated_offsets(arr, -(-lb // alignment), limit.deadline)
+        return _plan(arr, offsets, alignment, "iterated")
+    names = [n for n in GREEDY if n != "greedy_by_area"] if strategy == "best" else [strategy]
+    plans = [no_reuse(buffers, alignment)] if strategy == "best" else []
+    for name in names:
+        try:
+            plans.append(_plan(arr, greedy_offsets(arr, name, limit.deadline), alignment, name))
+        except OutOfTime:
+            raise UserInputError(
+                f"strategy {strategy} cannot place {len(buffers):,} buffers within the time "
+                f"limit of {limit.time_limit_s:g} s (greedy placement is O(n^2) in the worst "
+                "case); raise --time-limit, or use --strategy auto") from None
+    return min(plans, key=lambda p: (p.arena_nbytes, p.strategy == "no_reuse"))
+
+
+def _plan(arr: Arrays, offsets: np.ndarray, alignment: int, strategy: str) -> Plan:
+    return Plan(tuple(int(o) * alignment for o in offsets.tolist()),
+                arena_units(arr, offsets) * alignment, strategy)
+
+
+def _auto(buffers: Sequence[Buffer], alignment: int, limit: _Limit, target: int | None,
+          lb: int, use_cpsat: bool) -> _Result:
+    arr = Arrays.of(buffers, alignment)
+    plans: dict[str, Plan] = {}
+    units = {"no_reuse": no_reuse_offsets(arr)}
+    units.update(greedy_plans(arr, limit.deadline))
+    for name, offsets in units.items():
+        plans[name] = _plan(arr, offsets, alignment, name)
+    if len(buffers) <= VALIDATE_ALL_BUFFERS:
+        for name, plan in plans.items():
+            _check(buffers, plan, alignment, name)
     candidates = {name: p.arena_nbytes for name, p in plans.items()}
-    best = min(plans.values(), key=lambda p: p.arena_nbytes)
+    best = min(plans.values(), key=lambda p: (p.arena_nbytes, p.strategy == "no_reuse"))
     if best.arena_nbytes <= lb or (target is not None and best.arena_nbytes <= target):
         return best, best.strategy, "", best.arena_nbytes <= lb, lb, candidates
-    remaining = max(0.1, deadline - time.monotonic())
-    return _exact(buffers, alignment, remaining, target, best, candidates, use_cpsat)
+    if int(np.count_nonzero(arr.size)) > exact_mod.MAX_SEARCH_BUFFERS:  # all solve would do
+        offsets = iterated_offsets(arr, -(-lb // alignment), limit.deadline,
+                                   start=units[best.strategy])
+        found = _plan(arr, offsets, alignment, "exact")
+        candidates["exact"] = found.arena_nbytes
+        if best.arena_nbytes <= found.arena_nbytes:
+            return best, best.strategy, "", best.arena_nbytes <= lb, lb, candidates
+        return found, "exact", "iterated", found.arena_nbytes <= lb, lb, candidates
+    return _exact(buffers, alignment, limit.left_s(), target, best, candidates, use_cpsat)
 
 
 def _exact(buffers: Sequence[Buffer], alignment: int, time_limit_s: float, target: int | None,
