@@ -70,6 +70,11 @@ def analyze(path: Path, out: Path, *extra: str) -> Outcome:
     return run_cli("analyze", str(path), "--out", str(out), *FAST, *extra)
 
 
+ORT_DTYPES = {f"tensor({name})": np.dtype(name if name != "float" else "float32")
+              for name in ("float", "float16", "double", "int8", "int16", "int32", "int64",
+                           "uint8", "uint16", "uint32", "uint64", "bool")}
+
+
 def ort_rejects(data: bytes, shapes: dict[str, tuple[int, ...]] | None = None) -> str:
     """Why the checker (full) or ONNX Runtime refuses the model ('' when both accept it).
     ORT also runs it once on inputs of the given shapes, as analyze does."""
@@ -90,9 +95,7 @@ def ort_rejects(data: bytes, shapes: dict[str, tuple[int, ...]] | None = None) -
         feeds = {}
         for i in session.get_inputs():
             shape = (shapes or {}).get(i.name) or [d if isinstance(d, int) else 1 for d in i.shape]
-            dtype = {"tensor(float)": np.float32, "tensor(double)": np.float64,
-                     "tensor(int64)": np.int64, "tensor(int32)": np.int32,
-                     "tensor(bool)": np.bool_}.get(i.type, np.float32)
+            dtype = ORT_DTYPES.get(i.type, np.float32)
             feeds[i.name] = np.zeros(shape, dtype)
         session.run(None, feeds)
     except Exception as e:  # any refusal counts
@@ -429,6 +432,12 @@ HOSTILE: dict[str, tuple[Builder, str]] = {
         "elem type"),
     "op_newer_than_opset": (_saved(lambda: one_op("Gelu", [4], {}, ["x"], opset=17)),
                             "No Op registered"),
+    "div_int_runtime": (_saved(lambda: make_model(
+        [node("Div", ["x", "d"], ["y"])], [vinfo("x", [4], I64)], [vinfo("y", None, I64)],
+        [const("d", np.array([2], I64))])), "integer Div"),
+    "conv_float64_no_reference": (_saved(lambda: make_model(
+        [node("Conv", ["x", "w"], ["y"])], [vinfo("x", [1, 1, 4, 4], np.float64)],
+        [vinfo("y", None, np.float64)], [const("w", np.ones((1, 1, 3, 3)))])), "float64"),
     # tracebacks
     "conv_strides_10^18": (lambda f: _conv(f, strides=[10**18, 10**18]), "strides"),
     "batchnorm_epsilon_string": (_saved(lambda: one_op(

@@ -13,6 +13,7 @@ import numpy as np
 
 from mlxa.budget import check_fits
 from mlxa.errors import ShapeError, UserInputError
+from mlxa.frontends.onnx_validate import check_reference_kernel
 from mlxa.ir.builder import GraphBuilder
 from mlxa.ir.graph import TensorType, Value
 from mlxa.ops import get_op, infer_types
@@ -74,6 +75,8 @@ class ImportContext:
 
     def convert(self, fn: Converter, node: OnnxNode) -> list[Any]:
         self.node = node
+        check_reference_kernel(node.op_type, node.where,
+                               node.input(1) if node.op_type == "Where" else node.input(0))
         try:
             outputs = list(fn(self, node))
         except (ShapeError, UserInputError) as e:

@@ -32,7 +32,7 @@ converts = registrar(CONVERTERS)
 UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Erf": "erf", "Sqrt": "sqrt",
          "Neg": "neg", "Exp": "exp", "Log": "log", "Abs": "abs", "Reciprocal": "reciprocal",
          "HardSwish": "hardswish", "Not": "not"}
-BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "PRelu": "prelu",
+BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "PRelu": "prelu",
           "Equal": "equal", "Less": "less", "Greater": "greater", "LessOrEqual": "less_equal",
           "GreaterOrEqual": "greater_equal", "And": "and", "Or": "or", "MatMul": "matmul"}
 VARIADIC = {"Max": "max", "Min": "min", "Sum": "add"}
@@ -60,6 +60,16 @@ for _onnx, _ir in UNARY.items():
     CONVERTERS[_onnx] = _unary(_ir)
 for _onnx, _ir in BINARY.items():
     CONVERTERS[_onnx] = _binary(_ir)
+
+
+@converts("Div")
+def _div(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """Integer Div is folded (truncating, as ONNX does) when both operands are constants; the
+    IR's div kernel is a true division, so integers computed at run time are refused."""
+    x, y = node.arg(0), node.arg(1)
+    if x.dtype.kind in "iu" and not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+        ctx.fail(f"integer Div ({x.dtype}) of values computed at run time is not supported")
+    return [ctx.op("div", x, y)]
 for _onnx, _ir in VARIADIC.items():
     CONVERTERS[_onnx] = _variadic(_ir)
 
@@ -74,6 +84,8 @@ def _mean(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 def _pow(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     """ONNX lets the exponent's type differ from the base's; the IR op does not."""
     x, y = node.arg(0), node.arg(1)
+    if x.dtype.kind in "iu" and not (isinstance(y, np.ndarray) and np.all(y >= 0)):
+        ctx.fail("integer Pow needs a constant, non-negative exponent")
     if y.dtype != x.dtype:
         y = y.astype(x.dtype) if isinstance(y, np.ndarray) else ctx.op("cast", y, to=x.dtype.name)
     return [ctx.op("pow", x, y)]

@@ -132,3 +132,25 @@ def _check_inference(model: Any, label: str) -> None:
         shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
     except Exception as e:  # InferenceError, and whatever else the C++ side raises
         raise UserInputError(f"{label}: {_first_line(e)}") from None
+
+
+# ONNX Runtime, the reference mlxa checks its results against, has no CPU kernel for these ops on
+# these element types, though the spec allows them: refused, so that what mlxa accepts can be
+# checked. (Found by running every converted op on every element type its schema admits.)
+NO_REFERENCE_KERNEL: dict[str, frozenset[str]] = {
+    "float64": frozenset({"AveragePool", "Conv", "Erf", "Gelu", "GlobalAveragePool",
+                          "GlobalMaxPool", "HardSigmoid", "HardSwish", "LeakyRelu", "Mean",
+                          "PRelu"}),
+    "int64": frozenset({"Gemm", "PRelu", "Relu"}),
+    "int32": frozenset({"Gemm", "PRelu"}),
+    "bool": frozenset({"Where"}),
+}
+
+
+def check_reference_kernel(op_type: str, where_: str, data: Any) -> None:
+    """Refuse `op_type` on the element type of `data` (its input of type T) where ONNX Runtime
+    has no kernel for it."""
+    dtype = getattr(data, "dtype", None)
+    if dtype is not None and op_type in NO_REFERENCE_KERNEL.get(dtype.name, ()):
+        raise UserInputError(f"{where_}: {op_type} on {dtype.name} is not supported (ONNX "
+                             "Runtime, the reference mlxa checks against, has no kernel for it)")
