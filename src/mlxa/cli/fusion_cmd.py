@@ -30,7 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=float, default=1.0, metavar="SECONDS",
                    help="timing budget per chain and size, all backends together (default 1)")
     p.add_argument("--json", action="store_true", help="print the data as JSON")
-    p.add_argument("--out", metavar="DIR", help="also write fusion.json, fusion.txt, fusion.png")
+    p.add_argument("--out", metavar="DIR", help="also write fusion.json, fusion.txt, fusion.png "
+                                                "(the picture draws the cached ceilings)")
+    p.add_argument("--ceilings", metavar="FILE",
+                   help="the picture's ceilings from a machine.json instead of the cache")
     p.set_defaults(run=run)
 
 
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, chains: list[tuple[str, str, str]], config: object) -> int:
     from mlxa.atomic import ensure_writable_dir, write_files
-    from mlxa.cli.machine_cmd import load_ceilings
+    from mlxa.cli.machine_cmd import ceilings_for
     from mlxa.machine.cpu import cpu_count, load_average
     from mlxa.report.fusion_text import render_fusion_text, render_json
     from mlxa.session import run_meta
@@ -82,16 +85,17 @@ def _run(args: argparse.Namespace, chains: list[tuple[str, str, str]], config: o
 
     assert isinstance(config, StudyConfig)
     out = ensure_writable_dir(args.out) if args.out else None
-    ceilings, _ = load_ceilings()
+    ceilings = ceilings_for(args.ceilings)[0] if out is not None else None
     runs, skipped = run_study(chains, config, progress=lambda s: print(
         f"mlxa fusion: {s}", file=sys.stderr) if sys.stderr.isatty() else None)
     meta = run_meta()
-    result = FusionResult(runs, config.threads, config.backends, skipped, ceilings.fingerprint,
+    result = FusionResult(runs, config.threads, config.backends, skipped,
+                          ceilings.fingerprint if ceilings else "",
                           {"cpu": meta.cpu, "cpu_count": meta.cpu_count, "date": meta.date,
                            "load_average": meta.load_average, "command": meta.command},
                           result_warnings(runs, load_average(), cpu_count()))
     text = render_fusion_text(result)
-    if out is not None:
+    if out is not None and ceilings is not None:
         from mlxa.report.fusion_plot import fusion_png
 
         write_files({out / "fusion.json": render_json(result).encode(),

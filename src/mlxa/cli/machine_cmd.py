@@ -36,6 +36,22 @@ def load_ceilings(refresh: bool = False, quick: bool = False) -> tuple[Ceilings,
     return ceilings, note + (" (quick sweep)" if quick else "")
 
 
+def ceilings_for(path: str | None) -> tuple[Ceilings, str]:
+    """The ceilings in a machine.json (`--ceilings FILE`), else the cached ones."""
+    import json
+
+    from mlxa.errors import UserInputError
+
+    if path is None:
+        return load_ceilings()
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return Ceilings.from_json(data), f"read from {path}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserInputError(f"--ceilings {path!r}: not a machine.json of mlxa machine "
+                             f"({type(e).__name__})") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from mlxa.report.machine_text import render_json, render_machine_text
 

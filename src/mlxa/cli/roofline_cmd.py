@@ -5,12 +5,10 @@ nodes that lose the most time against their roof (analysis/roofline.py)."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from mlxa.cli.model_args import add_model_args
 from mlxa.errors import UserInputError
-from mlxa.machine.ceilings import Ceilings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from mlxa.analysis.roofline_run import measure_roofline
     from mlxa.atomic import check_name, ensure_writable_dir
     from mlxa.cli.analyze_cmd import _blas_threads
+    from mlxa.cli.machine_cmd import ceilings_for
     from mlxa.cli.model_args import check_positive, load_model
     from mlxa.report.roofline_text import render_json, render_roofline_text
 
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     out = ensure_writable_dir(args.out) if args.out else None
     model = load_model(args)
     with _blas_threads(args.threads):
-        ceilings, note = _ceilings(args.ceilings)
+        ceilings, note = ceilings_for(args.ceilings)
         result = measure_roofline(model.graph, model.inputs, ceilings, model.info, note,
                                   args.budget, eager=not args.no_eager)
     text = render_roofline_text(result)
@@ -57,19 +56,6 @@ def run(args: argparse.Namespace) -> int:
         _write(result, ceilings, out, args.name or str(model.info.get("name", "model")), text)
     print(render_json(result) if args.json else text, end="")
     return 0
-
-
-def _ceilings(path: str | None) -> tuple[Ceilings, str]:
-    from mlxa.cli.machine_cmd import load_ceilings
-
-    if path is None:
-        return load_ceilings()
-    try:
-        return Ceilings.from_json(json.loads(Path(path).read_text(encoding="utf-8"))), \
-            f"read from {path}"
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UserInputError(f"--ceilings {path!r}: not a machine.json of mlxa machine "
-                             f"({type(e).__name__})") from None
 
 
 def _write(result: object, ceilings: object, out: Path, name: str, text: str) -> None:

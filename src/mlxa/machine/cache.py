@@ -73,7 +73,7 @@ def get_ceilings(refresh: bool = False, config: ProbeConfig | None = None,
         cached = load_cached(path, fp)
         if cached is not None:
             return cached, path, True
-    threads = int(description["blas"].get("threads") or cpu_count())
+    threads = int(description.get("blas", {}).get("threads") or cpu_count())
     ceilings = measure(config, fp, description, threads, clock)
     store(path, ceilings)
     return ceilings, path, False

@@ -21,6 +21,7 @@ from mlxa.result import from_json, to_json
 
 SCHEMA = "mlxa.ceilings/1"
 PLATEAU_TOLERANCE = 1.3  # a point joins a plateau when within this factor of its median
+TRIM_TOLERANCE = 1.12  # a plateau's edge point further than this from the rest is a transition
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,8 @@ def find_plateaus(sizes: Sequence[int], rates: Sequence[float],
                   tolerance: float = PLATEAU_TOLERANCE) -> tuple[Plateau, ...]:
     """Plateaus of a bandwidth curve (sizes increasing). Walk the points; a point within
     `tolerance` of the current run's median joins it, otherwise it starts a new run. Runs of one
-    point are transitions between levels and are dropped (unless the curve is one point). The
+    point are transitions between levels and are dropped (unless the curve is one point), as are
+    edge points further than TRIM_TOLERANCE from the rest of their run. The
     last plateau is DRAM; those before it cache1, cache2, ... in order (a level whose rate one
     thread cannot tell from the next merges with it). O(points^2), points ~ 20."""
     runs: list[list[int]] = []
@@ -156,11 +158,24 @@ def find_plateaus(sizes: Sequence[int], rates: Sequence[float],
             runs[-1].append(i)
         else:
             runs.append([i])
+    runs = [_trim(run, rates) for run in runs]
     kept = [run for run in runs if len(run) > 1] or runs[-1:]
     names = [f"cache{k + 1}" for k in range(len(kept) - 1)] + ["DRAM"]
     return tuple(Plateau(name, int(sizes[run[0]]), int(sizes[run[-1]]),
                          _median([rates[j] for j in run]))
                  for name, run in zip(names, kept))
+
+
+def _trim(run: list[int], rates: Sequence[float]) -> list[int]:
+    """A run's first and last points, dropped while they stray more than TRIM_TOLERANCE from
+    the median of the rest: the edges of a transition that walked into the plateau."""
+    while len(run) > 2 and not _within(rates[run[0]], _median([rates[j] for j in run[1:]]),
+                                       TRIM_TOLERANCE):
+        run = run[1:]
+    while len(run) > 2 and not _within(rates[run[-1]], _median([rates[j] for j in run[:-1]]),
+                                       TRIM_TOLERANCE):
+        run = run[:-1]
+    return run
 
 
 def _within(r: float, ref: float, tolerance: float) -> bool:

@@ -35,7 +35,7 @@ def fusion_png(result: FusionResult, ceilings: Ceilings) -> bytes:
                            linewidths=0.3,
                            label=f"{backend} ({cell.kind})" if s is chain.sizes[-1] else None)
         ax.set_title(f"{chain.name}: {chain.label}", fontsize=10)
-        ax.legend(fontsize=6, loc="lower right")
+        ax.legend(fontsize=6, loc="lower right", markerscale=0.4)
     fig.suptitle("Eager (red) vs JIT (green) on this machine's roofline; marker size = working "
                  "set", fontsize=10)
     return png_bytes(fig)

@@ -25,5 +25,5 @@ def roofline_png(result: RooflineResult, ceilings: Ceilings) -> bytes:
                    color=COLOURS.get(ex.executor, "tab:blue"), edgecolors="k", linewidths=0.3,
                    label=f"{ex.executor} nodes (area = share of time)")
     ax.set_title(f"Roofline of {result.model}: each node's measured GFLOP/s at its intensity")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="lower right", markerscale=0.4)
     return png_bytes(fig)
