@@ -117,3 +117,20 @@ def test_compiled_with_reorder_has_the_smaller_arena_and_the_same_outputs() -> N
     assert (reordered.program.plan.arena_nbytes
             == plain.program.plan.arena_nbytes - 512 * 512 * 4)
     np.testing.assert_allclose(reordered(x)[0], EagerModel(g)(x)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_a_wide_fan_out_is_searched_within_the_time_limit() -> None:
+    """One node feeding a thousand graph outputs: a thousand nodes ready at every step, which
+    the beam search cannot finish; the deadline ends it and the result is still valid."""
+    import time
+
+    from mlxa.ir.verify import check_graph
+
+    b = GraphBuilder("fan")
+    h = b.op("relu", b.input((1, 16)))
+    g = b.build(*(b.op("add", h, b.param(np.full(16, i, np.float32))) for i in range(1000)))
+    t0 = time.monotonic()
+    out = reorder_for_memory(g, time_limit_s=0.5)
+    assert time.monotonic() - t0 < 10  # the deadline plus building the problem, on a busy machine
+    check_graph(out)
+    assert {id(n) for n in out.nodes} == {id(n) for n in g.nodes}

@@ -25,11 +25,14 @@ order's: the original order is returned when no schedule found is strictly bette
 
 Complexity: O(n * B * (R * d + n / 64)) for n nodes, beam width B, at most R nodes ready at once
 and d inputs and outputs per node (a node set is a bitmask of n bits), plus O(n log n) to score
-each of the three candidate orders.
+each of the three candidate orders. R can be as large as n (one node feeding a thousand others),
+so each search stops at a deadline (`time_limit_s`, the greedy search first): a search cut short
+contributes no candidate, and the original order always remains one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -39,16 +42,20 @@ from mlxa.ops import get_op
 from mlxa.planners.contract import ALIGNMENT, align_up
 
 BEAM_WIDTH = 64
+TIME_LIMIT_S = 2.0
 
 
 def reorder_for_memory(graph: Graph, beam_width: int = BEAM_WIDTH, alignment: int = ALIGNMENT,
-                       inplace: bool = True, single_consumer: bool = False) -> Graph:
+                       inplace: bool = True, single_consumer: bool = False,
+                       time_limit_s: float = TIME_LIMIT_S) -> Graph:
     """A schedule of `graph` with an arena lower bound no higher than its own (buffers assigned
-    with `inplace` and `single_consumer` as in analysis.buffers.assign_buffers)."""
+    with `inplace` and `single_consumer` as in analysis.buffers.assign_buffers), found within
+    about `time_limit_s`."""
     problem = _Problem.of(graph, alignment, inplace, single_consumer)
+    deadline = time.monotonic() + time_limit_s
+    orders = [_search(problem, w, deadline) for w in (1, beam_width)]
     candidates = [graph] + [graph.replace(nodes=tuple(graph.nodes[i] for i in order))
-                            for order in dict.fromkeys(_search(problem, w)
-                                                       for w in (1, beam_width))]
+                            for order in dict.fromkeys(o for o in orders if o is not None)]
     scores = [arena_bound(g, alignment, inplace, single_consumer) for g in candidates]
     return candidates[min(range(len(candidates)), key=scores.__getitem__)]
 
@@ -171,10 +178,13 @@ class _State:
         return tuple(reversed(out))
 
 
-def _search(p: _Problem, width: int) -> tuple[int, ...]:
+def _search(p: _Problem, width: int, deadline: float) -> tuple[int, ...] | None:
+    """The best schedule the beam finds, or None when the deadline passes first."""
     ready = frozenset(i for i, pr in enumerate(p.preds) if not pr)
     states = [_State(0, ready, 0, 0)]
     for _ in p.nodes:
+        if time.monotonic() > deadline:
+            return None
         children = [(*_cost(p, s, i), s, i) for s in states for i in sorted(s.ready)]
         children.sort(key=lambda c: (c[0], c[1]))  # stable: ties keep the original order
         seen: set[int] = set()
