@@ -72,10 +72,11 @@ def _edges(nodes: Sequence[CompiledNode], lane: list[int]) -> list[str]:
             if p not in lane_of:
                 continue
             x0, y0 = _center(p, lane_of[p])
-            y0 += BOX_H
-            mid = (y0 + y1) / 2 if x0 == x1 else y1 - ROW_H / 2
-            out.append(f'<path d="M{x0:.0f},{y0:.0f} C{x0:.0f},{mid:.0f} {x1:.0f},{mid:.0f} '
-                       f'{x1:.0f},{y1:.0f}"/>')
+            # down the producer's lane (free until its value's last use), then across in the
+            # gap just above the consumer's row, where no box is
+            turn = y1 - (ROW_H - BOX_H)
+            out.append(f'<path d="M{x0:.0f},{y0 + BOX_H:.0f} L{x0:.0f},{turn:.0f} '
+                       f'C{x0:.0f},{y1:.0f} {x1:.0f},{turn:.0f} {x1:.0f},{y1:.0f}"/>')
     out.append("</g>")
     return out
 
@@ -94,6 +95,7 @@ def _box(n: CompiledNode, lane: int) -> str:
            f", live [{n.start_index},{n.end_index}), {where}{share}")
     fused = ' stroke="#b85c00" stroke-width="2.2"' if n.op == "fused" else ' stroke="#5a6272"'
     return (f'<g class="node"><title>{esc(tip)}</title>'
+            f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="5" fill="#fff"/>'
             f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="5" '
             f'fill="{color}" fill-opacity="0.18"{fused}/>'
             f'<rect x="{x}" y="{y}" width="6" height="{BOX_H}" fill="{color}"/>'
