@@ -160,12 +160,3 @@ def mlp(config: MLPConfig = MLPConfig(), weights: Mapping[str, np.ndarray] | Non
         if i < n - 1:
             h = b.op(act, h, **act_attrs)
     return b.build(h)
-
-
-def estimate_nbytes(config: MLPConfig) -> int:
-    """Memory an analysis run needs, without building anything: parameters, plus every eager
-    activation alive at once (an upper bound), plus the compiled plan's buffers."""
-    itemsize = np.dtype(np.float32).itemsize
-    params = sum(int(np.prod(s)) for s in weight_shapes(config).values()) * itemsize
-    activations = config.batch * sum(config.widths) * itemsize
-    return params + 6 * activations
