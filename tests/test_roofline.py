@@ -1,0 +1,109 @@
+"""mlxa roofline: every compiled call and eager node has a row; intensity = FLOPs / bytes; the
+prediction is the roof formula at the node's working set; scratch traffic counted, views not;
+timed with a fake clock."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ceilings_fake import fake_ceilings, fake_clock
+from cli_helpers import assert_one_line_error, run_cli
+
+from mlxa.analysis.roofline import RooflineResult
+from mlxa.analysis.roofline_run import measure_roofline
+from mlxa.compiler import compile_program
+from mlxa.machine.ceilings import roof_time_s
+from mlxa.models.zoo import build
+from mlxa.ops import get_op
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    graph = build("small_cnn", 1, 0)
+    x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
+    return graph, (x,)
+
+
+@pytest.fixture(scope="module")
+def result(cnn):
+    graph, inputs = cnn
+    return measure_roofline(graph, inputs, fake_ceilings(), {"name": "small_cnn"},
+                            budget_s=0.0, clock=fake_clock())
+
+
+def test_every_compiled_call_and_eager_node_has_a_row(cnn, result):
+    graph, _ = cnn
+    program = compile_program(graph)
+    calls = [i for i in range(len(program.graph.nodes)) if i not in program.aliases]
+    compiled, eager = result.executors
+    assert compiled.executor == "compiled" and eager.executor == "eager"
+    assert [r.work.index for r in compiled.rows] == calls
+    assert [r.work.op for r in compiled.rows if "fused" not in r.work.op] == [
+        program.graph.nodes[i].op for i in calls if program.graph.nodes[i].op != "fused"]
+    assert [r.work.index for r in eager.rows] == list(range(len(graph.nodes)))
+
+
+def test_rows_follow_the_roof_formula(result):
+    ceilings = fake_ceilings()
+    for ex in result.executors:
+        for r in ex.rows:
+            w = r.work
+            if r.bound == "view":
+                assert w.moved_nbytes == 0 and r.predicted_ms == 0
+                continue
+            assert w.intensity_flops_per_byte == pytest.approx(w.flops / w.moved_nbytes)
+            bw = ceilings.bandwidth_at(w.working_set_nbytes)
+            predicted = roof_time_s(w.flops, w.moved_nbytes, ceilings.peak_flops_per_s, bw)
+            assert r.predicted_ms == pytest.approx(predicted * 1e3)
+            assert r.bound == ("compute" if w.flops / ceilings.peak_flops_per_s
+                               >= w.moved_nbytes / bw else "memory")
+            assert r.roof_flops_per_s <= ceilings.peak_flops_per_s * (1 + 1e-9)
+            assert r.hint
+
+
+def test_views_move_nothing_and_scratch_counts_twice(cnn, result):
+    graph, _ = cnn
+    eager = result.executors[1]
+    for node, row in zip(graph.nodes, eager.rows):
+        op = get_op(node.op)
+        cost = op.cost([v.type for v in node.inputs], [v.type for v in node.outputs], node.attrs)
+        if op.view:
+            assert row.bound == "view" and row.work.moved_nbytes == 0
+        else:
+            assert row.work.moved_nbytes == cost.nbytes + 2 * row.work.scratch_nbytes
+    assert any(r.work.scratch_nbytes for r in eager.rows if r.work.op == "conv")
+
+
+def test_fake_clock_times_and_shares(result):
+    for ex in result.executors:
+        assert ex.rounds >= 3
+        assert sum(r.share_pct for r in ex.rows) == pytest.approx(100.0)
+        assert all(r.measured_ms >= 0 for r in ex.rows)
+    top = result.top_lost()
+    assert len(top) <= 10
+    assert [r.lost_ms for r in top] == sorted((r.lost_ms for r in top), reverse=True)
+
+
+def test_result_json_round_trip(result):
+    data = json.loads(json.dumps(result.to_json()))
+    assert data["executors"][0]["within_pct"] == result.executors[0].within_pct
+    assert RooflineResult.from_json(data) == result
+
+
+def test_roofline_command(tmp_path):
+    machine = tmp_path / "machine.json"
+    machine.write_text(json.dumps(fake_ceilings().to_json()))
+    proc = run_cli("roofline", "--model", "small_cnn", "--budget", "0.05", "--ceilings",
+                   str(machine), "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["schema"] == "mlxa.roofline/1" and len(data["executors"]) == 2
+
+
+def test_roofline_refuses_a_bad_ceilings_file(tmp_path):
+    bad = tmp_path / "machine.json"
+    bad.write_text("[1, 2]")
+    assert_one_line_error(run_cli("roofline", "--model", "small_cnn", "--ceilings", str(bad)),
+                          "--ceilings")
