@@ -42,6 +42,10 @@ class PlanError(ValueError):
 
 Planner = Callable[[Sequence[Buffer], int], Plan]
 
+# Every buffer mlxa places (arena buffers, op scratch pieces) starts on a 64-byte boundary: a
+# cache line, and the widest SIMD load (AVX-512).
+ALIGNMENT = 64
+
 
 def align_up(n: int, alignment: int) -> int:
     return -(-n // alignment) * alignment if alignment > 1 else n
