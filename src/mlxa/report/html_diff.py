@@ -41,7 +41,7 @@ FIGURES: tuple[Figure, ...] = (
 
 
 def render_diff_html(a: RunResult, b: RunResult, names: Sequence[str] = ("A", "B")) -> str:
-    title = f"mlxa: {a.model.name} vs {b.model.name}"
+    title = f"mlxa: {names[0]} vs {names[1]}"
     sub = " &middot; ".join(f"{esc(n)}: {esc(r.model.description)} ({esc(r.meta.date)})"
                             for n, r in zip(names, (a, b)))
     sections = [("diff", "Side by side", _figures_table(a, b, names))]
