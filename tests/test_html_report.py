@@ -137,3 +137,20 @@ def test_two_runs_side_by_side() -> None:
     assert "after / before" in page and page.count('class="cols"') >= 3
     assert '<section id="per-op-diff">' in page
     assert page.count("<script>") == 1
+
+
+@pytest.mark.parametrize("mode", ["baseline", "optimized"])
+def test_one_executor_runs_render_what_they_have(mode) -> None:
+    import numpy as np
+
+    from mlxa.models.mlp import MLPConfig, mlp
+    from mlxa.result import RunConfig
+    from mlxa.session import ModelInfo, analyze
+
+    config = MLPConfig(batch=2, in_features=8, hidden=16, out_features=4)
+    run = analyze(mlp(config), (np.ones((2, 8), np.float32),),
+                  RunConfig(mode=mode, warmup=0, repeat=2, per_op=True), ModelInfo("m", "m"))
+    page = render_html(run)
+    assert ('<section id="graph">' in page) is (mode == "optimized")
+    assert ('<section id="timeline">' in page) is (mode == "optimized")
+    assert '<section id="roofline">' in page and '<section id="machine">' in page
