@@ -293,3 +293,14 @@ def test_graph_and_node_names_reach_the_graph_escaped() -> None:
     graph = load_onnx(model)
     assert graph.name == r"g\nSpeedup: 1000x"
     assert [node.name for node in graph.nodes] == [r"n\r\x1b[2J"]
+
+
+def test_names_that_are_not_utf8_are_escaped(tmp_path) -> None:
+    """protobuf hands a string field that is not UTF-8 over as bytes."""
+    model = one_op("Relu", [4], {}, ["x"])
+    model.graph.node[0].name = "NAME"
+    model.graph.node[0].op_type = "BOGUS"
+    data = model.SerializeToString().replace(b"NAME", b"N\xb5ME").replace(b"BOGUS", b"B\xffGUS")
+    path = tmp_path / "model.onnx"
+    path.write_bytes(data)
+    assert_refused(analyze(path, tmp_path / "out"), r"B\xffGUS (N\xb5ME)")

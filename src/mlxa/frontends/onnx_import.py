@@ -27,7 +27,7 @@ from mlxa.frontends.onnx_tensors import (
     read_regular_file,
     read_tensor,
 )
-from mlxa.frontends.onnx_validate import check_model, where
+from mlxa.frontends.onnx_validate import check_model, text, where
 from mlxa.ir.builder import GraphBuilder
 from mlxa.ir.graph import Graph, Value
 
@@ -59,10 +59,10 @@ def read_model(path: str | Path) -> Any:
         raise type(e)(printable(str(e))) from None
 
 
-def printable(text: str) -> str:
-    """text with control characters escaped: names in a model (or its path) may hold newlines
-    or terminal escapes, and an error is one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+def printable(message: str | bytes) -> str:
+    """message with control characters escaped: names in a model (or its path) may hold
+    newlines or terminal escapes, and an error is one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text(message))
 
 
 def _load(model: Any, folder: Path | None, label: str,
@@ -90,7 +90,7 @@ def unsupported_ops(graph: Any) -> list[str]:
     found = []
     for index, node in enumerate(graph.node):
         if node.domain not in DOMAINS:
-            found.append(f"{node.domain}.{where(node, index)}")
+            found.append(f"{text(node.domain)}.{where(node, index)}")
         elif node.op_type not in CONVERTERS:
             found.append(where(node, index))
     return found

@@ -30,7 +30,14 @@ _SHAPELESS = ("Field 'shape' of 'type' is required but missing",
 
 def where(node: Any, index: int) -> str:
     """How errors name a node: 'Relu (act_1)', or 'Relu (node #3)' when it has no name."""
-    return f"{node.op_type} ({node.name or f'node #{index}'})"
+    return f"{text(node.op_type)} ({text(node.name) or f'node #{index}'})"
+
+
+def text(field: str | bytes) -> str:
+    """A string field as text: protobuf hands one that is not UTF-8 over as bytes."""
+    if isinstance(field, bytes):
+        return field.decode("utf-8", "backslashreplace")
+    return field
 
 
 def check_model(model: Any, label: str) -> None:
