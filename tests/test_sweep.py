@@ -23,6 +23,10 @@ def test_cells_collapse_the_planner_where_it_does_not_apply() -> None:
     assert len(cells) == 2 * 2 * (1 + 2)  # eager once, compiled once per planner
     assert {c.planner for c in cells if c.backend == "eager"} == {NOT_APPLICABLE}
     assert len({c.key for c in cells}) == len(cells)
+    int8 = Grid(("mlp",), (1,), precisions=("fp32", "int8"),
+                backends=("eager", "compiled")).cells()
+    assert [(c.precision, c.backend) for c in int8] == [("fp32", "eager"), ("fp32", "compiled"),
+                                                        ("int8", "compiled")]
 
 
 def test_a_cell_key_is_its_parameters() -> None:
@@ -37,8 +41,8 @@ def test_a_cell_key_is_its_parameters() -> None:
 
 
 @pytest.mark.parametrize(("args", "needle"), [
-    (("--precision", "int8"), "--precision int8: not available yet"),
-    (("--precision", "fp16"), "unknown precision 'fp16'"),
+    (("--precision", "fp16"), "unknown precision 'fp16'; available: fp32, int8"),
+    (("--precision", "int8", "--backend", "eager"), "int8 is compiled: add --backend compiled"),
     (("--backend", "tvm"), "unknown backend 'tvm'"),
     (("--models", "vgg"), "unknown model 'vgg'"),
     (("--planner", "magic"), "unknown planner 'magic'"),
@@ -96,6 +100,7 @@ def test_a_written_cell_survives_a_kill_right_after(tmp_path) -> None:
 def test_the_report_renders_the_store(tmp_path) -> None:
     pytest.importorskip("duckdb")
     pytest.importorskip("matplotlib")
+    from mlxa.sweep.html import html_available
     from mlxa.sweep.report import report_files
     from mlxa.sweep.store import Store
 
@@ -106,11 +111,23 @@ def test_the_report_renders_the_store(tmp_path) -> None:
                 store.write_cell(_row(Cell(model, batch, "fp32", "compiled", "best"),
                                       speedup_ratio=1.5, speedup_low_ratio=1.2,
                                       speedup_high_ratio=1.8, correct=True, arena_nbytes=64))
+            store.write_cell(_row(Cell(model, 2, "int8", "compiled", "best"),
+                                  latency_median_ms=1.0, latency_p10_ms=0.9,
+                                  latency_p90_ms=1.1, error_ratio=0.01, arena_nbytes=16))
+        store.write_event(("s1", "2026-01-01", "retried", "k", "mlp b1 <fp32>", "tcp://w",
+                           "w died"))
         files = report_files(store, tmp_path)
     names = {p.name for p in files}
-    assert {"sweep_table.txt", "sweep_latency.png", "sweep_memory.png",
+    assert {"sweep_table.txt", "sweep_latency.png", "sweep_memory.png", "sweep_int8_gain.png",
             "sweep_cells.parquet"} <= names
-    assert files[tmp_path / "sweep_latency.png"].startswith(PNG_SIGNATURE)
+    for png in ("sweep_latency.png", "sweep_memory.png", "sweep_int8_gain.png"):
+        assert files[tmp_path / png].startswith(PNG_SIGNATURE)
     table = files[tmp_path / "sweep_table.txt"].decode()
     assert table.count("compiled/best fp32") == 6 and "1.50x [1.20, 1.80]" in table
+    assert "mlp b2 best: 4.00x (int8 error 1.0e-02" in table  # fp32 4 ms / int8 1 ms
     assert files[tmp_path / "sweep_cells.parquet"][:4] == b"PAR1"
+    if html_available():
+        page = files[tmp_path / "sweep.html"].decode()
+        assert page.count("data:image/png;base64,") == 3
+        assert "mlp b1 &lt;fp32&gt;" in page and "<fp32>" not in page
+        assert "http://" not in page and "https://" not in page

@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", default=DEFAULT_BATCHES,
                    help=f"batch sizes, comma-separated (default {DEFAULT_BATCHES})")
     p.add_argument("--precision", default="fp32",
-                   help="precisions, comma-separated: fp32 (int8 once its pass lands)")
+                   help="precisions, comma-separated: fp32 (default), int8 (compiled backend "
+                        "only: quantized, calibrated on the measured input)")
     p.add_argument("--planner", default="best",
                    help="planners of the compiled backend, comma-separated (default best)")
     p.add_argument("--backend", default=",".join(g.DEFAULT_BACKENDS),
@@ -94,8 +95,12 @@ def parse_grid(args: argparse.Namespace) -> g.Grid:
     backends = g.parse_list("--backend", args.backend)
     g.check_backends(backends)
     _check_run_options(args)
-    return g.Grid(models, g.parse_batches(args.batch), precisions, planners, backends,
+    grid = g.Grid(models, g.parse_batches(args.batch), precisions, planners, backends,
                   args.seed, args.warmup, args.repeat, args.budget)
+    if not grid.cells():
+        raise UserInputError(f"--precision {','.join(precisions)}: int8 is compiled: add "
+                             "--backend compiled")
+    return grid
 
 
 def _check_run_options(args: argparse.Namespace) -> None:

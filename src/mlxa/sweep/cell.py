@@ -1,12 +1,16 @@
 """One cell of a sweep, run where it is sent (a Dask worker, or in process): build the zoo model,
-apply the precision, run the backend, and return one flat row of figures and metadata.
+compile it in the cell's precision and planner, run the backend, and return one flat row of
+figures and metadata.
 
 The backends measure what `mlxa analyze` measures, so a sweep row and an analyze report agree:
 - eager: `analyze` in baseline mode (latency, the traced peak of one call);
 - compiled: `analyze` in both modes, eager and compiled taking turns, so the row carries the
   speedup with its interval and the oracle's verdict; its memory is the compiled footprint
   (arena + workspace + input/output buffers + the peak traced during the call), the figure the
-  analyze report sets against the eager peak;
+  analyze report sets against the eager peak. At int8 the program is quantized (passes/
+  quantize.py, calibrated on the measured input and seeded random batches) and its speedup is over
+  fp32 eager; its error against float64 is recorded, not judged (`correct` None): the oracle's
+  rule bounds float32 rounding, not 8-bit quantization;
 - onnxruntime: the graph exported to ONNX and run at ORT_ENABLE_ALL with as many intra-op threads
   as numpy's BLAS has, timed by the same budgeted loop; its outputs judged by the same oracle.
   ORT allocates in its own arena, out of tracemalloc's sight, so its memory is not measured
@@ -20,7 +24,6 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,9 +33,7 @@ from mlxa.sweep.grid import Cell
 
 Row = dict[str, Any]
 
-# The precision axis: how a graph becomes the precision it is measured in. INT8 joins here (and
-# leaves grid.PRECISIONS_PENDING) when its pass lands.
-PRECISION_TRANSFORMS: dict[str, Callable[[Graph], Graph]] = {"fp32": lambda graph: graph}
+CALIBRATION_BATCHES = 2  # seeded random batches, beside the measured input, for INT8 ranges
 
 
 def run_cell(cell: Cell) -> Row:
@@ -57,7 +58,6 @@ def _model(cell: Cell) -> tuple[Graph, tuple[np.ndarray, ...], Any]:
 
     graph = build(cell.model, cell.batch, cell.seed)
     check_run_fits(f"sweep cell {cell.label}", graph)
-    graph = PRECISION_TRANSFORMS[cell.precision](graph)
     values = parse_values(DEFAULT_INPUT)
     info = ModelInfo(name=cell.model, description=f"zoo model {cell.model}", batch=cell.batch,
                      seed=cell.seed, weights=f"deterministic (seed {cell.seed})",
@@ -74,7 +74,8 @@ def _mlxa(cell: Cell, graph: Graph, inputs: tuple[np.ndarray, ...], info: Any) -
     planner = cell.planner if compiled else "best"
     config = RunConfig(mode="both" if compiled else "baseline", planner=planner,
                        warmup=cell.warmup, repeat=cell.repeat, budget_s=cell.budget_s)
-    result = analyze(graph, inputs, config, info)
+    program = compile_cell(cell, graph, inputs) if compiled else None
+    result = analyze(graph, inputs, config, info, program=program)
     part = result.optimized if compiled else result.baseline
     assert part is not None
     lat = part.latency
@@ -91,9 +92,26 @@ def _mlxa(cell: Cell, graph: Graph, inputs: tuple[np.ndarray, ...], info: Any) -
         row.update(memory_nbytes=c.memory.optimized_nbytes, arena_nbytes=result.plan.arena_nbytes,
                    lower_bound_nbytes=result.plan.lower_bound_nbytes,
                    speedup_ratio=c.speedup_ratio, speedup_low_ratio=c.speedup_low_ratio,
-                   speedup_high_ratio=c.speedup_high_ratio, correct=c.correctness.passed,
-                   error_ratio=_worst_error(c.correctness))
+                   speedup_high_ratio=c.speedup_high_ratio, error_ratio=_worst_error(c.correctness),
+                   # the oracle's rule bounds float32 rounding; INT8 error is reported, not judged
+                   correct=c.correctness.passed if cell.precision == "fp32" else None)
     return row
+
+
+def compile_cell(cell: Cell, graph: Graph, inputs: tuple[np.ndarray, ...]) -> Any:
+    """The compiled program of a cell: its planner, and for int8 the quantization pass
+    calibrated on the measured input and CALIBRATION_BATCHES seeded random batches."""
+    from mlxa.compiler import CompileOptions, compile_program
+
+    quantize = None
+    if cell.precision == "int8":
+        from mlxa.passes.quantize import QuantizeSpec
+
+        rng = np.random.default_rng(cell.seed)
+        batches = (inputs, *(tuple(rng.standard_normal(x.shape).astype(x.dtype) for x in inputs)
+                             for _ in range(CALIBRATION_BATCHES)))
+        quantize = QuantizeSpec(batches)
+    return compile_program(graph, CompileOptions(planner=cell.planner, quantize=quantize))
 
 
 def _onnxruntime(cell: Cell, graph: Graph, inputs: tuple[np.ndarray, ...]) -> Row:

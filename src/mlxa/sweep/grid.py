@@ -6,9 +6,10 @@ measured parameter (the time budget included) makes a new cell. Versions, machin
 not in the key: they are the run's metadata, stored beside its figures.
 
 Axes that do not apply collapse: the planner places the compiled executor's arena only, so an
-eager or ONNX Runtime cell has planner NOT_APPLICABLE and is run once, not once per planner.
-Precision is an axis from the start; only fp32 exists until the INT8 pass lands, and a
-precision that is known but not built yet is refused by name (PRECISIONS_PENDING).
+eager or ONNX Runtime cell has planner NOT_APPLICABLE and is run once, not once per planner; a
+precision other than fp32 is a compilation (passes/quantize.py), so it pairs with the compiled
+backend alone (eager is the fp32 reference, ONNX Runtime runs the fp32 export). Only the
+precisions mlxa can compile are accepted; any other is refused with the list of those.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from mlxa.errors import UserInputError
 
 KEY_SCHEMA = "mlxa.sweep-cell/1"  # changes when a field of Cell changes meaning
 NOT_APPLICABLE = "-"
-PRECISIONS = ("fp32",)
-PRECISIONS_PENDING = {"int8": "needs the INT8 quantization pass (issue 11), not built yet"}
+PRECISIONS = ("fp32", "int8")
 BACKENDS = ("eager", "compiled", "onnxruntime")
 DEFAULT_BACKENDS = ("eager", "compiled")  # the same grid on every machine, whatever is installed
 MAX_BATCH = 4096
@@ -60,7 +60,7 @@ class Cell:
 class Grid:
     models: tuple[str, ...]
     batches: tuple[int, ...]
-    precisions: tuple[str, ...] = PRECISIONS
+    precisions: tuple[str, ...] = ("fp32",)
     planners: tuple[str, ...] = ("best",)
     backends: tuple[str, ...] = DEFAULT_BACKENDS
     seed: int = 0
@@ -75,6 +75,8 @@ class Grid:
             for batch in self.batches:
                 for precision in self.precisions:
                     for backend in self.backends:
+                        if precision != "fp32" and backend != "compiled":
+                            continue
                         for planner in self._planners(backend):
                             cell = Cell(model, batch, precision, backend, planner, self.seed,
                                         self.warmup, self.repeat, self.budget_s)
@@ -118,9 +120,6 @@ def check_models(models: Sequence[str]) -> None:
 
 def check_precisions(precisions: Sequence[str]) -> None:
     for p in precisions:
-        if p in PRECISIONS_PENDING:
-            raise UserInputError(f"--precision {p}: not available yet ({PRECISIONS_PENDING[p]}); "
-                                 f"available: {', '.join(PRECISIONS)}")
         if p not in PRECISIONS:
             raise UserInputError(f"--precision: unknown precision {p!r}; available: "
                                  f"{', '.join(PRECISIONS)}")

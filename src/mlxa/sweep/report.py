@@ -1,5 +1,6 @@
-"""Renderers of a sweep store: the table as text, latency and memory against batch per model as
-PNGs, the cells as Parquet, and HTML when mlxa.report.html offers `render_sweep`.
+"""Renderers of a sweep store: the table as text, latency, memory and (with int8 cells) the INT8
+gain against batch per model as PNGs, the cells as Parquet, and an HTML page when the HTML
+report (mlxa.report.html) is installed.
 
 Each renderer takes the rows the store holds (plain dicts, one per finished cell), so a store
 renders again at any time, on any machine; `write_report` writes every file or none.
@@ -7,7 +8,6 @@ renders again at any time, on any machine; `write_report` writes every file or n
 
 from __future__ import annotations
 
-import importlib
 import io
 import math
 import tempfile
@@ -19,6 +19,7 @@ from typing import Any
 from mlxa.atomic import write_files
 from mlxa.errors import UserInputError
 from mlxa.sweep.grid import NOT_APPLICABLE
+from mlxa.sweep.html import sweep_html
 from mlxa.sweep.store import Store
 from mlxa.units import format_nbytes
 
@@ -32,7 +33,9 @@ HOW = (
     "elementwise workspace + input/output buffers + the peak traced in the call); onnxruntime "
     "allocates out of tracemalloc's sight and is not measured (-)",
     "correct: the float64 oracle's verdict on the compiled (or ONNX Runtime) outputs against "
-    "eager's error; error: the worst output's error relative to its scale",
+    "eager's error; error: the worst output's error relative to its scale; int8 cells are "
+    "quantized (calibrated on the measured input and 2 seeded random batches): their error is "
+    "reported, not judged (-), and their speedup is over fp32 eager",
 )
 
 
@@ -54,7 +57,7 @@ def render_table(rows: Rows, events: Rows = (), sweeps: Rows = ()) -> str:
         lines.append("  ".join(x.ljust(w) if i < 3 else x.rjust(w)
                                for i, (x, w) in enumerate(zip(cells, widths))).rstrip())
     lines += ["", *(f"  {h}" for h in HOW)]
-    lines += _event_lines(events) + _sweep_lines(sweeps)
+    lines += _gain_lines(rows) + _event_lines(events) + _sweep_lines(sweeps)
     return "\n".join(lines) + "\n"
 
 
@@ -100,11 +103,44 @@ def _sweep_lines(sweeps: Rows) -> list[str]:
     return lines
 
 
+def int8_gains(rows: Rows) -> list[dict[str, Any]]:
+    """For each compiled int8 cell with its fp32 twin (same model, batch, planner): the gain,
+    fp32 median latency / int8 median latency, as a row the plots draw (`int8_gain_ratio`)."""
+    fp32 = {(r["model"], r["batch"], r["planner"]): r for r in rows
+            if r["backend"] == "compiled" and r["precision"] == "fp32"}
+    gains = []
+    for r in rows:
+        twin = fp32.get((r["model"], r["batch"], r["planner"]))
+        if r["backend"] == "compiled" and r["precision"] == "int8" and twin is not None:
+            gains.append({**r, "int8_gain_ratio":
+                          twin["latency_median_ms"] / r["latency_median_ms"]})
+    return gains
+
+
+def _gain_lines(rows: Rows) -> list[str]:
+    gains = int8_gains(rows)
+    if not gains:
+        return []
+    return ["", "INT8 gain (compiled fp32 median / compiled int8 median; above 1: int8 faster):"] \
+        + [f"  {g['model']} b{g['batch']} {g['planner']}: {g['int8_gain_ratio']:.2f}x "
+           f"(int8 error {g['error_ratio']:.1e} of the output's scale)"
+           if g["error_ratio"] is not None else
+           f"  {g['model']} b{g['batch']} {g['planner']}: {g['int8_gain_ratio']:.2f}x"
+           for g in gains]
+
+
 # -- plots ---------------------------------------------------------------------------------------
 
+TITLES = {"latency_median_ms": "latency per inference, median (bars: p10-p90)",
+          "memory_nbytes": "activation memory of one inference (eager peak; compiled footprint)",
+          "int8_gain_ratio": "INT8 gain: compiled fp32 median / compiled int8 median"}
+UNITS = {"latency_median_ms": "ms", "memory_nbytes": "MiB", "int8_gain_ratio": "x"}
+
+
 def against_batch_png(rows: Rows, metric: str) -> bytes:
-    """Latency (`latency_median_ms`, p10-p90 as error bars) or memory (`memory_nbytes`) against
-    batch, one panel per model, one line per series; PNG bytes."""
+    """Latency (`latency_median_ms`, p10-p90 as error bars), memory (`memory_nbytes`) or the
+    INT8 gain (`int8_gain_ratio`, rows from int8_gains) against batch, one panel per model, one
+    line per series; PNG bytes."""
     plt = _pyplot()
     by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -121,9 +157,7 @@ def against_batch_png(rows: Rows, metric: str) -> bytes:
             _panel(ax, by_model.get(model, []), metric, model, colors)
         for ax in list(axes.flat)[len(models):]:
             ax.set_visible(False)
-        what = ("latency per inference, median (bars: p10-p90)" if metric == "latency_median_ms"
-                else "activation memory of one inference (eager peak; compiled footprint)")
-        fig.suptitle(f"Sweep: {what} against batch")
+        fig.suptitle(f"Sweep: {TITLES[metric]} against batch")
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
@@ -142,19 +176,22 @@ def _panel(ax: Any, rows: list[dict[str, Any]], metric: str, model: str,
         x = [r["batch"] for r in points]
         if metric == "latency_median_ms":
             y = [r["latency_median_ms"] for r in points]
-            err = [[v - r["latency_p10_ms"] for v, r in zip(y, points)],
-                   [r["latency_p90_ms"] - v for v, r in zip(y, points)]]
+            err = [[max(v - r["latency_p10_ms"], 0.0) for v, r in zip(y, points)],
+                   [max(r["latency_p90_ms"] - v, 0.0) for v, r in zip(y, points)]]
             ax.errorbar(x, y, yerr=err, marker="o", ms=4, capsize=3, label=name,
                         color=colors[name])
         else:
-            ax.plot(x, [r[metric] / 2**20 for r in points], marker="o", ms=4, label=name,
+            scale = 2**20 if metric == "memory_nbytes" else 1
+            ax.plot(x, [r[metric] / scale for r in points], marker="o", ms=4, label=name,
                     color=colors[name])
+    if metric == "int8_gain_ratio":
+        ax.axhline(1.0, color="0.5", lw=0.8, ls="--")
     ax.set_title(model, fontsize=10)
     ax.set_xscale("log", base=2)
     batches = sorted({r["batch"] for r in rows})
     ax.set_xticks(batches, [str(b) for b in batches])
     ax.set_xlabel("batch")
-    ax.set_ylabel("ms" if metric == "latency_median_ms" else "MiB")
+    ax.set_ylabel(UNITS[metric])
     ax.grid(alpha=0.3)
     if series:
         ax.legend(fontsize=7)
@@ -175,16 +212,20 @@ def _pyplot() -> Any:
 # -- files ---------------------------------------------------------------------------------------
 
 def report_files(store: Store, out: Path, name: str = "sweep") -> dict[Path, bytes]:
-    """Every file of the report by path: table, two PNGs, Parquet, and HTML when available."""
+    """Every file of the report by path: the table, the PNGs, Parquet, and HTML when the HTML
+    report is installed."""
     rows, events, sweeps = store.cells(), store.events(), store.sweeps()
     if not rows:
         raise UserInputError(f"sweep store {str(store.path)!r} holds no finished cell yet")
     figures = {f"{name}_latency.png": against_batch_png(rows, "latency_median_ms"),
                f"{name}_memory.png": against_batch_png(rows, "memory_nbytes")}
+    gains = int8_gains(rows)
+    if gains:
+        figures[f"{name}_int8_gain.png"] = against_batch_png(gains, "int8_gain_ratio")
     files = {out / f"{name}_table.txt": render_table(rows, events, sweeps).encode(),
              out / f"{name}_cells.parquet": _parquet(store),
              **{out / k: v for k, v in figures.items()}}
-    html = _html(rows, events, figures)
+    html = sweep_html(rows, events, sweeps, figures, HOW)
     if html is not None:
         files[out / f"{name}.html"] = html.encode()
     return files
@@ -201,17 +242,3 @@ def _parquet(store: Store) -> bytes:
         path = Path(tmp) / "cells.parquet"
         store.export_parquet(path)
         return path.read_bytes()
-
-
-def _html(rows: Rows, events: Rows, figures: dict[str, bytes]) -> str | None:
-    """The HTML report's sweep section, when mlxa.report.html is there and renders sweeps:
-    `render_sweep(rows, events, figures) -> str` (rows and events as the store holds them,
-    figures as PNG bytes by file name). Optional: without it the report has no HTML."""
-    try:
-        module = importlib.import_module("mlxa.report.html")
-    except ModuleNotFoundError as e:
-        if e.name != "mlxa.report.html":
-            raise
-        return None
-    render = getattr(module, "render_sweep", None)
-    return None if render is None else str(render(list(rows), list(events), dict(figures)))
