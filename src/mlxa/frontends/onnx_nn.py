@@ -1,7 +1,10 @@
 """ONNX converters for convolution, pooling, normalisation, softmax and reductions.
 
 The IR's window ops are 2-D (NCHW); 1-D ONNX Conv and pools (NCL) are lifted to 2-D with a unit
-height and squeezed back, so they need no kernels of their own.
+height and squeezed back, so they need no kernels of their own. Attribute values are checked
+against what the spec (or ONNX Runtime) allows before the IR sees them: strides and dilations at
+least 1, pads non-negative (and smaller than a pool's kernel), Conv's kernel_shape equal to its
+weight's, epsilons non-negative, flags 0 or 1.
 """
 
 from __future__ import annotations

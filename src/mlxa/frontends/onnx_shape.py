@@ -3,7 +3,10 @@
 The shape arguments ONNX passes as tensors (Reshape's shape, Slice's starts, Pad's pads, ...)
 must be constants once the importer has folded what it can; they become the IR ops' concrete
 attributes. Shape, Size, ConstantOfShape, Range and Constant always yield constants: every IR
-value's shape is known, so Shape of anything folds.
+value's shape is known, so Shape of anything folds. What a fold would allocate (ConstantOfShape,
+Range, and the Expand, Tile and Pad of constants) is checked against the memory budget first, and
+the values the spec constrains are checked (Range's step, Split's outputs, Gather's indices,
+Pad's mode).
 """
 
 from __future__ import annotations
