@@ -1,12 +1,14 @@
 """ONNX import: `load_onnx(path, input_shapes) -> Graph`.
 
-The model is read (every failure a UserInputError of one line), its opset checked (13 to 21;
-older models are first upgraded with onnx's version converter), every op checked against the
-converter table at once (one UnsupportedOpError listing all of them), dynamic input dims bound
-from `input_shapes`, and the nodes converted in order. Values computable without the model's
-inputs are folded to constants as they are met (the Shape -> Gather -> Concat -> Reshape chains
-exporters emit), so every IR shape is concrete. External tensor data is read only from files
-inside the model's own folder.
+The model is read (a regular file only, within the memory budget; every failure a
+UserInputError of one line that names the file by the path as given), every op checked against
+the converter table at once (one UnsupportedOpError listing all of them), its external data read
+(onnx_tensors.py: only from regular files inside the model's own folder), the whole model
+checked against the ONNX spec (onnx_validate.py), its opset checked (13 to 21; 7 to 12 are
+first upgraded with onnx's version converter), dynamic input dims bound from `input_shapes`, and
+the nodes converted in order. Values computable without the model's inputs are folded to
+constants as they are met (the Shape -> Gather -> Concat -> Reshape chains exporters emit), each
+fold checked against the memory budget first, so every IR shape is concrete.
 """
 
 from __future__ import annotations
