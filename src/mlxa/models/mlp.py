@@ -64,8 +64,7 @@ def load_weights(path: str | Path, config: MLPConfig) -> dict[str, np.ndarray]:
     label = repr(str(path))
     try:
         with _open_regular(path, label) as f, zipfile.ZipFile(f) as archive:
-            members = {name.removesuffix(".npy"): info for info in archive.infolist()
-                       for name in (info.filename,)}
+            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
             weights = {}
             for key, shape in weight_shapes(config).items():
                 if key not in members:
