@@ -123,3 +123,16 @@ EXAMPLES: dict[str, Callable[[], Example]] = dict([
                                  positive(5) * 0.01, np.zeros(5, np.int8), np.float32(0.05),
                                  np.int8(2)), {"rounding": "float"})),
 ])
+
+# The layout ops (ops/layouts.py, conv_cl.py, pool_cl.py): nhwc and blocked nchwc.
+EXAMPLES.update({
+    "relayout": lambda: ((f32(2, 5, 4, 3),), {"src": "nchw", "dst": "nchwc", "block": 4}),
+    "conv_cl": lambda: ((f32(1, 6, 5, 8), f32(3, 3, 8, 4), f32(4)),
+                        {"layout": "nhwc", "strides": (2, 1), "pads": (1, 1, 0, 1)}),
+    "pool_cl": lambda: ((f32(1, 2, 7, 7, 4),), {"layout": "nchwc", "block": 4, "mode": "avg",
+                                                "kernel_shape": (3, 3), "strides": (2, 2),
+                                                "pads": (1, 1, 1, 1)}),
+    "global_avg_pool_cl": lambda: ((f32(2, 3, 3, 5),), {"layout": "nhwc", "channels": 5}),
+    "batch_norm_cl": lambda: ((f32(2, 4, 4, 6), f32(6), f32(6), f32(6), positive(6)),
+                              {"layout": "nhwc", "epsilon": 1e-5}),
+})

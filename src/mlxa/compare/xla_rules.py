@@ -326,3 +326,9 @@ def _lrn(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
 
 _STRUCTURED.update({"cumsum": _cumsum, "gather_elements": _gather_elements,
                     "instance_norm": _instance_norm, "lrn": _lrn})
+
+
+# The layout ops (nhwc, nchwc): each the nchw rule above between relayouts.
+from mlxa.compare.xla_layout_rules import layout_rules  # noqa: E402
+
+_STRUCTURED.update(layout_rules(_STRUCTURED))

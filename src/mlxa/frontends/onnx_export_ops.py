@@ -246,3 +246,4 @@ def _cumsum(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
 
 # The quantized ops' exporters register themselves into EXPORTERS (after `exports` exists).
 from mlxa.frontends import onnx_export_quant  # noqa: E402, F401
+from mlxa.frontends import onnx_export_layout  # noqa: E402, F401  (the layout ops' exporters)
