@@ -7,10 +7,12 @@ perhaps through a relu or clip, goes straight to a quantize_linear:
     %y = conv %x, %w[, dequantize_linear %bq]   [%y = relu %y]   %yq = quantize_linear %y, sy, zy
 
 becomes one integer op, `%yq = qlinear_conv %xq, sx, zx, %wq, sw, zw, sy, zy[, %bq]` (gemm and
-matmul become qlinear_matmul, a transposed weight stored as [K, N]). The relu or clip is exact in
-the integer domain: quantize_linear is monotone, so Q(clip(y, a, b)) = clip(Q(y), Q(a), Q(b)),
-and its bounds become the op's act_min / act_max. Dequantize nodes nobody reads any more, and
-params nobody reads, are dropped. Every other op keeps running in float between its pairs.
+matmul become qlinear_matmul, a transposed weight stored as [K, N]). The relu or clip is exact
+in the integer domain: quantize_linear is monotone, so Q(clip(y, a, b)) = clip(Q(y), Q(a), Q(b)),
+and its bounds become the op's act_min / act_max. A max_pool, flatten or reshape between a
+dequantize and a quantize of the same parameters runs on the 8-bit values themselves.
+Dequantize nodes nobody reads any more, and params nobody reads, are dropped. Every other op
+keeps running in float between its pairs.
 
 Complexity: O(nodes).
 """
@@ -23,7 +25,7 @@ from types import MappingProxyType
 import numpy as np
 
 from mlxa.ir.graph import Graph, Node, TensorType, Value
-from mlxa.passes.quantize import CLAMPS
+from mlxa.passes.quantize import CLAMPS, PASS_THROUGH
 
 
 def lower_qdq(graph: Graph, rounding: str = "fixed_point") -> Graph:
@@ -32,6 +34,11 @@ def lower_qdq(graph: Graph, rounding: str = "fixed_point") -> Graph:
     params = dict(graph.params)
     replace: dict[Node, Node | None] = {}  # node -> its integer op (at the Q's place), or None
     for node in graph.nodes:
+        through = _pass_through(node, producers, consumers, params)
+        if through is not None:
+            replace[node] = None
+            replace[consumers[node.output][0]] = through
+            continue
         match = _match(node, producers, consumers, params)
         if match is None:
             continue
@@ -50,6 +57,23 @@ def lower_qdq(graph: Graph, rounding: str = "fixed_point") -> Graph:
 def _dq_of(v: Value, producers: Mapping[Value, Node]) -> Node | None:
     node = producers.get(v)
     return node if node is not None and node.op == "dequantize_linear" else None
+
+
+def _pass_through(node: Node, producers: Mapping[Value, Node],
+                  consumers: Mapping[Value, list[Node]],
+                  params: Mapping[Value, np.ndarray]) -> Node | None:
+    """max_pool, flatten or reshape between a dequantize and a quantize of the same parameters
+    runs on the 8-bit values themselves: the same node, reading and writing 8 bits."""
+    dq = _dq_of(node.inputs[0], producers) if node.op in PASS_THROUGH else None
+    users = consumers.get(node.output, [])
+    if dq is None or len(users) != 1 or users[0].op != "quantize_linear":
+        return None
+    q = users[0]
+    same = all(np.array_equal(params[a], params[b]) and params[a].dtype == params[b].dtype
+               for a, b in zip(dq.inputs[1:], q.inputs[1:]) if a in params and b in params)
+    if not same or not all(v in params for v in (*dq.inputs[1:], *q.inputs[1:])):
+        return None
+    return Node(node.op, (dq.inputs[0], *node.inputs[1:]), q.outputs, node.attrs, node.name)
 
 
 def _match(node: Node, producers: Mapping[Value, Node], consumers: Mapping[Value, list[Node]],

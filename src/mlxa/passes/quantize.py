@@ -5,8 +5,10 @@ What is quantized (the scheme of TFLite's and ONNX Runtime's static quantization
   * weights of conv, gemm and matmul with a constant weight: int8, symmetric ([-127, 127], zero
     point 0), one scale per output channel; their bias int32 with scale s_x * s_w[c];
   * activations, one scale per tensor: the input of each such op, its output (after a relu or
-    clip that alone consumes it, so the clamp is part of the 8-bit range), and the output of an
-    add whose operands are both quantized (residual sums); uint8 asymmetric or int8 symmetric
+    clip that alone consumes it, so the clamp is part of the 8-bit range), the output of an
+    add whose operands are both quantized (residual sums), and the output of a pool, flatten or
+    reshape of a quantized value (max_pool, flatten and reshape keep their input's parameters,
+    as ONNX Runtime's quantizer does); uint8 asymmetric or int8 symmetric
     (`QuantizeSpec.activations`), ranges from calibration (analysis/calibration.py).
 Each quantized value gets one quantize_linear -> dequantize_linear pair, read by all its
 consumers. Nothing else changes: every float op still runs in float, on dequantized values.
@@ -31,6 +33,10 @@ from mlxa.ops import infer_types
 
 ACTIVATIONS = {"u8": np.dtype(np.uint8), "s8": np.dtype(np.int8)}
 CLAMPS = ("relu", "clip")
+# Ops whose 8-bit output can keep its input's scale and zero point (max and relabelling keep
+# the levels), and averages, whose output range is calibrated on its own.
+PASS_THROUGH = ("max_pool", "flatten", "reshape")
+AVERAGES = ("global_avg_pool", "avg_pool")
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,17 +91,23 @@ def weight_axis(node: Node) -> int:
     return 1
 
 
-def quantized_values(graph: Graph) -> list[Value]:
-    """The activations to quantize, in program order (see the module docstring)."""
+def quantized_values(graph: Graph) -> tuple[list[Value], dict[Value, Value]]:
+    """The activations to quantize, in program order (see the module docstring), and those
+    that share another's parameters: a pass-through op's output shares its input's."""
     consumers = graph.consumers()
     chosen: dict[Value, None] = {}
+    shares: dict[Value, Value] = {}
     for node in graph.nodes:
         if weight_index(node, graph.params) is not None:
             chosen[node.inputs[0]] = None
             chosen[clamped_output(node.output, consumers)] = None
         elif node.op == "add" and all(v in chosen for v in node.inputs):
             chosen[clamped_output(node.output, consumers)] = None
-    return [v for v in chosen if v not in graph.params]
+        elif node.op in PASS_THROUGH + AVERAGES and node.inputs[0] in chosen:
+            chosen[node.output] = None
+            if node.op in PASS_THROUGH:
+                shares[node.output] = node.inputs[0]
+    return [v for v in chosen if v not in graph.params], shares
 
 
 def clamped_output(v: Value, consumers: Mapping[Value, list[Node]]) -> Value:
@@ -108,10 +120,14 @@ def clamped_output(v: Value, consumers: Mapping[Value, list[Node]]) -> Value:
 
 def quantize_qdq(graph: Graph, spec: QuantizeSpec) -> Graph:
     """The QDQ form of `graph` (module docstring); unchanged when nothing is quantizable."""
-    values = quantized_values(graph)
+    values, shares = quantized_values(graph)
     if not values:
         return graph
-    qparams = calibrate(graph, spec.batches, values, spec.method, spec.dtype, spec.percentile)
+    own = [v for v in values if v not in shares]
+    qparams = dict(calibrate(graph, spec.batches, own, spec.method, spec.dtype, spec.percentile))
+    for v in values:  # program order: a chain of pass-through ops resolves front to back
+        if v in shares:
+            qparams[v] = qparams[shares[v]]
     return _Rewriter(graph, qparams).run()
 
 
