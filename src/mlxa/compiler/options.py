@@ -28,12 +28,17 @@ class CompileOptions:
     # Post-training INT8 quantization (passes/quantize.py), then the integer lowering when the
     # spec asks for it (passes/lower_qdq.py); None: the model stays float.
     quantize: QuantizeSpec | None = None
+    # Activation layout of the convs, pools and norms (passes/layout.py): nchw (no pass), nhwc,
+    # or nchwc in blocks of layout_block channels (0: this CPU's SIMD width in floats).
+    layout: str = "nchw"
+    layout_block: int = 0
 
     def pass_names(self) -> tuple[str, ...]:
         """The passes these options run, in pipeline order."""
         quantize = self.quantize is not None
         flags = {"fold_batch_norm": self.fold_bn, "quantize": quantize,
                  "lower_qdq": quantize and self.quantize is not None and self.quantize.integer,
+                 "convert_layout": self.layout != "nchw",
                  "fuse_elementwise": self.fuse,
                  "reorder_for_memory": self.reorder}
         return tuple(name for name, on in flags.items() if on)

@@ -21,6 +21,7 @@ from mlxa.ir.graph import Graph
 from mlxa.ir.verify import check_graph
 from mlxa.passes.fold_batch_norm import fold_batch_norm
 from mlxa.passes.fuse_elementwise import fuse_elementwise
+from mlxa.passes.layout import convert_layout
 from mlxa.passes.lower_qdq import lower_qdq
 from mlxa.passes.quantize import quantize_qdq
 from mlxa.passes.reorder import reorder_for_memory
@@ -56,6 +57,8 @@ PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("lower_qdq",
          lambda g, o: lower_qdq(g, o.quantize.rounding) if o.quantize else g,
          "each quantized conv/gemm/matmul and its pairs become one integer op"),
+    Pass("convert_layout", lambda g, o: convert_layout(g, o.layout, o.layout_block),
+         "convs, pools and norms in nhwc or blocked nchwc, relayouts only at region borders"),
     Pass("fuse_elementwise", lambda g, o: fuse_elementwise(g),
          "chains of elementwise ops become one blocked `fused` node"),
     Pass("reorder_for_memory",
