@@ -154,3 +154,11 @@ def test_one_executor_runs_render_what_they_have(mode) -> None:
     assert ('<section id="graph">' in page) is (mode == "optimized")
     assert ('<section id="timeline">' in page) is (mode == "optimized")
     assert '<section id="roofline">' in page and '<section id="machine">' in page
+
+
+def test_a_run_saved_before_the_graph_fields_still_renders() -> None:
+    data = small_run(per_op=True).to_json()
+    del data["plan"]["nodes"], data["meta"]["cpu_flags"]
+    page = render_html(RunResult.from_json(data))
+    assert '<section id="graph">' not in page and '<section id="timeline">' in page
+    assert "not recorded" in page  # the SIMD flags
