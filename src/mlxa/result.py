@@ -48,9 +48,24 @@ class NodeCost:
 
 
 @dataclass(frozen=True)
-class ModelSummary:
+class ModelInfo:
+    """What a model source says of its model, beyond the graph (cli/model_sources.py)."""
+
     name: str
     description: str
+    batch: int | None = None
+    seed: int | None = None
+    weights: str = ""
+    input_source: str = ""
+    input_values: tuple[float, ...] | None = None
+    input_width: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSummary(ModelInfo):
+    """The source's description and the graph's facts: types, sizes, work."""
+
     graph: str
     inputs: tuple[str, ...]  # printed types, e.g. f32[32,1024]
     nodes: int
@@ -60,13 +75,6 @@ class ModelSummary:
     read_nbytes: int
     written_nbytes: int
     ops: tuple[NodeCost, ...] = ()
-    batch: int | None = None
-    seed: int | None = None
-    weights: str = ""
-    input_source: str = ""
-    input_values: tuple[float, ...] | None = None
-    input_width: int | None = None
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ from mlxa.result import (
     MemoryComparison,
     MemoryFigures,
     Meta,
+    ModelInfo,
     ModelSummary,
     NodeCost,
     PassTime,
@@ -55,21 +56,6 @@ MODES = ("baseline", "optimized", "both")
 SPREAD_WARNING = 1.5  # p90 / p10 above this: the latencies are noisy
 SIMD_FLAG_PREFIXES = ("sse", "ssse", "avx", "fma", "f16c", "amx", "vnni", "bmi")
 PER_OP_REPEAT = 5  # per-node passes: each is one whole inference, timed call by call
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a model source says of its model, beyond the graph (cli/model_sources.py)."""
-
-    name: str
-    description: str
-    batch: int | None = None
-    seed: int | None = None
-    weights: str = ""
-    input_source: str = ""
-    input_values: tuple[float, ...] | None = None
-    input_width: int | None = None
-    details: dict[str, Any] | None = None
 
 
 def analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, info: ModelInfo,
@@ -249,7 +235,7 @@ def _pct_less(before: int, after: int) -> float:
 def model_summary(graph: Graph, info: ModelInfo) -> ModelSummary:
     cost = graph_cost(graph)
     return ModelSummary(
-        name=info.name, description=info.description, graph=graph.name,
+        **{f.name: getattr(info, f.name) for f in fields(ModelInfo)}, graph=graph.name,
         inputs=tuple(str(v.type) for v in graph.inputs), nodes=len(graph.nodes),
         params=int(sum(a.size for a in graph.params.values())),
         param_nbytes=graph.param_nbytes, flops=cost.flops, read_nbytes=cost.read_nbytes,
@@ -257,9 +243,7 @@ def model_summary(graph: Graph, info: ModelInfo) -> ModelSummary:
         ops=tuple(NodeCost(i, n.op, n.outputs[0].shape, c.flops, c.read_nbytes,
                            c.written_nbytes)
                   for i, (n, c) in enumerate(zip(graph.nodes, cost.per_node))),
-        batch=info.batch, seed=info.seed, weights=info.weights, input_source=info.input_source,
-        input_values=info.input_values, input_width=info.input_width,
-        details=dict(info.details or {}))
+    )
 
 
 def run_meta() -> Meta:
