@@ -9,6 +9,7 @@ Every string from a model, a path or a command line goes through `esc`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from mlxa.report.html_assets import CSP, asset
@@ -148,7 +149,8 @@ def legend(ops: Iterable[str]) -> str:
 def graph_html(run: RunResult) -> str:
     assert run.plan is not None
     nodes = run.plan.nodes
-    groups = ", ".join(n.chain.replace(">", " > ") for n in nodes if n.op == "fused") or "none"
+    chains = Counter(n.chain.replace(">", " > ") for n in nodes if n.op == "fused")
+    groups = ", ".join(f"{c} (x{k})" if k > 1 else c for c, k in chains.items()) or "none"
     return (how("graph") + legend(n.op for n in nodes)
             + zoom_frame(graph_svg(nodes, run.plan.arena_nbytes))
             + f"<p>{len(nodes)} nodes; fused groups: {esc(groups)}</p>")
