@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import signal
+import subprocess
 import threading
 
 import pytest
@@ -50,25 +51,38 @@ class Killer:
         self.done.set()
 
 
-def _grid_keys(tmp_path) -> dict[str, str]:
+def _grid_keys(tmp_path, grid: tuple[str, ...] = GRID) -> dict[str, str]:
     """cell key -> label, from the CLI's own --dry-run."""
-    proc = run_cli("sweep", *GRID, "--out", str(tmp_path / "dry"), "--dry-run")
+    proc = run_cli("sweep", *grid, "--out", str(tmp_path / "dry"), "--dry-run")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()[:-1]
     return {line.split()[0]: line.split(None, 2)[2] for line in lines}
 
 
-def test_a_killed_worker_is_retried_and_reported_and_nothing_is_lost(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes on 127.0.0.1 and a client of the test's own to watch them."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=50) as local, \
+            Client(local) as watcher:
+        yield local, watcher
+
+
+def _sweep_killing(cluster, killer: Killer, *args: str) -> subprocess.CompletedProcess:
+    local, watcher = cluster
+    watcher.subscribe_topic(TOPIC, killer)
+    try:
+        return run_cli("sweep", *args, "--scheduler", local.scheduler_address, timeout=120)
+    finally:
+        watcher.unsubscribe_topic(TOPIC)
+
+
+def test_a_killed_worker_is_retried_and_reported_and_nothing_is_lost(tmp_path, cluster) -> None:
     keys = _grid_keys(tmp_path)
     assert len(keys) == GRID_CELLS
     killer = Killer({k for k, label in keys.items() if "compiled" in label})
     out = tmp_path / "out"
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=50) as cluster, \
-            Client(cluster) as watcher:
-        watcher.subscribe_topic(TOPIC, killer)
-        proc = run_cli("sweep", *GRID, "--scheduler", cluster.scheduler_address,
-                       "--out", str(out), timeout=120)
+    proc = _sweep_killing(cluster, killer, *GRID, "--out", str(out))
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert killer.done.is_set(), "no compiled cell started: nothing was killed"
     killed_key, killed_worker = killer.killed["cell_key"], killer.killed["worker"]
@@ -111,6 +125,41 @@ def test_a_killed_worker_is_retried_and_reported_and_nothing_is_lost(tmp_path) -
         assert table.count(" fp32 ") >= GRID_CELLS
         assert "retried" in table and keys[killed_key] in table
         assert (out / "sweep_cells.parquet").read_bytes()[:4] == b"PAR1"
+
+
+def test_a_cell_whose_workers_keep_dying_is_resubmitted_by_the_client(tmp_path,
+                                                                     cluster) -> None:
+    """The scheduler gives up at once (allowed-failures 0: KilledWorker reaches the client),
+    and the client submits the cell again (--retries); reported the same way."""
+    local, _ = cluster
+    grid = ("--models", "small_cnn", "--batch", "1", "--backend", "compiled", "--budget", "0.3")
+    keys = _grid_keys(tmp_path, grid)
+    killer = Killer(set(keys))
+    allowed = local.scheduler.allowed_failures
+    local.scheduler.allowed_failures = 0
+    try:
+        proc = _sweep_killing(cluster, killer, *grid, "--out", str(tmp_path / "out"))
+    finally:
+        local.scheduler.allowed_failures = allowed
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert "1 finished, 0 failed, 1 retried after a worker died" in proc.stdout
+    with Store(tmp_path / "out" / "sweep.duckdb", read_only=True) as store:
+        (row,) = store.cells()
+        assert [e["kind"] for e in store.events()] == ["retried"]
+    assert row["attempts"] == 2 and json.loads(row["workers"])[0] == killer.killed["worker"]
+
+    killer = Killer(set(keys))  # and with no retry left: failed, reported, not stored
+    local.scheduler.allowed_failures = 0
+    try:
+        proc = _sweep_killing(cluster, killer, *grid, "--retries", "0",
+                              "--out", str(tmp_path / "out2"))
+    finally:
+        local.scheduler.allowed_failures = allowed
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "0 finished, 1 failed" in proc.stdout and "failed: small_cnn b1" in proc.stdout
+    with Store(tmp_path / "out2" / "sweep.duckdb", read_only=True) as store:
+        assert store.cells() == []
+        assert [e["kind"] for e in store.events()] == ["failed"]
 
 
 def test_the_default_local_cluster_runs_a_cell(tmp_path) -> None:

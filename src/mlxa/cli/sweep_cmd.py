@@ -12,6 +12,8 @@ import argparse
 import shlex
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,7 @@ from mlxa.errors import UserInputError
 from mlxa.sweep import grid as g
 
 if TYPE_CHECKING:
-    from mlxa.sweep.dispatch import Outcome
+    from mlxa.sweep.dispatch import Outcome, Progress
 
 DEFAULT_BATCHES = "1,2,4"
 
@@ -154,13 +156,32 @@ def _sweep(args: argparse.Namespace, cells: tuple[g.Cell, ...], store_path: Path
     started = time.perf_counter()
     command = shlex.join(["mlxa", *sys.argv[1:]])
     with Store(store_path) as store:
-        if not todo(cells, store):  # every cell finished: no cluster to start
+        remaining = len(todo(cells, store))
+        if not remaining:  # every cell finished: no cluster to start
             return _summary(skip_all(cells, store, command), store_path, "no cluster", started)
-        with connect(args.scheduler, args.workers) as connected:
+        with connect(args.scheduler, args.workers) as connected, \
+                _progress(args.quiet, remaining) as progress:
             outcome = run_sweep(cells, store, connected.client, connected.description,
-                                connected.workers, args.retries,
-                                None if args.quiet else _print_progress, command)
+                                connected.workers, args.retries, progress, command)
         return _summary(outcome, store_path, connected.description, started)
+
+
+@contextmanager
+def _progress(quiet: bool, total: int) -> Iterator[Progress]:
+    """A line per finished cell on stdout (none with --quiet) and, on a terminal with rich, a
+    bar with the time left (report/progress.py; silent elsewhere)."""
+    from mlxa.report.progress import terminal_progress
+
+    with terminal_progress(not quiet) as bar:
+        bar("sweep cells", 0, total)
+
+        def update(done: int, of: int, cell: g.Cell, row: dict[str, Any] | None,
+                   error: str) -> None:
+            if not quiet:
+                _print_progress(done, of, cell, row, error)
+            bar("sweep cells", done, of)
+
+        yield update
 
 
 def _print_progress(done: int, total: int, cell: g.Cell, row: dict[str, Any] | None,

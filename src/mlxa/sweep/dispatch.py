@@ -57,6 +57,7 @@ class Watch:
     starts: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     lost: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     lost_workers: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    died_at: dict[str, str] = field(default_factory=dict)  # worker -> UTC time of its loss
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_start(self, event: tuple[float, dict[str, Any]]) -> None:
@@ -65,15 +66,17 @@ class Watch:
             self.starts[msg["cell_key"]].append(msg)
 
     def on_cluster(self, event: tuple[float, dict[str, Any]]) -> None:
-        _, msg = event
+        when, msg = event
         if msg.get("action") != "remove-worker" or msg.get("expected"):
             return
         keys = tuple(k[len(KEY_PREFIX):].split("-")[0] for k in msg.get("processing-tasks", ())
                      if isinstance(k, str) and k.startswith(KEY_PREFIX))
+        worker = str(msg.get("worker", "?"))
         with self.lock:
-            self.lost_workers.append((str(msg.get("worker", "?")), keys))
+            self.lost_workers.append((worker, keys))
+            self.died_at[worker] = _dt.datetime.fromtimestamp(when, _dt.UTC).strftime("%H:%M:%S")
             for key in keys:
-                self.lost[key].append(str(msg.get("worker", "?")))
+                self.lost[key].append(worker)
 
 
 @dataclass
@@ -175,23 +178,27 @@ def _finished(store: Store, outcome: Outcome, cell: Cell, row: Row, watch: Watch
     with watch.lock:
         starts = list(watch.starts.get(cell.key, ()))
         lost = list(watch.lost.get(cell.key, ()))
+        died_at = dict(watch.died_at)
     workers = [s["worker"] for s in starts] or [row.get("worker", "?")]
     row = {**row, "attempts": max(len(starts), 1), "workers": json.dumps(workers),
            "sweep_id": outcome.sweep_id}
     died_running = [w for w in lost if w in workers[:-1]]
-    events = [_event(outcome, "requeued", cell, w, "the worker it was queued on died before "
-                     "it started there") for w in lost if w not in died_running]
+    events = [_event(outcome, "requeued", cell, w, f"the worker it was queued on died (at "
+                     f"{died_at.get(w, '?')} UTC) before it started there")
+              for w in lost if w not in died_running]
     if died_running or len(starts) > 1:
-        detail = _retry_detail(died_running, starts, row)
+        detail = _retry_detail(died_running, starts, row, died_at)
         events.append(_event(outcome, "retried", cell, (died_running or workers)[0], detail))
         outcome.retried.append((cell, detail))
     store.write_cell(row, tuple(events))
     outcome.finished.append(row)
 
 
-def _retry_detail(died: list[str], starts: list[dict[str, Any]], row: Row) -> str:
+def _retry_detail(died: list[str], starts: list[dict[str, Any]], row: Row,
+                  died_at: dict[str, str]) -> str:
     pids = {s["worker"]: s["pid"] for s in starts}
-    dead = ", ".join(f"{w} (pid {pids[w]})" if w in pids else w for w in died) or "a worker"
+    dead = ", ".join(f"{w} (pid {pids.get(w, '?')}, at {died_at.get(w, '?')} UTC)"
+                     for w in died) or "a worker"
     return (f"{dead} died while the cell ran; started {len(starts)} times, finished on "
             f"{row.get('worker', '?')}")
 
