@@ -74,3 +74,16 @@ def test_three_runs_and_a_directory_are_refused(saved, tmp_path) -> None:
     run = str(saved / "a.json")
     assert_one_line_error(run_cli("report", run, run, run), "one run or two")
     assert_one_line_error(run_cli("report", run, "--out", str(tmp_path)), "directory")
+
+
+def test_report_reads_the_ceilings_mlxa_machine_measured(saved, tmp_path) -> None:
+    ceilings_fake = pytest.importorskip("ceilings_fake")
+    measured = ceilings_fake.fake_ceilings()
+    machine = tmp_path / "machine.json"
+    machine.write_text(json.dumps(measured.to_json()))
+    out = tmp_path / "r.html"
+    proc = run_cli("report", str(saved / "a.json"), "--ceilings", str(machine), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    page = out.read_text()
+    assert "mlxa machine on" in page and "peak 100.0 GFLOP/s" in page
+    assert page.count('class="roof"') == 1 + len(measured.plateaus)

@@ -21,8 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="where to write (default: the first run's path with .html; for two "
                         "runs, <first>_vs_<second>.html beside the first)")
     p.add_argument("--ceilings", metavar="FILE.json",
-                   help="the machine's roofs for the roofline: {\"peak_flops_per_s\": F, "
-                        "\"bandwidth_bytes_per_s\": {\"DRAM\": B, ...}, \"how\": \"...\"}")
+                   help="the machine's roofs for the roofline: the JSON of `mlxa machine` (its "
+                        "measured FP32 peak and the copy bandwidth of each plateau), or "
+                        "{\"peak_flops_per_s\": F, \"bandwidth_bytes_per_s\": {\"DRAM\": B}, "
+                        "\"how\": \"...\"}")
     p.set_defaults(run=run)
 
 
@@ -30,13 +32,11 @@ def run(args: argparse.Namespace) -> int:
     from mlxa.atomic import write_files
     from mlxa.report.html import render_html
     from mlxa.report.html_diff import render_diff_html
-    from mlxa.report.svg_roofline import Ceilings
-
     if len(args.runs) > 2:
         raise UserInputError(f"mlxa report takes one run or two, got {len(args.runs)}")
     paths = [Path(p) for p in args.runs]
     runs = [load_run(p) for p in paths]
-    ceilings = Ceilings.from_json(_read_json(Path(args.ceilings))) if args.ceilings else None
+    ceilings = load_ceilings(Path(args.ceilings)) if args.ceilings else None
     out = Path(args.out) if args.out else default_out(paths)
     if out.is_dir():
         raise UserInputError(f"--out {str(out)!r} is a directory; name a file")
@@ -66,6 +66,27 @@ def load_run(path: Path) -> Any:
     except (KeyError, TypeError, AttributeError) as e:
         raise UserInputError(f"{str(path)!r}: not a run of mlxa analyze (bad or missing field "
                              f"{e})") from None
+
+
+def load_ceilings(path: Path) -> Any:
+    """The roofline's roofs from `mlxa machine`'s JSON or the plain mapping."""
+    from mlxa.report.svg_roofline import Ceilings
+
+    data = _read_json(path)
+    try:
+        from mlxa.machine.ceilings import SCHEMA
+        from mlxa.machine.ceilings import Ceilings as Measured
+    except ImportError:  # no measured ceilings in this version: the plain mapping only
+        return Ceilings.from_json(data)
+    if data.get("schema") != SCHEMA:
+        return Ceilings.from_json(data)
+    try:
+        m = Measured.from_json(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserInputError(f"--ceilings {str(path)!r}: bad {SCHEMA} data ({e})") from None
+    return Ceilings(m.peak_flops_per_s, tuple((p.name, p.copy_bytes_per_s) for p in m.plateaus),
+                    f"mlxa machine on {m.date}: FP32 peak measured with BLAS on {m.threads} "
+                    "thread(s); copy bandwidth of each working-set plateau, one thread")
 
 
 def _read_json(path: Path) -> Any:
