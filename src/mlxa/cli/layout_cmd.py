@@ -1,0 +1,66 @@
+"""`mlxa layout`: the layout case study (studies/layout.py): every conv of zoo models in NCHW,
+NHWC and blocked NCHWc in mlxa, torch and ONNX Runtime; the transposes each layout inserts; a
+per-conv prediction of the fastest layout checked against the measurement."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mlxa.errors import UserInputError
+
+CNNS = ("resnet18", "resnet50", "mobilenet_v2")
+BACKENDS = ("mlxa", "torch", "ort")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("layout", help="NCHW vs NHWC vs NCHWc per conv, measured and predicted")
+    p.add_argument("--models", default="resnet50,mobilenet_v2",
+                   help=f"comma-separated zoo CNNs (of {', '.join(CNNS)}; default "
+                        "resnet50,mobilenet_v2)")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--image", type=int, default=224, help="image side (default 224)")
+    p.add_argument("--threads", type=int, default=1, help="threads per runtime (default 1)")
+    p.add_argument("--budget", type=float, default=0.5, metavar="SECONDS",
+                   help="timing budget per conv geometry, all layouts together (default 0.5)")
+    p.add_argument("--block", type=int, default=0,
+                   help="nchwc block (default: the SIMD width in floats)")
+    p.add_argument("--backends", default=",".join(BACKENDS),
+                   help="comma-separated subset of mlxa,torch,ort (mlxa always runs)")
+    p.add_argument("--json", action="store_true", help="print the data as JSON")
+    p.add_argument("--out", metavar="DIR", help="also write layout.json, layout.txt, layout.png")
+    p.set_defaults(run=run)
+
+
+def _names(text: str, known: tuple[str, ...], option: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        raise UserInputError(f"{option} {text!r}: expected names from {', '.join(known)}")
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    models = _names(args.models, CNNS, "--models")
+    backends = _names(args.backends, BACKENDS, "--backends")
+    if not (1 <= args.batch <= 64 and 16 <= args.image <= 512 and 1 <= args.threads <= 256
+            and 0 < args.budget <= 60 and args.block in (0, 4, 8, 16, 32, 64)):
+        raise UserInputError("--batch 1..64, --image 16..512, --threads >= 1, --budget "
+                             "(0, 60] seconds, --block one of 4, 8, 16, 32, 64")
+    from mlxa.atomic import ensure_writable_dir, write_files
+    from mlxa.report.layout_text import render_json, render_text
+    from mlxa.studies.layout import Config, run_study
+
+    out = ensure_writable_dir(args.out) if args.out else None
+    config = Config(models, args.batch, args.image, args.threads, args.budget, args.block,
+                    tuple(sorted(set(backends) | {"mlxa"})))
+    result = run_study(config, progress=lambda s: print(f"mlxa layout: {s}", file=sys.stderr)
+                       if sys.stderr.isatty() else None)
+    text = render_text(result)
+    if out is not None:
+        from mlxa.report.layout_plot import layout_png
+
+        write_files({out / "layout.json": render_json(result).encode(),
+                     out / "layout.txt": text.encode(), out / "layout.png": layout_png(result)})
+    print(render_json(result) if args.json else text, end="")
+    return 0
