@@ -193,6 +193,9 @@ def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
     if measured_s * 1e6 < DISPATCH_US and eff < 0.5:
         return (f"dispatch-bound: {measured_s * 1e6:.0f} us for {predicted_s * 1e6:.1f} us of "
                 "work; fuse it into a neighbour or give each call more work (batch)")
+    if eff > WITHIN:
+        return (f"{eff:.1f}x faster than its roof: the kernel does less work than the op table "
+                "counts (a Winograd conv multiplies less) or the ceiling was measured low")
     if bound == "compute":
         int8 = ceilings.int8.ops_per_s / ceilings.peak_flops_per_s if ceilings.int8 else 0.0
         more = f"; INT8 has {int8:.1f}x the FP32 peak here" if int8 > 1 else ""

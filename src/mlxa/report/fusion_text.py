@@ -19,7 +19,8 @@ def render_fusion_text(r: FusionResult) -> str:
              + (f", load average {m['load_average']:.1f}" if m.get("load_average") is not None
                 else ""),
              "GB/s = the chain's minimum traffic (read x and b, write y once) over the median "
-             "time; [p10..p90]; (% of a ufunc copy at that size, same rounds)", ""]
+             "time; [p10..p90]; (% of a ufunc copy at that size, same rounds); alloc = the same "
+             "copy into a result allocated per call", ""]
     for chain in r.chains:
         lines += _chain(chain, r.backends) + [""]
     for s in r.skipped:
@@ -32,14 +33,14 @@ def _chain(c: ChainRun, backends: tuple[str, ...]) -> list[str]:
     present = [b for b in backends if any(s.cell(b) for s in c.sizes)]
     lines = [f"{c.name} ({c.label}): {_clean(c.expr)}; {c.flops_per_element} FLOP/element, "
              f"{c.intensity_flops_per_byte:.2f} FLOP/byte",
-             f"  {'x size':>9} {'copy':>7}  " + "".join(f"{b:>22}" for b in present)]
+             f"  {'x size':>9} {'copy':>6} {'alloc':>6}  " + "".join(f"{b:>22}" for b in present)]
     for s in c.sizes:
         cells = []
         for b in present:
             cell = s.cell(b)
             cells.append(f"{_rate(s, cell):>22}" if cell else f"{'-':>22}")
-        lines.append(f"  {format_nbytes(s.x_nbytes):>9} {s.copy_bytes_per_s / 1e9:7.1f}  "
-                     + "".join(cells))
+        lines.append(f"  {format_nbytes(s.x_nbytes):>9} {s.copy_bytes_per_s / 1e9:6.1f} "
+                     f"{s.copy_alloc_bytes_per_s / 1e9:6.1f}  " + "".join(cells))
     kernels = {b: next((s.cell(b).kernels for s in c.sizes if s.cell(b)), None)  # type: ignore[union-attr]
                for b in present}
     lines.append("  kernels per call: " + ", ".join(
@@ -64,17 +65,18 @@ def _rate(s: SizeRun, cell: object) -> str:
 
 def bound_note(c: ChainRun) -> str:
     """Memory- or compute-bound at the largest size: compute-bound when even in cache the best
-    compiled backend cannot reach the copy rate of the largest size."""
+    compiled backend cannot reach the best copy rate of the largest size."""
     last = c.sizes[-1]
     in_cache = [(s.bytes_per_s(cell), cell.backend, s.x_nbytes) for s in c.sizes[:-1]
                 for cell in s.cells if cell.kind == "jit"]
     if not in_cache:
         return "bound: one size only, not judged"
     rate, backend, size = max(in_cache)
-    verdict = "compute-bound" if rate < last.copy_bytes_per_s else "memory-bound"
+    copy = last.copy_best_bytes_per_s
+    verdict = "compute-bound" if rate < copy else "memory-bound"
     return (f"at {format_nbytes(last.x_nbytes)}: {verdict} (best compiled rate in cache "
-            f"{rate / 1e9:.1f} GB/s, {backend} at {format_nbytes(size)}, vs copy "
-            f"{last.copy_bytes_per_s / 1e9:.1f} GB/s at this size)")
+            f"{rate / 1e9:.1f} GB/s, {backend} at {format_nbytes(size)}, vs the best copy "
+            f"{copy / 1e9:.1f} GB/s at this size)")
 
 
 def _clean(text: str) -> str:

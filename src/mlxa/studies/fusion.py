@@ -7,7 +7,9 @@ Three chains of rising complexity (bias + ReLU, Swish, tanh-GELU) and any user c
 used) and one write of the result: what a perfectly fused kernel moves. Its achieved bandwidth is
 that traffic over the measured time, and its fraction of copy is that rate over a ufunc copy's
 (`np.multiply(x, 1, out=y)`) at the same size, timed in the same rounds: backends and the copy take
-turns trial by trial, so load that arrives mid-run lands on all of them.
+turns trial by trial, so load that arrives mid-run lands on all of them. A second copy into a result
+allocated per call (`np.multiply(x, 1)`) shows what allocating backends pay at large sizes, where
+each call's result comes from fresh pages that fault on first write.
 """
 
 from __future__ import annotations
@@ -54,11 +56,22 @@ class SizeRun:
     x_nbytes: int
     traffic_nbytes: int  # the chain's minimum traffic at this size
     copy: Spread  # np.multiply(x, 1, out=y), moving 2 x x_nbytes
+    copy_alloc: Spread  # np.multiply(x, 1): the same copy into a result allocated per call
     cells: tuple[Cell, ...]
 
     @property
     def copy_bytes_per_s(self) -> float:
         return 2 * self.x_nbytes / self.copy.median_s
+
+    @property
+    def copy_best_bytes_per_s(self) -> float:
+        return 2 * self.x_nbytes / self.copy.best_s
+
+    @property
+    def copy_alloc_bytes_per_s(self) -> float:
+        """What a backend that allocates its result on every call can reach at best: large
+        results come from fresh pages (mmap), and the first write to each page faults."""
+        return 2 * self.x_nbytes / self.copy_alloc.median_s
 
     def bytes_per_s(self, cell: Cell) -> float:
         return self.traffic_nbytes / cell.time.median_s
@@ -179,14 +192,14 @@ def _run_size(e: Expr, x_nbytes: int, config: StudyConfig, states: dict[str, dic
             skips.append((key, str(why)))
     y = np.empty_like(x)
     one = np.float32(1.0)
-    calls = {"copy": lambda: np.multiply(x, one, out=y),
+    calls = {"copy": lambda: np.multiply(x, one, out=y), "copy_alloc": lambda: np.multiply(x, one),
              **{k: p.run for k, p in prepared.items()}}
     times = time_round_robin(calls, config.min_trials, config.size_budget_s, config.max_trials,
                              clock)
     cells = tuple(Cell(k, BACKENDS[k][0], times[k], p.kernels, _error(p.result(), reference))
                   for k, p in prepared.items())
     traffic = 2 * x.nbytes + (b.nbytes if uses_b(e) else 0)
-    return SizeRun(x.nbytes, traffic, times["copy"], cells), skips
+    return SizeRun(x.nbytes, traffic, times["copy"], times["copy_alloc"], cells), skips
 
 
 def time_round_robin(calls: dict[str, Callable[[], Any]], min_trials: int, budget_s: float,
