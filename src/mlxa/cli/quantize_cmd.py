@@ -6,9 +6,11 @@ where the time moved, and the known pathologies. Text on stdout (`--json`: the d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +60,14 @@ def run(args: argparse.Namespace) -> int:
     from mlxa.report.quantization_text import render_text
 
     _check(args)
-    sources = _sources(args)
     if args.out:  # fail on an unwritable directory or a bad name before minutes of work
         from mlxa.atomic import check_name, ensure_writable_dir
 
         ensure_writable_dir(args.out)
-        check_name(args.name or "_".join(name for name, *_ in sources))
-    report = quantization_report(sources, args)
+        check_name(args.name or "_".join(_names(args)))
+    report = quantization_report(_sources(args), args)
     if args.out:
-        _write(report, args, [name for name, *_ in sources])
+        _write(report, args, [s["model"] for s in report["models"]])
     print(json.dumps(report, indent=2, allow_nan=False) if args.json else render_text(report),
           end="\n" if args.json else "")
     return 0
@@ -90,17 +91,27 @@ def _check(args: argparse.Namespace) -> None:
                                  "'mlxa[onnx]'); or pass --no-ort") from None
 
 
-def _sources(args: argparse.Namespace) -> list[tuple[str, Any, list, list, Any]]:
-    """(name, graph, calibration batches, evaluation inputs, labels or None) per model."""
+def _names(args: argparse.Namespace) -> list[str]:
+    """The models' names, each zoo name checked (before any model is built)."""
     if args.model_path:
-        return [_onnx_source(args)]
+        return [Path(args.model_path).stem]
     names = [n.strip() for n in (args.model or "digits_cnn").split(",")]
     if any(not n for n in names):
         raise UserInputError(f"--model {args.model!r}: expected NAME[,NAME...]")
-    from mlxa.models.zoo import build, get_model
+    from mlxa.models.zoo import get_model
 
     for name in names:
-        get_model(name)  # every name checked before any model is built
+        get_model(name)
+    return names
+
+
+def _sources(args: argparse.Namespace) -> list[tuple[str, Any, list, list, Any]]:
+    """(name, graph, calibration batches, evaluation inputs, labels or None) per model."""
+    names = _names(args)
+    if args.model_path:
+        return [_onnx_source(args)]
+    from mlxa.models.zoo import build
+
     out = []
     for name in names:
         graph = build(name, 1, args.seed)
@@ -159,11 +170,12 @@ def quantization_report(sources: list, args: argparse.Namespace) -> dict[str, An
     settings = Settings(args.calibration, args.activations, args.rounding, args.threads,
                         args.budget, not args.no_ort, args.dynamic)
     models = []
-    for name, graph, calib, evaluation, labels in sources:
-        result = study(graph, name, settings, calib, evaluation, labels)
-        data = result.to_json()
-        data["speedup_note"] = speedup_note(result)
-        models.append(data)
+    with _blas_threads(args.threads):
+        for name, graph, calib, evaluation, labels in sources:
+            result = study(graph, name, settings, calib, evaluation, labels)
+            data = result.to_json()
+            data["speedup_note"] = speedup_note(result)
+            models.append(data)
     load = load_average()
     return {"schema": SCHEMA, "meta": {"cpu": cpu_name(), **int8_dot_support(),
                                        "threads": args.threads,
@@ -171,6 +183,19 @@ def quantization_report(sources: list, args: argparse.Namespace) -> dict[str, An
                                        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                        "pid": os.getpid()},
             "models": models}
+
+
+@contextlib.contextmanager
+def _blas_threads(threads: int) -> Iterator[None]:
+    """numpy's BLAS on as many threads as ONNX Runtime gets (threadpoolctl, when installed): a
+    pool wider than the free cores runs a product many times slower on a shared machine."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
 
 
 def _write(report: dict[str, Any], args: argparse.Namespace, names: list[str]) -> None:
