@@ -127,3 +127,22 @@ def test_a_fused_relu_clamp_exports_as_max():
     graph = _qconv_graph(x, w, np.int8, "float", act_min=1)  # output zero point 1
     ours = EagerModel(graph)(x)[0]
     assert ours.min() >= 1 and np.array_equal(ours, _ort(graph, x))
+
+
+@pytest.mark.parametrize("name", ["digits_cnn", "small_cnn"])
+def test_a_lowered_model_exports_and_runs_bit_for_bit_in_onnxruntime(name):
+    """The whole integer program (QLinearConv, the bias-carrying matmul as a 1x1 QLinearConv,
+    max_pool and flatten on 8 bits, the boundary Q/DQ) exported and run by ONNX Runtime."""
+    pytest.importorskip("onnx")
+    from mlxa.compiler import CompileOptions, compile_program
+    from mlxa.models.zoo import build
+    from mlxa.passes.quantize import QuantizeSpec
+
+    graph = build(name)
+    shape = graph.inputs[0].shape
+    batches = tuple((RNG.random(shape, np.float32),) for _ in range(3))
+    spec = QuantizeSpec(batches, rounding="float")
+    program = compile_program(graph, CompileOptions(quantize=spec))
+    assert {n.op for n in program.graph.nodes} >= {"qlinear_conv", "qlinear_matmul"}
+    x = batches[1][0]
+    assert np.array_equal(EagerModel(program.graph)(x)[0], _ort(program.graph, x))
