@@ -192,6 +192,8 @@ def _panel(ax: Any, rows: list[dict[str, Any]], metric: str, model: str,
     ax.set_xticks(batches, [str(b) for b in batches])
     ax.set_xlabel("batch")
     ax.set_ylabel(UNITS[metric])
+    if metric == "latency_median_ms":  # series an order of magnitude apart, and p90 outliers
+        ax.set_yscale("log")
     ax.grid(alpha=0.3)
     if series:
         ax.legend(fontsize=7)
