@@ -5,9 +5,9 @@
   or outputs, an attribute without a type, of the wrong type, or unknown to the op
   (onnx.checker.check_node, against onnx.defs' schemas);
 - a graph that is not one: a value defined twice, an IR-3 initializer missing from the inputs;
-- what the checker of the whole model refuses (onnx.checker.check_model), except graph inputs
-  and outputs declared without a type or shape, which ONNX Runtime accepts and the importer
-  does not need;
+- what the checker of the whole model refuses (onnx.checker.check_model), except graph outputs
+  declared without any type and graph inputs without a shape (bound by the caller), which ONNX
+  Runtime accepts and the importer does not need;
 - what strict type and shape inference refuses: inputs of types the op does not take, declared
   types or shapes that contradict the inferred ones, attribute values the op's inference rejects.
 
@@ -72,7 +72,7 @@ def _check_versions(model: Any, label: str) -> None:
 
 def _check_names(graph: Any, ir_version: int, label: str) -> None:
     """Every value defined once (SSA); in IR 3, every initializer also a graph input; every
-    declared tensor type with an element type."""
+    declared tensor type with an element type, and a graph output's with a shape."""
     inputs = {vi.name for vi in graph.input}
     initializers: set[str] = set()
     for t in graph.initializer:
@@ -89,6 +89,11 @@ def _check_names(graph: Any, ir_version: int, label: str) -> None:
         if vi.type.WhichOneof("value") == "tensor_type" and not vi.type.tensor_type.elem_type:
             raise UserInputError(f"{label}: value {vi.name!r} is declared a tensor of no "
                                  "element type")
+    for vi in graph.output:
+        if vi.type.WhichOneof("value") == "tensor_type" and not vi.type.tensor_type.HasField(
+                "shape"):
+            raise UserInputError(f"{label}: graph output {vi.name!r} is declared a tensor "
+                                 "without a shape (declare its dims, or no type at all)")
     for index, node in enumerate(graph.node):
         for name in node.output:
             if name and name in defined:
