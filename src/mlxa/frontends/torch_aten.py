@@ -154,8 +154,10 @@ def _softmax(imp: Emitter, a: Args, out: Any) -> Operand:
 def _attention(imp: Emitter, a: Args, out: Any) -> Operand:
     """softmax(q k^T * scale + mask) v, written out in ops."""
     q, k, v, mask = a["query"], a["key"], a["value"], a["attn_mask"]
-    if a.get("dropout_p") or a.get("enable_gqa"):
-        raise UnsupportedOpError("scaled_dot_product_attention with dropout or GQA")
+    if a.get("dropout_p"):
+        raise UnsupportedOpError("scaled_dot_product_attention with dropout")
+    if a.get("enable_gqa") and k.shape[-3] != q.shape[-3]:
+        k, v = (_repeat_heads(imp, t, q.shape[-3] // t.shape[-3]) for t in (k, v))
     rank = len(q.shape)
     perm = tuple(range(rank - 2)) + (rank - 1, rank - 2)
     scale = a["scale"] if a["scale"] is not None else 1.0 / np.sqrt(q.shape[-1])
@@ -165,10 +167,20 @@ def _attention(imp: Emitter, a: Args, out: Any) -> Operand:
     if a["is_causal"]:
         mask = np.where(np.tril(np.ones((n_q, n_k), bool)), 0.0, -np.inf).astype(scores.dtype)
     if mask is not None:
-        if mask.dtype == np.bool_:
-            raise UnsupportedOpError("scaled_dot_product_attention with a boolean mask")
+        if mask.dtype == np.bool_:  # True attends: an additive mask of 0 and -inf
+            mask = imp.emit("where", mask, np.zeros((), scores.dtype),
+                            np.full((), -np.inf, scores.dtype))
         scores = imp.emit("add", scores, mask)
     return imp.emit("matmul", imp.emit("softmax", scores, axis=-1), v)
+
+
+def _repeat_heads(imp: Emitter, t: Operand, n: int) -> Operand:
+    """(..., H, S, D) -> (..., H * n, S, D), each head n times in a row (grouped-query
+    attention's key and value heads shared by n query heads)."""
+    *lead, h, s, d = (int(x) for x in t.shape)
+    wide = imp.emit("expand", imp.emit("unsqueeze", t, axes=(len(lead) + 1,)),
+                    shape=(*lead, h, n, s, d))
+    return imp.emit("reshape", wide, shape=(*lead, h * n, s, d))
 
 
 # -- elementwise ----------------------------------------------------------------------------------

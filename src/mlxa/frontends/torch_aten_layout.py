@@ -194,10 +194,12 @@ def _identity(imp: Emitter, a: Args, out: Any) -> Operand:
 
 @converts("_to_copy", "to")
 def _to_copy(imp: Emitter, a: Args, out: Any) -> Operand:
-    x = a["input"]
-    if np.dtype(x.dtype) != _numpy_dtype_of(out):
-        raise UnsupportedOpError(f"dtype conversion from {x.dtype}")
-    return x
+    x, dtype = a["input"], _numpy_dtype_of(out)
+    if np.dtype(x.dtype) == dtype:
+        return x
+    if dtype.kind not in "biuf":
+        raise UnsupportedOpError(f"dtype conversion from {x.dtype} to {dtype}")
+    return imp.emit("cast", x, to=dtype.name)
 
 
 def _numpy_dtype_of(meta: Any) -> np.dtype:

@@ -19,7 +19,11 @@ from typing import Any
 import numpy as np
 
 from mlxa.errors import ShapeError, UnsupportedOpError, UserInputError
-from mlxa.frontends import torch_aten_layout  # noqa: F401  (registers its converters)
+from mlxa.frontends import (  # noqa: F401  (register their converters)
+    torch_aten_layout,
+    torch_aten_logic,
+    torch_aten_nn,
+)
 from mlxa.frontends.torch_aten import CONVERTERS, Operand, numpy_dtype
 from mlxa.ir.builder import GraphBuilder
 from mlxa.ir.graph import Graph, Value
@@ -69,11 +73,32 @@ def op_key(target: Any) -> str:
 def _check_supported(fx_graph: Any) -> None:
     import operator
 
-    missing = {op_key(n.target) for n in fx_graph.nodes if n.op == "call_function"
-               and n.target is not operator.getitem and op_key(n.target) not in CONVERTERS}
+    missing: dict[str, Any] = {}
+    for n in fx_graph.nodes:
+        if n.op == "call_function" and n.target is not operator.getitem \
+                and op_key(n.target) not in CONVERTERS:
+            missing.setdefault(op_key(n.target), n)
     if missing:
-        raise UnsupportedOpError(f"unsupported aten ops ({len(missing)}): "
-                                 + ", ".join(sorted(missing)))
+        raise UnsupportedOpError(f"unsupported aten ops ({len(missing)}): " + ", ".join(
+            f"{key} ({node_where(node)})" for key, node in sorted(missing.items())))
+
+
+def node_where(node: Any) -> str:
+    """How errors name an fx node: its name and, when torch recorded one, the source line of
+    the model that made it ('gt_1 at modeling_t5.py:412')."""
+    line = source_line(node.meta.get("stack_trace"))
+    return f"{node.name} at {line}" if line else node.name
+
+
+def source_line(stack_trace: str | None) -> str:
+    """'file.py:123' from the innermost frame of a stack trace torch recorded ('' if none)."""
+    import re
+
+    frames = re.findall(r'File "([^"]+)", line (\d+)', stack_trace or "")
+    if not frames:
+        return ""
+    path, line = frames[-1]
+    return f"{path.replace(chr(92), '/').rsplit('/', 1)[-1]}:{line}"
 
 
 class Importer:
@@ -121,8 +146,11 @@ class Importer:
         if bound is None:
             raise UnsupportedOpError(f"cannot read the arguments of {node.format_node()}")
         args = {k: self._resolve(v) for k, v in bound.kwargs.items()}
-        result = CONVERTERS[op_key(node.target)](self, args, node.meta.get("val"))
-        _check_shape(node, result)
+        try:
+            result = CONVERTERS[op_key(node.target)](self, args, node.meta.get("val"))
+            _check_shape(node, result)
+        except (UnsupportedOpError, ShapeError, UserInputError) as e:
+            raise type(e)(f"{op_key(node.target)} ({node_where(node)}): {e}") from None
         return result
 
     def _resolve(self, arg: Any) -> Any:
