@@ -21,9 +21,17 @@ from hypothesis import strategies as st
 
 from mlxa.errors import UserInputError
 from mlxa.planners import cpsat
-from mlxa.planners.contract import Buffer, validate
+from mlxa.planners.contract import Buffer, Plan, validate
 from mlxa.planners.instance import parse_instance, read_instance
-from mlxa.planners.iterated import Arrays, _place_scan, greedy_order, place_fast
+from mlxa.planners.iterated import (
+    Arrays,
+    _place_scan,
+    arena_units,
+    greedy_order,
+    greedy_plans,
+    place_fast,
+    stack_rest,
+)
 from mlxa.planners.outcome import plan_instance, strategies
 
 HEADER = "id,lower,upper,size\n"
@@ -155,6 +163,21 @@ def test_neighbour_lists_place_as_the_scan_does() -> None:
         scan = _place_scan(arr, order, best_fit, np.zeros(len(buffers), np.int64), None, None,
                            None)
         assert fast.tolist() == scan.tolist(), name
+
+
+def test_a_greedy_cut_short_keeps_its_placements_and_stacks_the_rest() -> None:
+    rng = random.Random(5)
+    buffers = [Buffer(i, s, s + rng.randint(1, 30), rng.randint(0, 500))
+               for i, s in enumerate(rng.randrange(400) for _ in range(2000))]
+    arr = Arrays.of(buffers, 1)
+    order, _ = greedy_order(arr, "greedy_by_size")
+    full = place_fast(arr, order, True)
+    half = stack_rest(arr, place_fast(arr, order[:1000], True), order[1000:].tolist())
+    assert half[order[:1000]].tolist() == full[order[:1000]].tolist()
+    plans = greedy_plans(arr, deadline=time.monotonic() - 1)  # no time at all
+    assert list(plans) == ["greedy_by_size_partial"]
+    for offsets in (half, plans["greedy_by_size_partial"]):
+        validate(buffers, Plan(tuple(offsets.tolist()), arena_units(arr, offsets), "cut"))
 
 
 # --- interrupts during the CP-SAT search ------------------------------------------------------

@@ -17,6 +17,7 @@ training_20k stays at greedy's 1.0043x; MiniMalloc's tight instances gain a few 
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -30,10 +31,16 @@ from mlxa.planners.limits import check_range
 
 
 class OutOfTime(Exception):
-    """A placement reached its deadline before every buffer had its offset."""
+    """A placement reached its deadline before every buffer had its offset: `offsets` holds
+    those placed so far, `rest` the buffers of the order not placed yet."""
+
+    def __init__(self, offsets: np.ndarray, rest: list[int]) -> None:
+        super().__init__(f"{len(rest)} buffers left unplaced")
+        self.offsets, self.rest = offsets, rest
 
 
 MAX_NEIGHBOUR_PAIRS = 16_000_000  # 128 MB of int32 pairs; above, placement scans instead
+NEIGHBOUR_S_PER_PAIR = 3e-7  # building the lists: measured 0.1 to 1.3 us a pair (busy machine)
 
 
 @dataclass
@@ -50,6 +57,24 @@ class Arrays:
         """start, end and size as lists, for the per-buffer loops."""
         return self.start.tolist(), self.end.tolist(), self.size.tolist()
 
+    def neighbour_lists(self, deadline: float | None = None
+                        ) -> tuple[list[int], np.ndarray] | None:
+        """`neighbours`, built only if that is expected to take at most half the time left
+        before `deadline` (else None, and placement scans)."""
+        if "neighbours" not in self.__dict__ and deadline is not None:
+            left_s = deadline - time.monotonic()
+            if 2 * self.pair_count * NEIGHBOUR_S_PER_PAIR > 0.5 * left_s:
+                return None
+        return self.neighbours
+
+    @cached_property
+    def pair_count(self) -> int:
+        """Pairs of positive-size buffers alive together. O(n log n): each buffer counts the
+        buffers that start before its end, less itself and those before it in start order."""
+        start = np.sort(self.start[self.size > 0])
+        last = np.searchsorted(start, self.end[self.size > 0], "left")
+        return int(last.sum()) - start.size * (start.size + 1) // 2
+
     @cached_property
     def neighbours(self) -> tuple[list[int], np.ndarray] | None:
         """CSR lists (ptr, ind) of the positive-size buffers alive with each buffer, or None
@@ -64,12 +89,14 @@ class Arrays:
         total = int(count.sum())
         if 2 * total > MAX_NEIGHBOUR_PAIRS:
             return None
-        rows = np.repeat(np.arange(order.size), count)
-        cols = rows + 1 + np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+        order = order.astype(np.int32)
+        rows = np.repeat(np.arange(order.size, dtype=np.int32), count)
+        cols = rows + 1 + np.arange(total, dtype=np.int32) - np.repeat(
+            (np.cumsum(count) - count).astype(np.int32), count)
         a, b = order[rows], order[cols]
-        src, dst = np.concatenate([a, b]), np.concatenate([b, a]).astype(np.int32)
-        by_src = np.argsort(src, kind="stable")
-        ptr = np.searchsorted(src[by_src], np.arange(self.size.size + 1))
+        src, dst = np.concatenate([a, b]), np.concatenate([b, a])
+        by_src = np.argsort(src)  # the order within a list does not matter to choose_gap
+        ptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=self.size.size))])
         return ptr.tolist(), dst[by_src]
 
     @classmethod
@@ -109,15 +136,17 @@ def place_fast(arr: Arrays, order: Sequence[int] | np.ndarray, best_fit: bool = 
     large, scans the placed buffers (`pool`, if given, lists every buffer that may be alive
     with one in `order`). Raises OutOfTime once past `deadline` (checked every 64 placements)."""
     offsets = np.zeros(arr.size.size, np.int64) if offsets is None else offsets.copy()
-    if arr.neighbours is None:
+    lists = arr.neighbour_lists(deadline)
+    if lists is None:
         return _place_scan(arr, order, best_fit, offsets, placed, pool, deadline)
-    ptr, ind = arr.neighbours
+    ptr, ind = lists
     done = arr.size > 0
     done &= np.zeros(arr.size.size, bool) if placed is None else placed
     sizes = arr.columns[2]
-    for count, i in enumerate(order.tolist() if isinstance(order, np.ndarray) else order):
+    todo = order.tolist() if isinstance(order, np.ndarray) else list(order)
+    for count, i in enumerate(todo):
         if deadline is not None and count % 64 == 0 and time.monotonic() > deadline:
-            raise OutOfTime
+            raise OutOfTime(offsets, todo[count:])
         if sizes[i] == 0:
             offsets[i] = 0
             continue
@@ -145,10 +174,10 @@ def _place_scan(arr: Arrays, order: Sequence[int] | np.ndarray, best_fit: bool,
     p_start[:k], p_end[:k], p_off[:k] = arr.start[init], arr.end[init], offsets[init]
     p_top[:k] = p_off[:k] + arr.size[init]
     starts, ends, sizes = arr.columns
-    for done, i in enumerate(order):
+    todo = order.tolist() if isinstance(order, np.ndarray) else list(order)
+    for done, i in enumerate(todo):
         if deadline is not None and done % 64 == 0 and time.monotonic() > deadline:
-            raise OutOfTime
-        i = int(i)
+            raise OutOfTime(offsets, todo[done:])
         size = sizes[i]
         if size == 0:
             offsets[i] = 0
@@ -193,15 +222,31 @@ def greedy_offsets(arr: Arrays, name: str, deadline: float | None = None) -> np.
 
 
 def greedy_plans(arr: Arrays, deadline: float | None = None) -> dict[str, np.ndarray]:
-    """Offsets of the GREEDY plans that finish before `deadline` (the first that does not ends
-    the list: the next would not finish either)."""
+    """Offsets of the GREEDY plans that finish before `deadline`. The first that does not ends
+    the list (the next would not finish either); if it is the first of all, its placement so
+    far with the rest stacked on top is kept, as `<name>_partial` (ruin and recreate then
+    moves the stacked buffers down, as if it went on placing them)."""
     plans = {}
     for name in GREEDY:
         try:
             plans[name] = greedy_offsets(arr, name, deadline)
-        except OutOfTime:
+        except OutOfTime as cut:
+            if not plans:
+                plans[f"{name}_partial"] = stack_rest(arr, cut.offsets, cut.rest)
             break
     return plans
+
+
+def stack_rest(arr: Arrays, offsets: np.ndarray, rest: list[int]) -> np.ndarray:
+    """`offsets` with the buffers `rest` placed one above the other over every other buffer's
+    top: valid whenever the others are. O(n)."""
+    out = offsets.copy()
+    others = np.ones(arr.size.size, bool)
+    others[rest] = False
+    top = int((out[others] + arr.size[others]).max(initial=0))
+    size = arr.size[rest]
+    out[rest] = top + np.cumsum(size) - size
+    return out
 
 
 def no_reuse_offsets(arr: Arrays) -> np.ndarray:
@@ -217,21 +262,23 @@ def _cost(arr: Arrays, offsets: np.ndarray) -> tuple[int, int]:
 
 
 def improve(arr: Arrays, offsets: np.ndarray, bound: int, deadline: float,
-            rng: random.Random, patience: int = 1000, max_ruin: int = 1000) -> np.ndarray:
+            rng: random.Random, patience: int = 1000, max_ruin: int = 1000,
+            stall_share: float | None = 0.25) -> np.ndarray:
     """Ruin and recreate around the buffers at the top until `deadline`, the bound, or a stall:
-    `patience` rounds in a row, or a quarter of the time given (at least 0.5 s), without a
-    better cost. Each round takes out a slab (`_ruin`), puts it back in a perturbed greedy order
-    (`_recreate_order`), best or first fit, and keeps the result if the cost (arena, then bytes
-    at the top) did not grow. O(k * m) per round for k buffers taken out among m buffers alive
-    in their time window."""
+    `patience` rounds in a row, or `stall_share` of the time given (at least 0.5 s; None: no
+    such limit), without a better cost. Each round takes out a slab (`_ruin`), puts it back in
+    a perturbed greedy order (`_recreate_order`), best or first fit, and keeps the result if
+    the cost (arena, then bytes at the top) did not grow. O(k * m) per round for k buffers
+    taken out among m buffers alive in their time window."""
     best, cost = offsets, _cost(arr, offsets)
     now = time.monotonic()
-    stall_s, last_gain, idle = max(0.5, 0.25 * (deadline - now)), now, 0
+    stall_s = math.inf if stall_share is None else max(0.5, stall_share * (deadline - now))
+    last_gain, idle = now, 0
     while cost[0] > bound and idle < patience and now < min(deadline, last_gain + stall_s):
         ruin = _ruin(arr, best, cost[0], rng, max_ruin)
         keep = np.ones(arr.size.size, bool)
         keep[ruin] = False
-        pool = None if arr.neighbours is not None else np.flatnonzero(
+        pool = None if arr.neighbour_lists(deadline) is not None else np.flatnonzero(
             (arr.start < arr.end[ruin].max()) & (arr.end > arr.start[ruin].min()) & (arr.size > 0))
         try:
             cand = place_fast(arr, _recreate_order(arr, best, ruin, rng), rng.random() < 0.7,
@@ -281,7 +328,8 @@ def _ruin(arr: Arrays, offsets: np.ndarray, arena: int, rng: random.Random,
 
 
 def iterated_offsets(arr: Arrays, bound: int, deadline: float, seed: int = 0,
-                     patience: int = 1000, start: np.ndarray | None = None) -> np.ndarray:
+                     patience: int = 1000, start: np.ndarray | None = None,
+                     stall_share: float | None = 0.25) -> np.ndarray:
     """`start` (default: the best greedy plan finished by `deadline`, else no reuse) improved
     by `improve`, in alignment units."""
     if arr.size.size == 0:
@@ -289,7 +337,8 @@ def iterated_offsets(arr: Arrays, bound: int, deadline: float, seed: int = 0,
     if start is None:
         plans = [*greedy_plans(arr, deadline).values(), no_reuse_offsets(arr)]
         start = min(plans, key=lambda off: arena_units(arr, off))
-    return improve(arr, start, bound, deadline, random.Random(seed), patience)
+    return improve(arr, start, bound, deadline, random.Random(seed), patience,
+                   stall_share=stall_share)
 
 
 def iterated(buffers: Sequence[Buffer], alignment: int = 1, time_limit_s: float = 2.0,

@@ -2,9 +2,11 @@
 
 `auto` runs the greedy heuristics (fast equivalents, iterated.greedy_plans), then the exact
 planner from the best of them for the rest of the time limit, and keeps the smallest arena (ties
-go to the heuristic, the simpler plan). The plan returned is checked by contract.validate (and
-every candidate too, up to VALIDATE_ALL_BUFFERS buffers); a plan that fails is a bug and raises
-MlxaError naming the strategy.
+go to the heuristic, the simpler plan); the greedy plans get at most GREEDY_SHARE of the time
+(those that do not finish in it are left out), so that large instances keep time to improve. The
+plan returned is checked by contract.validate (and every candidate too, up to
+VALIDATE_ALL_BUFFERS buffers); a plan that fails is a bug and raises MlxaError naming the
+strategy.
 
 The time limit bounds every strategy, the greedy ones included (each is O(n^2) in the worst
 case): a named strategy that cannot finish in time is refused with UserInputError; `auto` keeps
@@ -39,7 +41,8 @@ from mlxa.planners.limits import range_problem
 from mlxa.planners.registry import PLANNERS
 
 AUTO = "auto"
-VALIDATE_ALL_BUFFERS = 100_000
+VALIDATE_ALL_BUFFERS = 5000
+GREEDY_SHARE = 0.4  # of the time limit, at most, for auto's greedy plans; the rest improves
 RESERVE_S_PER_BUFFER = 1e-5  # validating a plan: measured 5 to 8 us a buffer, machine busy
 
 
@@ -146,7 +149,8 @@ def _auto(buffers: Sequence[Buffer], alignment: int, limit: _Limit, target: int 
     arr = Arrays.of(buffers, alignment)
     plans: dict[str, Plan] = {}
     units = {"no_reuse": no_reuse_offsets(arr)}
-    units.update(greedy_plans(arr, limit.deadline))
+    greedy_deadline = time.monotonic() + GREEDY_SHARE * limit.time_limit_s
+    units.update(greedy_plans(arr, min(limit.deadline, greedy_deadline)))
     for name, offsets in units.items():
         plans[name] = _plan(arr, offsets, alignment, name)
     if len(buffers) <= VALIDATE_ALL_BUFFERS:
@@ -157,8 +161,8 @@ def _auto(buffers: Sequence[Buffer], alignment: int, limit: _Limit, target: int 
     if best.arena_nbytes <= lb or (target is not None and best.arena_nbytes <= target):
         return best, best.strategy, "", best.arena_nbytes <= lb, lb, candidates
     if int(np.count_nonzero(arr.size)) > exact_mod.MAX_SEARCH_BUFFERS:  # all solve would do
-        offsets = iterated_offsets(arr, -(-lb // alignment), limit.deadline,
-                                   start=units[best.strategy])
+        offsets = iterated_offsets(arr, -(-lb // alignment), limit.deadline, patience=10**9,
+                                   start=units[best.strategy], stall_share=None)
         found = _plan(arr, offsets, alignment, "exact")
         candidates["exact"] = found.arena_nbytes
         if best.arena_nbytes <= found.arena_nbytes:
