@@ -131,3 +131,27 @@ def test_the_report_renders_the_store(tmp_path) -> None:
         assert page.count("data:image/png;base64,") == 3
         assert "mlp b1 &lt;fp32&gt;" in page and "<fp32>" not in page
         assert "http://" not in page and "https://" not in page
+
+
+@pytest.mark.parametrize(("precision", "backend", "planner"), [
+    ("fp32", "eager", NOT_APPLICABLE), ("fp32", "compiled", "best"),
+    ("int8", "compiled", "greedy_by_size"), ("fp32", "onnxruntime", NOT_APPLICABLE)])
+def test_a_cell_runs_in_process_into_a_row_of_the_store(precision, backend, planner) -> None:
+    if backend == "onnxruntime":
+        pytest.importorskip("onnxruntime")
+    from mlxa.sweep.cell import run_cell
+    from mlxa.sweep.store import COLUMN_NAMES
+
+    cell = Cell("digits_cnn", 2, precision, backend, planner, warmup=0, repeat=3)
+    row = run_cell(cell)
+    assert set(row) <= set(COLUMN_NAMES)
+    assert (row["cell_key"], row["timed_calls"]) == (cell.key, 3)
+    assert 0 < row["latency_p10_ms"] <= row["latency_median_ms"] <= row["latency_p90_ms"]
+    assert row["date"] and row["mlxa_version"] and row["cpu_count"] >= 1
+    if backend == "compiled":
+        assert row["arena_nbytes"] > 0 and row["speedup_ratio"] > 0
+        assert row["correct"] is (True if precision == "fp32" else None)  # int8: not judged
+        assert row["error_ratio"] < (1e-5 if precision == "fp32" else 0.1)
+    else:
+        assert row.get("arena_nbytes") is None
+    assert (row.get("memory_nbytes") is None) == (backend == "onnxruntime")
