@@ -43,8 +43,8 @@ def main() -> int:
             cells = "  ".join(f"{c.backend} {s.bytes_per_s(c) / 1e9:.1f} ({s.copy_fraction(c):.0%},"
                               f" {c.kernels if c.kernels is not None else '?'}k)"
                               for c in s.cells)
-            print(f"  {format_nbytes(s.x_nbytes):>7}: copy {s.copy_bytes_per_s / 1e9:.1f} GB/s; "
-                  f"{cells}")
+            print(f"  {format_nbytes(s.x_nbytes):>7}: copy {s.copy_bytes_per_s / 1e9:.1f} GB/s "
+                  f"(into a per-call result {s.copy_alloc_bytes_per_s / 1e9:.1f}); {cells}")
             ratios = [(e, j, s.ratio(e, j)) for e, j in PAIRS]
             print("           eager/JIT: " + "  ".join(f"{e}/{j} {r:.2f}x" for e, j, r in ratios
                                                         if r is not None))
