@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,14 +23,18 @@ pytest.importorskip("onnxruntime")
 hypothesis = pytest.importorskip("hypothesis")
 
 from onnx_mutations import (
+    F32,
     HOSTILE,
+    I64,
     analyze,
+    const,
+    make_model,
     one_op,
-    op_models,
     ort_rejects,
     saved,
     sweep,
     time_limit,
+    vinfo,
     zoo_model,
 )
 
@@ -230,7 +235,6 @@ def folded_models(draw):  # type: ignore[no-untyped-def]
     names = sorted(inits)
     outputs = ["y", "z"] if op == "Split" else ["y"]
     from onnx import helper
-    from onnx_mutations import const, make_model, vinfo
 
     model = make_model([helper.make_node(op, names, outputs, name="folded", **attrs)], [],
                        [vinfo(o, None, y_dtype) for o in outputs],
@@ -257,6 +261,90 @@ def test_folded_constants_that_we_accept_onnxruntime_computes_alike(model) -> No
     for a, b in zip(ours, want):
         assert a.shape == b.shape and a.dtype == b.dtype, (a, b)
         np.testing.assert_array_equal(a, b)
+
+
+# -- one op on a graph input, its attributes and constant operands drawn ------------------------
+
+def op_models():  # type: ignore[no-untyped-def]
+    """A hypothesis strategy: (model, input shape) for one op on input x, with drawn attributes
+    and constant operands, often outside what the op allows."""
+    axis = st.integers(-4, 3)
+    edgy = st.sampled_from([0, 1, 2, -1, -2, 3, 5, 2**31, -(2**31), 2**62, -(2**63)])
+    flags = st.sampled_from([0, 1])
+
+    @st.composite
+    def draw_model(draw: Any) -> tuple[Any, tuple[int, ...]]:
+        shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=4))
+        rank = len(shape)
+        op = draw(st.sampled_from(sorted(DRAWN_OPS)))
+        ints = lambda n: np.array([draw(edgy) for _ in range(n)], I64)  # noqa: E731
+        consts: dict[str, np.ndarray] = {}
+        attrs: dict[str, Any] = {}
+        y_dtype: Any = F32
+        if op == "Slice":
+            n = draw(st.integers(1, rank))
+            consts = {"s": ints(n), "e": ints(n), "t": ints(n),
+                      "a": np.array(draw(st.lists(axis, min_size=n, max_size=n)), I64)}
+        elif op == "Reshape":
+            consts = {"s": np.array(draw(st.lists(st.sampled_from([0, -1, 1, 2, 3, 4, 6, 12]),
+                                                   min_size=1, max_size=4)), I64)}
+            attrs["allowzero"] = draw(flags)
+        elif op == "Transpose" and draw(st.booleans()):
+            attrs["perm"] = draw(st.lists(axis, min_size=rank, max_size=rank))
+        elif op == "Gather":
+            consts = {"i": np.array(draw(st.lists(st.integers(-5, 5), max_size=3)), I64)}
+            attrs["axis"] = draw(axis)
+        elif op in ("Concat", "Flatten", "Softmax", "LogSoftmax"):
+            attrs["axis"] = draw(axis)
+        elif op in ("Squeeze", "Unsqueeze"):
+            consts = {"a": np.array(draw(st.lists(axis, min_size=1, max_size=2)), I64)}
+        elif op.startswith("Reduce"):
+            if draw(st.booleans()):
+                consts = {"a": np.array(draw(st.lists(axis, max_size=2)), I64)}
+            attrs.update(keepdims=draw(flags), noop_with_empty_axes=draw(flags))
+        elif op == "ArgMax":
+            attrs.update(axis=draw(axis), keepdims=draw(flags))
+            y_dtype = I64
+        elif op == "LayerNormalization":
+            attrs["axis"] = draw(axis)
+            start = attrs["axis"] % rank if -rank <= attrs["axis"] < rank else 0
+            consts = {"s": np.ones(shape[start:], F32)}
+        elif op == "Expand":
+            consts = {"s": np.array(draw(st.lists(st.sampled_from([1, 2, 3, 0, -1]),
+                                                   min_size=1, max_size=5)), I64)}
+        elif op == "Pad":
+            consts = {"p": np.array(draw(st.lists(st.integers(-3, 3), min_size=2 * rank,
+                                                   max_size=2 * rank)), I64)}
+            attrs["mode"] = draw(st.sampled_from(["constant", "reflect", "edge"]))
+        elif op == "Split":
+            attrs["axis"] = draw(axis)
+            if draw(st.booleans()):
+                consts = {"s": np.array(draw(st.lists(st.integers(-1, 4), min_size=2,
+                                                       max_size=2)), I64)}
+            else:
+                attrs["num_outputs"] = draw(st.integers(0, 3))
+        elif op == "MatMul":
+            consts = {"b": np.ones(draw(st.lists(st.integers(1, 4), min_size=1, max_size=3)),
+                                   F32)}
+        inputs = ["x", "x"] if op == "Concat" else ["x", *consts]
+        outputs = ["y", "z"] if op == "Split" else ["y"]
+        node = helper_node(op, inputs, outputs, attrs)
+        model = make_model([node], [vinfo("x", shape)], [vinfo(o, None, y_dtype) for o in outputs],
+                           [const(k, v) for k, v in consts.items()])
+        return model, tuple(shape)
+
+    return draw_model()
+
+
+DRAWN_OPS = {"Slice", "Reshape", "Transpose", "Gather", "Concat", "Flatten", "Softmax",
+             "LogSoftmax", "Squeeze", "Unsqueeze", "ReduceSum", "ReduceMean", "ReduceMax",
+             "ArgMax", "LayerNormalization", "Expand", "Pad", "Split", "MatMul"}
+
+
+def helper_node(op: str, inputs: list[str], outputs: list[str], attrs: dict[str, Any]) -> Any:
+    from onnx import helper
+
+    return helper.make_node(op, inputs, outputs, name="drawn", **attrs)
 
 
 @hypothesis.settings(max_examples=300, deadline=None, derandomize=True,
