@@ -9,6 +9,7 @@ from mlxa.planners.contract import ALIGNMENT
 
 if TYPE_CHECKING:
     from mlxa.passes.quantize import QuantizeSpec
+    from mlxa.passes.sparsify import SparsifySpec
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,15 @@ class CompileOptions:
     # or nchwc in blocks of layout_block channels (0: this CPU's SIMD width in floats).
     layout: str = "nchw"
     layout_block: int = 0
+    # Magnitude pruning (passes/sparsify.py); the channel pattern removes the channels
+    # (passes/prune_channels.py: smaller convs). None: the weights stay as they are.
+    sparsify: SparsifySpec | None = None
 
     def pass_names(self) -> tuple[str, ...]:
         """The passes these options run, in pipeline order."""
         quantize = self.quantize is not None
-        flags = {"fold_batch_norm": self.fold_bn, "quantize": quantize,
+        flags = {"fold_batch_norm": self.fold_bn, "sparsify": self.sparsify is not None,
+                 "quantize": quantize,
                  "lower_qdq": quantize and self.quantize is not None and self.quantize.integer,
                  "convert_layout": self.layout != "nchw",
                  "fuse_elementwise": self.fuse,

@@ -25,6 +25,7 @@ from mlxa.passes.layout import convert_layout
 from mlxa.passes.lower_qdq import lower_qdq
 from mlxa.passes.quantize import quantize_qdq
 from mlxa.passes.reorder import reorder_for_memory
+from mlxa.passes.sparsify import sparsify_or_prune
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ Instrument = Callable[[PassRecord, Graph], None]
 PASSES: dict[str, Pass] = {p.name: p for p in (
     Pass("fold_batch_norm", lambda g, o: fold_batch_norm(g),
          "batch norm folded into the conv before it"),
+    Pass("sparsify", lambda g, o: sparsify_or_prune(g, o.sparsify) if o.sparsify else g,
+         "magnitude pruning; the channel pattern removes channels (smaller convs)"),
     Pass("quantize", lambda g, o: quantize_qdq(g, o.quantize) if o.quantize else g,
          "calibrated INT8 quantization: quantize/dequantize pairs around the 8-bit values"),
     Pass("lower_qdq",

@@ -151,3 +151,13 @@ def _positions(node: Node) -> int:
     if node.op == "conv":
         return out.shape[0] * math.prod(out.shape[2:])
     return math.prod(out.shape[:-1])
+
+
+def sparsify_or_prune(graph: Graph, spec: SparsifySpec) -> Graph:
+    """The compiler's form: zeros in the weights, except the channel pattern, whose channels are
+    removed (a dense kernel gains nothing from zeros; it does from smaller convs)."""
+    if spec.pattern == "channel":
+        from mlxa.passes.prune_channels import prune_channels
+
+        return prune_channels(graph, spec.level)
+    return sparsify(graph, spec)
