@@ -12,6 +12,7 @@ pytest.importorskip("onnxruntime")
 from cli_helpers import assert_one_line_error, run_cli
 from onnx import helper, numpy_helper
 from onnx_models import IR_VERSION, tensor_info
+from onnx_mutations import HOSTILE
 
 RNG = np.random.default_rng(5)
 FAST = ("--warmup", "0", "--repeat", "2", "--quiet")
@@ -95,8 +96,10 @@ def random_bytes(tmp_path):
     (lambda p: small_cnn(p / "m.onnx"), ("--input-shape", "x=1xZ"), "--input-shape"),
     (lambda p: small_cnn(p / "m.onnx"), ("--input-shape", "y=1x3x8x8"), "no input named 'y'"),
     (lambda p: p / "missing.onnx", (), "does not exist"),
+    (HOSTILE["constant_of_shape_3.6TiB"][0], (), "needs about"),
+    (HOSTILE["external_fifo"][0], (), "not a regular file"),
 ], ids=["truncated", "random-bytes", "unsupported", "missing-shape", "external-escape",
-        "wrong-rank", "bad-syntax", "unknown-input", "missing-file"])
+        "wrong-rank", "bad-syntax", "unknown-input", "missing-file", "memory-bomb", "fifo"])
 def test_bad_models_fail_in_one_line(tmp_path, make, extra, needle) -> None:
     path = make(tmp_path)
     out = tmp_path / "reports"
