@@ -36,6 +36,10 @@ class CompileOptions:
     # Magnitude pruning (passes/sparsify.py); the channel pattern removes the channels
     # (passes/prune_channels.py: smaller convs). None: the weights stay as they are.
     sparsify: SparsifySpec | None = None
+    # Custom kernels (mlxa.kernels) the compiled executor may bind, by name or technique
+    # ("epilogue", "prepack", "numba"; "all": every registered one): chosen per node at bind
+    # time where a kernel's predicate holds and its library is installed; () binds the op table.
+    kernels: tuple[str, ...] = ()
 
     def pass_names(self) -> tuple[str, ...]:
         """The passes these options run, in pipeline order."""

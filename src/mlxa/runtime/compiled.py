@@ -41,8 +41,10 @@ class CompiledModel:
         graph = program.graph
         self._inputs = [self.views[v] for v in graph.inputs]
         self._outputs = tuple(self.views[v] for v in graph.outputs)
+        self.kernel_plan = _kernel_plan(program)
+        skip = program.aliases | self.kernel_plan.absorbed
         self.calls = tuple(Call(i, n, self._bind(i, n)) for i, n in enumerate(graph.nodes)
-                           if i not in program.aliases)
+                           if i not in skip)
         self._runs = tuple(c.run for c in self.calls)
 
     def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -96,7 +98,21 @@ class CompiledModel:
             workspace = self.arena[offset:offset + scratch.nbytes]
         else:
             workspace = None
+        choice = self.kernel_plan.choices.get(step)
+        if choice is not None:  # a custom kernel (mlxa.kernels), chosen once per node
+            return choice.bind(node, self.views, workspace)
         return op.bound(ins, outs, node.attrs, workspace)
+
+
+def _kernel_plan(program: CompiledProgram) -> Any:
+    """Which custom kernel binds each node (CompileOptions.kernels; none by default)."""
+    from mlxa.kernels.plan import KernelPlan, plan_kernels
+
+    if not program.options.kernels:
+        return KernelPlan({})
+    buffer_of = program.assignment.buffer_of
+    return plan_kernels(program.graph, program.options.kernels, program.aliases,
+                        lambda a, b: buffer_of.get(a, -1) == buffer_of.get(b, -2))
 
 
 def compile_model(graph: Graph, options: CompileOptions | None = None) -> CompiledModel:

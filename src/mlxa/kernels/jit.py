@@ -1,0 +1,102 @@
+"""Numba kernels where the op table's numpy composition misses: a depthwise conv with its bias
+and ReLU6 (or ReLU) in the same loop, layer norm and softmax in one read of each row, and the
+bias + tanh-GELU chain with a vectorised exp. Registered always; chosen only when numba is
+installed (registry.CustomKernel.available); the loops live in jit_loops.py."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import numpy as np
+
+from mlxa.kernels.registry import Attrs, Site, register_kernel
+from mlxa.ops.bound import Step
+
+F32 = np.dtype(np.float32)
+GELU_CHAIN = (("add", (0, 1), ()), ("gelu", (-1,), (("approximate", "tanh"),)))
+
+
+def _loops():  # type: ignore[no-untyped-def]
+    from mlxa.kernels import jit_loops
+
+    return jit_loops
+
+
+def depthwise_applies(site: Site) -> bool:
+    x, w = site.ins[0], site.ins[1]
+    if len(x.shape) != 4 or x.dtype != F32 or site.attrs.get("group", 1) != x.shape[1]:
+        return False
+    if w.shape[:2] != (x.shape[1], 1) or tuple(site.attrs.get("dilations", (1, 1))) != (1, 1):
+        return False
+    e = site.epilogue
+    return e is None or (e.op in ("relu", "clip") and not e.extra)
+
+
+@register_kernel("conv", name="depthwise_act", technique="numba", applies=depthwise_applies,
+                 requires=("numba",))
+def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+                   workspace: np.ndarray | None) -> Step:
+    """Depthwise conv + bias + ReLU6/ReLU epilogue, one loop nest, no column buffer."""
+    x, w, out = ins[0], ins[1], outs[0]
+    b = ins[2] if len(ins) == 3 else np.zeros(w.shape[0], x.dtype)
+    lo, hi = -np.inf, np.inf
+    if "epilogue" in attrs:
+        op, ea = attrs["epilogue"]
+        lo = 0.0 if op == "relu" else ea.get("min", -np.inf)
+        hi = np.inf if op == "relu" else ea.get("max", np.inf)
+    sh, sw = attrs.get("strides", (1, 1))
+    pads = attrs.get("pads", (0, 0, 0, 0))
+    return partial(_loops().depthwise, x, w, b, out, int(sh), int(sw), int(pads[0]),
+                   int(pads[1]), np.float32(lo), np.float32(hi))
+
+
+def _last_axis(site: Site) -> bool:
+    x = site.ins[0]
+    axis = site.attrs.get("axis", -1)
+    return x.dtype == F32 and len(x.shape) >= 1 and axis in (-1, len(x.shape) - 1)
+
+
+def layer_norm_applies(site: Site) -> bool:
+    cols = site.ins[0].shape[-1] if site.ins[0].shape else 0
+    return (_last_axis(site) and site.epilogue is None
+            and all(t.shape in ((cols,),) for t in site.ins[1:]))
+
+
+@register_kernel("layer_norm", name="layer_norm_1pass", technique="numba",
+                 applies=layer_norm_applies, requires=("numba",))
+def bind_layer_norm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+                    workspace: np.ndarray | None) -> Step:
+    """Layer norm over the last axis: one read for both statistics, one write."""
+    x = ins[0]
+    cols = x.shape[-1]
+    bias = ins[2] if len(ins) == 3 else np.zeros(cols, x.dtype)
+    return partial(_loops().layer_norm, x.reshape(-1, cols), ins[1], bias,
+                   outs[0].reshape(-1, cols), float(attrs.get("epsilon", 1e-5)))
+
+
+@register_kernel("softmax", name="softmax_online", technique="numba",
+                 applies=lambda s: _last_axis(s) and s.epilogue is None, requires=("numba",))
+def bind_softmax(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+                 workspace: np.ndarray | None) -> Step:
+    """Softmax over the last axis: max and sum in one read (online), one write."""
+    cols = ins[0].shape[-1]
+    return partial(_loops().softmax, ins[0].reshape(-1, cols), outs[0].reshape(-1, cols))
+
+
+def bias_gelu_applies(site: Site) -> bool:
+    if site.attrs.get("steps") != GELU_CHAIN or len(site.ins) != 2:
+        return False
+    x, b = site.ins
+    return (x.dtype == F32 and b.dtype == F32 and len(x.shape) >= 1
+            and b.shape == (x.shape[-1],) and site.outs[0].shape == x.shape)
+
+
+@register_kernel("fused", name="bias_gelu_vexp", technique="numba", applies=bias_gelu_applies,
+                 requires=("numba",))
+def bind_bias_gelu(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+                   workspace: np.ndarray | None) -> Step:
+    """gelu_tanh(x + b) with a vectorised exp (the fused group add > gelu)."""
+    cols = ins[0].shape[-1]
+    return partial(_loops().bias_gelu, ins[0].reshape(-1, cols), ins[1],
+                   outs[0].reshape(-1, cols))

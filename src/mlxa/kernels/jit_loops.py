@@ -1,0 +1,143 @@
+"""The Numba loops behind kernels/jit.py (imported only when one is bound: it needs numba).
+
+Single-threaded, like the --threads 1 comparisons. Numba without Intel's SVML calls libm's
+scalar expf/tanhf, which stops the loop vectorising: a transcendental chain then runs at the
+scalar libm rate. `_exp` instead is a polynomial with exponent-bit scaling that LLVM vectorises:
+x = n ln2 + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (truncation below 2e-8
+relative, within float32 rounding), 2^n written into the exponent field of a float32.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+LOG2E = np.float32(1.4426950408889634)
+LN2_HI = np.float32(0.693359375)  # ln 2 in two parts: n * LN2_HI is exact for |n| < 2^9
+LN2_LO = np.float32(-2.12194440e-4)
+CHUNK = 256  # elements per pass of the vectorised exp
+
+
+@numba.njit(cache=True, fastmath=False, boundscheck=False)
+def depthwise(x, w, b, out, sh, sw, pt, pl, lo, hi):  # pragma: no cover - compiled
+    """out[n, c] = clamp(sum_ij w[c, 0, i, j] * x[n, c, oy*sh - pt + i, ox*sw - pl + j] + b[c],
+    lo, hi), zero padding; accumulated in the output row, the window's columns clipped to the
+    image once per (row, tap) so the inner loop has no branch."""
+    nb, ch, hgt, wid = x.shape
+    kh, kw = w.shape[2], w.shape[3]
+    oh, ow = out.shape[2], out.shape[3]
+    for n in range(nb):
+        for c in range(ch):
+            for oy in range(oh):
+                row = out[n, c, oy]
+                row[:] = b[c]
+                for i in range(kh):
+                    iy = oy * sh - pt + i
+                    if iy < 0 or iy >= hgt:
+                        continue
+                    src = x[n, c, iy]
+                    for j in range(kw):
+                        off = j - pl
+                        first = max(0, (-off + sw - 1) // sw)
+                        last = min(ow, (wid - off + sw - 1) // sw)
+                        wv = w[c, 0, i, j]
+                        for ox in range(first, last):
+                            row[ox] += wv * src[ox * sw + off]
+                for ox in range(ow):
+                    row[ox] = min(max(row[ox], lo), hi)
+
+
+@numba.njit(cache=True, boundscheck=False)
+def layer_norm(x, scale, bias, out, eps):  # pragma: no cover - compiled
+    """Rows of x (R, C): mean and variance in one read (float64 sums of x - x[0], shifted so
+    that the sum of squares does not cancel), then one write."""
+    rows, cols = x.shape
+    for r in range(rows):
+        shift = np.float64(x[r, 0])
+        s = 0.0
+        s2 = 0.0
+        for j in range(cols):
+            d = np.float64(x[r, j]) - shift
+            s += d
+            s2 += d * d
+        mean_d = s / cols
+        var = max(s2 / cols - mean_d * mean_d, 0.0)
+        rstd = np.float32(1.0 / np.sqrt(var + eps))
+        mean = np.float32(mean_d + shift)
+        for j in range(cols):
+            out[r, j] = (x[r, j] - mean) * rstd * scale[j] + bias[j]
+
+
+@numba.njit(cache=True, boundscheck=False)
+def softmax(x, out):  # pragma: no cover - compiled
+    """Rows of x (R, C): max and sum of exponentials in one read (the running sum rescaled
+    when the max grows: the online softmax), then one write of exp(x - max) / sum."""
+    rows, cols = x.shape
+    for r in range(rows):
+        m = -np.inf
+        s = 0.0
+        for j in range(cols):
+            v = np.float64(x[r, j])
+            if v > m:
+                s = s * np.exp(m - v) + 1.0
+                m = v
+            else:
+                s += np.exp(v - m)
+        inv = 1.0 / s
+        for j in range(cols):
+            out[r, j] = np.float32(np.exp(np.float64(x[r, j]) - m) * inv)
+
+
+@numba.njit(cache=True, boundscheck=False)
+def _exp(v, out, bits):  # pragma: no cover - compiled
+    """out = e^v for a chunk; `bits` is int32 scratch whose float32 view holds 2^n."""
+    k = v.shape[0]
+    scale = bits.view(np.float32)
+    for i in range(k):
+        t = min(max(v[i], np.float32(-87.0)), np.float32(88.0))
+        n = np.floor(t * LOG2E + np.float32(0.5))
+        r = t - n * LN2_HI - n * LN2_LO
+        p = np.float32(1.0 / 720.0)
+        p = p * r + np.float32(1.0 / 120.0)
+        p = p * r + np.float32(1.0 / 24.0)
+        p = p * r + np.float32(1.0 / 6.0)
+        p = p * r + np.float32(0.5)
+        p = p * r + np.float32(1.0)
+        out[i] = p * r + np.float32(1.0)
+        bits[i] = (np.int32(n) + np.int32(127)) << 23
+    for i in range(k):
+        out[i] *= scale[i]
+
+
+@numba.njit(cache=True, boundscheck=False)
+def bias_gelu(x, b, out):  # pragma: no cover - compiled
+    """out = gelu_tanh(x + b) over rows of (R, C), b (C,): gelu(u) = 0.5 u (1 + tanh z) =
+    u / (1 + e^(-2z)), z = sqrt(2/pi) (u + 0.044715 u^3), with the vectorised exp."""
+    rows, cols = x.shape
+    c0 = np.float32(0.7978845608028654)
+    c1 = np.float32(0.044715)
+    u = np.empty(CHUNK, np.float32)
+    e = np.empty(CHUNK, np.float32)
+    bits = np.empty(CHUNK, np.int32)
+    for r in range(rows):
+        for j0 in range(0, cols, CHUNK):
+            k = min(CHUNK, cols - j0)
+            for i in range(k):
+                ui = x[r, j0 + i] + b[j0 + i]
+                u[i] = ui
+                e[i] = np.float32(-2.0) * c0 * (ui + c1 * ui * ui * ui)
+            _exp(e[:k], e[:k], bits[:k])
+            for i in range(k):
+                out[r, j0 + i] = u[i] / (np.float32(1.0) + e[i])
+
+
+@numba.njit(cache=True, boundscheck=False)
+def bias_gelu_libm(x, b, out):  # pragma: no cover - compiled
+    """The same chain through np.tanh (libm's scalar tanhf without SVML): the naive fusion."""
+    rows, cols = x.shape
+    c0 = np.float32(0.7978845608028654)
+    c1 = np.float32(0.044715)
+    for r in range(rows):
+        for j in range(cols):
+            u = x[r, j] + b[j]
+            out[r, j] = np.float32(0.5) * u * (np.float32(1.0) + np.tanh(c0 * (u + c1 * u * u * u)))

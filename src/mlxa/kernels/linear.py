@@ -1,0 +1,121 @@
+"""Prepacked linear layers: the weight reordered once into the blocked layout of oneDNN's matrix
+product (through torch, when installed), as ONNX Runtime's MLAS prepacks its GEMM weights at
+session start. numpy's BLAS packs B into its panel layout on every call.
+
+The kernel applies to a matmul or gemm whose weight is a constant 2-D parameter (and takes a bias
+add after a matmul as its epilogue). Whether packing pays depends on the shape and the machine,
+so binding measures it: the packed product and the numpy one (plus the bias add) take turns
+`TRIALS` times on the bound arrays and the faster is kept; `variant` on the bound call says
+which. torch returns a fresh tensor per call, copied into the planned output (M x N floats,
+small beside the product); that tensor is torch's allocation, outside mlxa's counted ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from mlxa.kernels.registry import Attrs, Site, register_kernel
+from mlxa.ops.bound import Step, sequence
+
+TRIALS = 5
+
+
+class Bound:
+    """A bound call with the variant it runs ("onednn_packed" or "numpy")."""
+
+    def __init__(self, run: Step, variant: str) -> None:
+        self.run, self.variant = run, variant
+
+    def __call__(self) -> object:
+        return self.run()
+
+
+def _is_bias(site: Site, n: int) -> bool:
+    e = site.epilogue
+    return (e is not None and e.op == "add" and len(e.extra) == 1
+            and e.extra[0].shape in ((n,), (1, n)) and e.extra[0].dtype == site.ins[0].dtype)
+
+
+def matmul_applies(site: Site) -> bool:
+    a, b = site.ins
+    if not (site.params[1] and len(b.shape) == 2 and len(a.shape) >= 2
+            and a.dtype == np.float32 and b.dtype == np.float32):
+        return False
+    return site.epilogue is None or _is_bias(site, b.shape[1])
+
+
+def gemm_applies(site: Site) -> bool:
+    a, b = site.ins[:2]
+    plain = (site.attrs.get("transA", 0) == 0 and site.attrs.get("alpha", 1.0) == 1.0
+             and site.attrs.get("beta", 1.0) == 1.0)
+    n = b.shape[0] if site.attrs.get("transB", 0) else b.shape[1]
+    bias_ok = len(site.ins) == 2 or (site.params[2] and site.ins[2].shape in ((n,), (1, n)))
+    return (plain and site.params[1] and bias_ok and site.epilogue is None
+            and a.dtype == np.float32 and b.dtype == np.float32)
+
+
+@register_kernel("matmul", name="linear_packed", technique="prepack", applies=matmul_applies,
+                 requires=("torch",))
+def bind_matmul(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+                workspace: np.ndarray | None) -> Step:
+    """x @ W (+ bias) with W packed once for oneDNN, where that beats numpy's BLAS."""
+    x, w = ins[0], ins[1]
+    bias = ins[2].reshape(-1) if len(ins) == 3 else None
+    return _bind(x, w, bias, outs[0])
+
+
+@register_kernel("gemm", name="gemm_packed", technique="prepack", applies=gemm_applies,
+                 requires=("torch",))
+def bind_gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+              workspace: np.ndarray | None) -> Step:
+    """A @ B' + C with B packed once for oneDNN, where that beats numpy's BLAS."""
+    w = ins[1].T if attrs.get("transB", 0) else ins[1]
+    bias = ins[2].reshape(-1) if len(ins) == 3 else None
+    return _bind(ins[0], w, bias, outs[0])
+
+
+def _bind(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> Bound:
+    k, n = w.shape
+    x2, o2 = x.reshape(-1, k), out.reshape(-1, n)
+    if x2.flags.writeable:  # the bound input holds arena garbage at bind time (NaNs slow BLAS)
+        x2.fill(0.5)
+    plain = _numpy(x2, w, bias, o2)
+    packed = _packed(x2, w, bias, o2)
+    return Bound(packed, "onednn_packed") if _faster(packed, plain) else Bound(plain, "numpy")
+
+
+def _numpy(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, o2: np.ndarray) -> Step:
+    product = partial(np.matmul, x2, w, out=o2)
+    return product if bias is None else sequence([product, partial(np.add, o2, bias, out=o2)])
+
+
+def _packed(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, o2: np.ndarray) -> Step:
+    import torch
+
+    wt = torch.from_numpy(np.array(w.T, order="C"))  # (N, K), as torch's linear takes it
+    packed = torch.ops.mkldnn._reorder_linear_weight(wt, x2.shape[0])
+    tb = None if bias is None else torch.from_numpy(np.array(bias, order="C"))
+    tx, to = torch.from_numpy(x2), torch.from_numpy(o2)  # share the bound arrays' memory
+    linear: Callable[..., Any] = torch.ops.mkldnn._linear_pointwise
+    return partial(_run_packed, linear, tx, packed, tb, to)
+
+
+def _run_packed(linear: Callable[..., Any], tx: Any, packed: Any, tb: Any, to: Any) -> None:
+    to.copy_(linear(tx, packed, tb, "none", [], ""))
+
+
+def _faster(a: Step, b: Step) -> bool:
+    """Whether `a` has the lower median over TRIALS alternating calls (after one each)."""
+    a(), b()
+    ta, tb = [], []
+    for _ in range(TRIALS):
+        for fn, times in ((a, ta), (b, tb)):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return float(np.median(ta)) < float(np.median(tb))
