@@ -123,23 +123,39 @@ def _kept(v: Value, graph: Graph, groups: _Groups, keep: dict[Value, np.ndarray]
 
 
 def zero_channels(graph: Graph, level: float) -> Graph:
-    """The mask form: the removed channels' conv weights and biases set to zero."""
+    """The mask form: every weight prune_channels removes set to zero (the removed channels'
+    conv weights and biases, and the weights that read them: input channels of the next convs,
+    input features of a linear layer)."""
     graph = fold_batch_norm(graph)
     groups = channel_groups(graph)
     keep = _keep_sets(graph, groups, level)
     params = dict(graph.params)
+
+    def zero(v: Value, index: tuple) -> None:  # type: ignore[type-arg]
+        a = np.array(params[v])
+        a[index] = 0
+        a.setflags(write=False)
+        params[v] = a
+
     for node in graph.nodes:
-        if node.op != "conv" or groups.find(node.outputs[0]) not in keep:
-            continue
-        drop = np.setdiff1d(np.arange(node.outputs[0].shape[1]), keep[groups.find(
-            node.outputs[0])])
-        for v in node.inputs[1:]:
-            if v in params:
-                a = np.array(params[v])
-                a[drop] = 0
-                a.setflags(write=False)
-                params[v] = a
+        if node.op == "conv":
+            out = _dropped(node.outputs[0], groups, keep)
+            for v in node.inputs[1:]:
+                zero(v, (out,))
+            if not _depthwise(node):
+                zero(node.inputs[1], (slice(None), _dropped(node.inputs[0], groups, keep)))
+        elif node.op == "gemm" and groups.find(node.inputs[0]) in keep:
+            kept = _features(node.inputs[0], graph, groups, keep)
+            cols = np.setdiff1d(np.arange(node.inputs[0].shape[1]), kept)
+            zero(node.inputs[1], (slice(None), cols) if node.attrs.get("transB", 0) else (cols,))
     return graph.replace(params=MappingProxyType(params))
+
+
+def _dropped(v: Value, groups: _Groups, keep: dict[Value, np.ndarray]) -> np.ndarray:
+    root = groups.find(v)
+    if root not in keep:
+        return np.zeros(0, np.int64)
+    return np.setdiff1d(np.arange(v.shape[1]), keep[root])
 
 
 def prune_channels(graph: Graph, level: float) -> Graph:
