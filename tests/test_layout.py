@@ -12,8 +12,8 @@ import pytest
 from mlxa.compiler import CompileOptions
 from mlxa.ir.builder import GraphBuilder
 from mlxa.models.zoo import build
-from mlxa.oracle import check
 from mlxa.ops import get_op
+from mlxa.oracle import check
 from mlxa.passes.fold_batch_norm import fold_batch_norm
 from mlxa.passes.layout import convert_layout, relayouts, simd_floats
 from mlxa.runtime.compiled import compile_model

@@ -14,8 +14,7 @@ from mlxa.errors import UserInputError
 from mlxa.models.zoo import build
 from mlxa.oracle import check
 from mlxa.passes.prune_channels import prune_channels, zero_channels
-from mlxa.passes.sparsify import (BLOCK_ROWS, SparsifySpec, as_matrix, layers, prune_report,
-                                  sparsify)
+from mlxa.passes.sparsify import BLOCK_ROWS, SparsifySpec, as_matrix, layers, prune_report, sparsify
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 from mlxa.studies.sparse_kernels import BlockSparse, break_even, csr_call, pruned_weight
@@ -71,7 +70,8 @@ def test_channel_pruning_removes_what_the_mask_zeroes(name) -> None:
     masked, small = zero_channels(graph, 0.5), prune_channels(graph, 0.5)
     assert check(masked, [x], EagerModel(masked)(x), EagerModel(small)(x)).passed
     assert graph_flops(small) < 0.5 * graph_flops(graph)
-    removed = sum(a.size for a in masked.params.values()) - sum(a.size for a in small.params.values())
+    removed = (sum(a.size for a in masked.params.values())
+               - sum(a.size for a in small.params.values()))
     zeros = sum(int(a.size - np.count_nonzero(a)) for a in masked.params.values())
     assert 0 < removed <= zeros  # every removed weight was zero in the mask form
 
