@@ -27,7 +27,7 @@ from distributed import Client, LocalCluster
 from mlxa.sweep.dispatch import TOPIC
 from mlxa.sweep.store import Store
 
-GRID = ("--models", "small_cnn,mlp,transformer", "--batch", "1,2", "--budget", "0.2",
+GRID = ("--models", "small_cnn,mlp,digits_cnn", "--batch", "1,2", "--budget", "0.2",
         "--warmup", "0")
 GRID_CELLS = 3 * 2 * 2  # models x batches x (eager, compiled/best)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
