@@ -44,7 +44,7 @@ def main() -> int:
     print(f"{meta['cpu']}, VNNI {meta['vnni']}, AMX {meta['amx']}, {meta['threads']} ORT "
           f"thread(s), load average {meta['load_average']} at the end")
     print(f"{'model':14} {'size x':>7} {'ORT fp32/mlxa-qdq':>18} {'ORT fp32/static':>16} "
-          f"{'static/mlxa-qdq':>16} {'dSQNR dB':>9} {'mlxa int8/fp32':>15}")
+          f"{'static/mlxa-qdq':>16} {'dSQNR dB':>9} {'mlxa fp32/int8':>15}")
     for s in report["models"]:
         ms, db = s["latency_ms"], s["accuracy"]["output_sqnr_db"]
         print(f"{s['model']:14} {s['size']['ratio']:7.2f} "
@@ -52,7 +52,7 @@ def main() -> int:
               f"{ms['ort_fp32'] / ms['ort_quantize_static']:16.2f} "
               f"{ms['ort_quantize_static'] / ms['ort_mlxa_qdq']:16.2f} "
               f"{db['ort_mlxa_qdq'] - db['ort_quantize_static']:+9.2f} "
-              f"{ms['mlxa_int8'] / ms['mlxa_fp32']:15.2f}")
+              f"{ms['mlxa_fp32'] / ms['mlxa_int8']:15.2f}")
         task = s["accuracy"]["task_top1"]
         if task:
             print(f"{'':14} top-1 FP32 {100 * task['mlxa_fp32']:.2f}% -> mlxa INT8 "

@@ -129,16 +129,18 @@ def test_a_fused_relu_clamp_exports_as_max():
     assert ours.min() >= 1 and np.array_equal(ours, _ort(graph, x))
 
 
-@pytest.mark.parametrize("name", ["digits_cnn", "small_cnn"])
-def test_a_lowered_model_exports_and_runs_bit_for_bit_in_onnxruntime(name):
+@pytest.mark.parametrize("name, sizes", [("digits_cnn", {}), ("small_cnn", {}),
+                                         ("resnet18", {"image": 32, "width": 8})])
+def test_a_lowered_model_exports_and_runs_bit_for_bit_in_onnxruntime(name, sizes):
     """The whole integer program (QLinearConv, the bias-carrying matmul as a 1x1 QLinearConv,
-    max_pool and flatten on 8 bits, the boundary Q/DQ) exported and run by ONNX Runtime."""
+    residual adds, max_pool and flatten on 8 bits, the boundary Q/DQ) exported and run by ONNX
+    Runtime."""
     pytest.importorskip("onnx")
     from mlxa.compiler import CompileOptions, compile_program
     from mlxa.models.zoo import build
     from mlxa.passes.quantize import QuantizeSpec
 
-    graph = build(name)
+    graph = build(name, **sizes)
     shape = graph.inputs[0].shape
     batches = tuple((RNG.random(shape, np.float32),) for _ in range(3))
     spec = QuantizeSpec(batches, rounding="float")

@@ -1,6 +1,7 @@
 """The quantized ops' ONNX export: quantize_linear and dequantize_linear as QuantizeLinear and
 DequantizeLinear (the QDQ form, which ONNX Runtime fuses into its integer kernels), qlinear_conv
-and qlinear_matmul as QLinearConv and QLinearMatMul (the integer form).
+and qlinear_matmul as QLinearConv and QLinearMatMul (the integer form), qlinear_add as its QDQ
+form (DQ, DQ, Add, Q: ONNX Runtime's QLinearAdd lives outside the standard domain).
 
 What ONNX cannot say: the `rounding` attribute (ONNX Runtime always rounds as "float" does), and a
 qlinear_matmul bias (QLinearMatMul has none): that one is written as a 1x1 QLinearConv over
@@ -72,4 +73,18 @@ def _qmatmul(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
         ex.node("Reshape", [w_t, ex.const([n, k, 1, 1], np.int64)], [w4])
         ex.node("QLinearConv", [a4, *ins[1:3], w4, *ins[4:9]], [y4], kernel_shape=[1, 1])
         ex.node("Reshape", [y4, ex.const([m, n], np.int64)], [target])
+    _clamp(ex, target, outs[0], out_type, steps)
+
+
+@exports("qlinear_add")
+def _qadd(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
+          attrs: Attrs) -> None:
+    """As the QDQ form (ONNX Runtime fuses it into its QLinearAdd): DQ, DQ, Add, Q."""
+    out_type = types[7].dtype
+    target, steps = _clamped(ex, out_type, outs[0], attrs)
+    a, b, total = ex.fresh("qadd_a"), ex.fresh("qadd_b"), ex.fresh("qadd_sum")
+    ex.node("DequantizeLinear", ins[0:3], [a])
+    ex.node("DequantizeLinear", ins[3:6], [b])
+    ex.node("Add", [a, b], [total])
+    ex.node("QuantizeLinear", [total, *ins[6:8]], [target])
     _clamp(ex, target, outs[0], out_type, steps)

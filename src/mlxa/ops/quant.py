@@ -275,3 +275,48 @@ QLINEAR_MATMUL = register(OpDef(
     bind=bind_qmatmul,
     doc="ONNX QLinearMatMul (plus an optional i32 bias): 8-bit a @ b, int32 accumulation, "
         "requantized to 8 bits"))
+
+
+# -- qlinear_add ----------------------------------------------------------------------------------
+
+def _qadd_rule(ins: Sequence[TensorType], attrs: Attrs) -> tuple[TensorType, ...]:
+    if len(ins) != 8:
+        raise ShapeError("qlinear_add takes a, sa, za, b, sb, zb, sy, zy")
+    a, sa, za, b, sb, zb, sy, zy = ins
+    if any(t.dtype not in QTYPES for t in (a, b, zy)) or za.dtype != a.dtype or \
+            zb.dtype != b.dtype:
+        raise ShapeError(f"qlinear_add: a {a}, b {b} and their zero points must be i8/u8")
+    if any(t.shape or t.dtype != np.float32 for t in (sa, sb, sy)) or any(
+            t.shape for t in (za, zb, zy)):
+        raise ShapeError("qlinear_add: scales (f32) and zero points are scalars")
+    try:
+        shape = tuple(np.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        raise ShapeError(f"qlinear_add: {a} and {b} do not broadcast") from None
+    return (TensorType(shape, zy.dtype),)
+
+
+def _qadd(ins: Arrays, outs: Arrays | None, attrs: Attrs) -> tuple[np.ndarray, ...]:
+    """Dequantize both, add, quantize (float32 throughout, the QDQ form's own arithmetic: ONNX
+    Runtime runs the exported DQ, DQ, Add, Q to the same bits)."""
+    a, sa, za, b, sb, zb, sy, zy = ins
+    (t,) = _qadd_rule([TensorType(x.shape, x.dtype) for x in ins], attrs)
+    out = outs[0] if outs else memory.empty(t.shape, t.dtype)
+    total = (np.subtract(a, za, dtype=np.float32) * sa
+             + np.subtract(b, zb, dtype=np.float32) * sb)
+    lo, hi = qrange(zy.dtype)
+    lo = max(lo, int(attrs.get("act_min", lo)))
+    hi = min(hi, int(attrs.get("act_max", hi)))
+    q = np.rint(total / sy) + np.float32(zy)
+    np.copyto(out, np.clip(q, lo, hi), casting="unsafe")
+    return (out,)
+
+
+def _qadd_flops(ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) -> int:
+    return 6 * outs[0].size  # two dequantizes, the add, the quantize
+
+
+QLINEAR_ADD = register(OpDef(
+    "qlinear_add", _qadd_rule, _qadd_flops, _qadd,
+    doc="8-bit a + b: dequantize both, add and quantize in float32 (ONNX Runtime's QLinearAdd "
+        "contract), clamped to act_min/act_max"))

@@ -7,7 +7,8 @@ perhaps through a relu or clip, goes straight to a quantize_linear:
     %y = conv %x, %w[, dequantize_linear %bq]   [%y = relu %y]   %yq = quantize_linear %y, sy, zy
 
 becomes one integer op, `%yq = qlinear_conv %xq, sx, zx, %wq, sw, zw, sy, zy[, %bq]` (gemm and
-matmul become qlinear_matmul, a transposed weight stored as [K, N]). The relu or clip is exact
+matmul become qlinear_matmul, a transposed weight stored as [K, N]; an add of two dequantized
+values becomes qlinear_add). The relu or clip is exact
 in the integer domain: quantize_linear is monotone, so Q(clip(y, a, b)) = clip(Q(y), Q(a), Q(b)),
 and its bounds become the op's act_min / act_max. A max_pool, flatten or reshape between a
 dequantize and a quantize of the same parameters runs on the 8-bit values themselves.
@@ -79,10 +80,12 @@ def _pass_through(node: Node, producers: Mapping[Value, Node],
 def _match(node: Node, producers: Mapping[Value, Node], consumers: Mapping[Value, list[Node]],
            params: Mapping[Value, np.ndarray]) -> tuple[list[Node], Node] | None:
     """The clamp chain and the quantize_linear of a lowerable node, or None."""
-    if node.op not in ("conv", "gemm", "matmul"):
+    if node.op not in ("conv", "gemm", "matmul", "add"):
         return None
     dqs = [_dq_of(v, producers) for v in node.inputs]
-    if any(d is None or (k and d.inputs[0] not in params) for k, d in enumerate(dqs)):
+    weights = node.op != "add"  # the operands after the first are constants
+    if any(d is None or (k and weights and d.inputs[0] not in params)
+           for k, d in enumerate(dqs)):
         return None
     chain: list[Node] = []
     v = node.output
@@ -101,8 +104,13 @@ def _match(node: Node, producers: Mapping[Value, Node], consumers: Mapping[Value
 
 def _lowered(node: Node, chain: list[Node], q_node: Node, producers: Mapping[Value, Node],
              params: dict[Value, np.ndarray], rounding: str) -> Node:
-    x_dq, w_dq, *b_dq = (producers[v] for v in node.inputs)
     _, sy, zy = q_node.inputs
+    if node.op == "add":
+        a_dq, b_dq = (producers[v] for v in node.inputs)
+        attrs = {"rounding": rounding, **_clamp_bounds(chain, params[sy], params[zy])}
+        return Node("qlinear_add", (*a_dq.inputs, *b_dq.inputs, sy, zy), q_node.outputs,
+                    MappingProxyType(attrs), node.name)
+    x_dq, w_dq, *b_dq = (producers[v] for v in node.inputs)
     # conv keeps its window; gemm's transB is folded into the weight's [K, N] layout
     attrs = dict(node.attrs) if node.op == "conv" else {}
     attrs["rounding"] = rounding

@@ -61,7 +61,8 @@ def _size(s: Mapping[str, Any]) -> list[str]:
 
 def _latency(s: Mapping[str, Any]) -> list[str]:
     ms = s["latency_ms"]
-    lines = [f"  latency    median of {s['latency_repeat']} interleaved turns"]
+    lines = [f"  latency    median of at least {s['latency_repeat']} turns, interleaved within "
+             f"mlxa's pair and within ONNX Runtime's group"]
     for key, label in LATENCY_ROWS:
         if key not in ms:
             continue
