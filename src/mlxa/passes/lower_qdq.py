@@ -106,10 +106,10 @@ def _lowered(node: Node, chain: list[Node], q_node: Node, producers: Mapping[Val
              params: dict[Value, np.ndarray], rounding: str) -> Node:
     _, sy, zy = q_node.inputs
     if node.op == "add":
-        a_dq, b_dq = (producers[v] for v in node.inputs)
-        attrs = {"rounding": rounding, **_clamp_bounds(chain, params[sy], params[zy])}
-        return Node("qlinear_add", (*a_dq.inputs, *b_dq.inputs, sy, zy), q_node.outputs,
-                    MappingProxyType(attrs), node.name)
+        a_dq, b2_dq = (producers[v] for v in node.inputs)
+        add_attrs = {"rounding": rounding, **_clamp_bounds(chain, params[sy], params[zy])}
+        return Node("qlinear_add", (*a_dq.inputs, *b2_dq.inputs, sy, zy), q_node.outputs,
+                    MappingProxyType(add_attrs), node.name)
     x_dq, w_dq, *b_dq = (producers[v] for v in node.inputs)
     # conv keeps its window; gemm's transB is folded into the weight's [K, N] layout
     attrs = dict(node.attrs) if node.op == "conv" else {}
