@@ -70,10 +70,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlxa.sweep.cluster import import_dask
+    from mlxa.sweep.cluster import check_installed
 
     grid = None if args.report else parse_grid(args)
-    import_dask()
+    check_installed(cluster=not (args.report or args.dry_run))
     out = ensure_writable_dir(args.out)
     store_path = Path(args.store) if args.store else out / "sweep.duckdb"
     if args.report:

@@ -31,11 +31,14 @@ class Connected:
     workers: int
 
 
-def import_dask() -> None:
-    """UserInputError without the sweep extra; before anything else is done."""
+def check_installed(cluster: bool) -> None:
+    """UserInputError without the sweep extra (duckdb for the store; dask[distributed] too to
+    run cells); before anything else is done."""
     try:
-        import distributed  # noqa: F401
         import duckdb  # noqa: F401
+
+        if cluster:
+            import distributed  # noqa: F401
     except ImportError:
         raise UserInputError("mlxa sweep needs dask[distributed] and duckdb: "
                              "pip install 'mlxa[sweep]'") from None
