@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from mlxa.ops import memory
+
 BLOCK_ELEMENTS = 32768  # 128 KiB of f32: a block, three temporaries and its input fit a 1 MiB L2;
 # measured on a 2-core EPYC at 64 MiB: 1.15x the rate of 16384 (fewer ufunc calls per byte)
 
@@ -74,14 +76,47 @@ def bind_blocks(steps: Sequence[tuple[Any, tuple[int, ...], Any]], ins: Sequence
         assert workspace is not None, "an elementwise op with temporaries needs a workspace"
         nbytes = n_tmp * block_elements_of(out.shape) * out.itemsize
         scratch = workspace[:nbytes].view(out.dtype)
+    blocks = list(iter_blocks(ins, out, n_tmp, scratch))
+    fills, tiled = broadcast_tiles(blocks)
     calls = []
-    for args, o, tmps in iter_blocks(ins, out, n_tmp, scratch):
+    for args, o, tmps in blocks:
+        args = tuple(tiled[k][:len(o)] if k in tiled else a for k, a in enumerate(args))
         for op, operands, attrs in steps:
             calls.append((op.ew, tuple(o if k < 0 else args[k] for k in operands), o, tmps,
                           attrs))
 
     def run() -> None:
+        for tile, source in fills:
+            np.copyto(tile, source)
         for ew, a, o, t, at in calls:
             ew(a, o, t, at)
 
     return run
+
+
+TILE_MIN_BLOCKS = 8  # below this, filling the tile costs more than it saves
+TILE_MIN_ELEMENTS = 64  # smaller operands (scalars) are fast as they are
+
+
+def broadcast_tiles(blocks: Sequence[tuple[tuple[np.ndarray, ...], np.ndarray, Any]]
+                    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[int, np.ndarray]]:
+    """numpy's ufunc loop over an operand broadcast along the blocked axis (a bias (C,) against
+    rows of C) runs about 1.4x slower than over a contiguous one: it walks the rows one inner
+    loop at a time. When there are many blocks, such an operand is copied once per call into a
+    tile of the first block's shape, made here at bind time, and every block reads the tile.
+    Returns (tile, operand) pairs to fill at each call and operand index -> tile. Blocks are
+    sliced along axis 0 only when every axis before the blocked one is 1 (iter_blocks), so a
+    shorter last block reads the tile's leading rows."""
+    if len(blocks) < TILE_MIN_BLOCKS:
+        return [], {}
+    args, o, _ = blocks[0]
+    if o.ndim < 2 or o.shape[0] < 2:
+        return [], {}
+    fills, tiled = [], {}
+    for k, a in enumerate(args):
+        # only operands passed whole (size 1 along the blocked axis): the same for every block
+        if (a.shape[0] == 1 and a.size >= TILE_MIN_ELEMENTS and a.dtype == o.dtype):
+            tile = memory.empty(o.shape, o.dtype)
+            fills.append((tile, a))
+            tiled[k] = tile
+    return fills, tiled
