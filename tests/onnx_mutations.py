@@ -409,6 +409,9 @@ HOSTILE: dict[str, tuple[Builder, str]] = {
     "external_fifo_escape": (_fifo, "outside the model's folder"),
     "external_symlink": (lambda f: _linked(f, "symbolic"), "symbolic link"),
     "external_hardlink": (lambda f: _linked(f, "hard"), "hard links"),
+    "duplicate_node_names": (_saved(lambda: make_model(
+        [node("Relu", ["x"], ["a"]), node("Relu", ["a"], ["y"])], [vinfo("x", [4])],
+        [vinfo("y", [4])])), "two nodes are named"),
     # wrong answers
     "gather_out_of_range": (_saved(lambda: one_op(
         "Gather", [4], {"i": np.array([7], I64)}, ["x", "i"], axis=0)), "out of range"),

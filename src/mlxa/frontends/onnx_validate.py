@@ -72,7 +72,8 @@ def _check_versions(model: Any, label: str) -> None:
 
 def _check_names(graph: Any, ir_version: int, label: str) -> None:
     """Every value defined once (SSA); in IR 3, every initializer also a graph input; every
-    declared tensor type with an element type, and a graph output's with a shape."""
+    declared tensor type with an element type, and a graph output's with a shape; node names
+    unique."""
     inputs = {vi.name for vi in graph.input}
     initializers: set[str] = set()
     for t in graph.initializer:
@@ -94,7 +95,12 @@ def _check_names(graph: Any, ir_version: int, label: str) -> None:
                 "shape"):
             raise UserInputError(f"{label}: graph output {vi.name!r} is declared a tensor "
                                  "without a shape (declare its dims, or no type at all)")
+    node_names: set[str] = set()
     for index, node in enumerate(graph.node):
+        if node.name and node.name in node_names:  # ONNX Runtime refuses this; the checker not
+            raise UserInputError(f"{label}: {where(node, index)}: two nodes are named "
+                                 f"{text(node.name)!r}")
+        node_names.add(node.name)
         for name in node.output:
             if name and name in defined:
                 raise UserInputError(f"{label}: {where(node, index)} redefines {name!r}, which "
@@ -111,6 +117,8 @@ def _check_nodes(model: Any, label: str) -> None:
     for index, node in enumerate(model.graph.node):
         if node.domain not in ("", "ai.onnx"):
             continue  # refused as unsupported before this runs
+        if any(a.g.node for a in node.attribute if a.HasField("g")):
+            continue  # an If's branches read outer names: the whole-model check has the scope
         try:
             checker.check_node(node, ctx)
         except Exception as e:  # onnx's C++ raises several kinds on malformed nodes
