@@ -244,6 +244,6 @@ def _cumsum(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
             exclusive=int(attrs.get("exclusive", 0)), reverse=int(attrs.get("reverse", 0)))
 
 
-# The quantized ops' exporters register themselves into EXPORTERS (after `exports` exists).
-from mlxa.frontends import onnx_export_quant  # noqa: E402, F401
-from mlxa.frontends import onnx_export_layout  # noqa: E402, F401  (the layout ops' exporters)
+# The quantized ops' exporters register themselves into EXPORTERS (after `exports` exists), and
+# so do the layout ops' (nhwc, nchwc).
+from mlxa.frontends import onnx_export_layout, onnx_export_quant  # noqa: E402, F401

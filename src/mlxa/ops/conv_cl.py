@@ -91,18 +91,20 @@ def plan(x: tuple[int, ...], w: tuple[int, ...], layout: str, block: int, stride
     ha, wa = spatial_axes(layout)
     padded_item = tuple(win.padded_h if a == ha else win.padded_w if a == wa else s
                         for a, s in enumerate(item))
-    pad = [padded_item] if win.needs_padding else []
+    pad: list[tuple[int, ...]] = [padded_item] if win.needs_padding else []
     if depthwise:
         rows = max(1, min(win.out_h, BAND_NBYTES // (win.out_w * d.c * itemsize)))
-        band = (rows, win.out_w, d.c) if layout == "nhwc" else (d.c // block, rows, win.out_w,
-                                                                 block)
+        band: tuple[int, ...] = ((rows, win.out_w, d.c) if layout == "nhwc"
+                                 else (d.c // block, rows, win.out_w, block))
         return Plan("depthwise", win, rows, bool(pad), tuple(pad + [band]))
     if (layout == "nhwc" and w[:2] == (1, 1) and win.strides == (1, 1)
             and not win.needs_padding):
         return Plan("pointwise", win, win.out_h, False, ())
     k = w[0] * w[1] * w[2]
     rows = max(1, min(win.out_h, COL_BUFFER_NBYTES // (win.out_w * k * itemsize)))
-    shapes = [(rows * win.out_w, k)] + ([(rows * win.out_w, w[3])] if layout == "nchwc" else [])
+    shapes: list[tuple[int, ...]] = [(rows * win.out_w, k)]
+    if layout == "nchwc":
+        shapes.append((rows * win.out_w, w[3]))
     return Plan("im2col", win, rows, bool(pad), tuple(pad + shapes))
 
 
@@ -205,7 +207,7 @@ def _windows(src: np.ndarray, win: Window, layout: str, r0: int, rows: int) -> n
     if layout == "nhwc":
         hs, ws, cs = src.strides
         base = src[r0 * sh:]
-        shape = (rows, win.out_w, win.kh, win.kw, src.shape[2])
+        shape: tuple[int, ...] = (rows, win.out_w, win.kh, win.kw, src.shape[2])
         strides: tuple[int, ...] = (hs * sh, ws * sw, hs * dh, ws * dw, cs)
     else:
         bs, hs, ws, cs = src.strides

@@ -143,7 +143,7 @@ def _bn(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attrs: Att
     layout, block = check_layout(attrs)
     c = ins[1].shape[0]
     s, t = scratch([(c,), (c,)], x.dtype, workspace)
-    bn_affine(*ins[1:], attrs.get("epsilon", 1e-5), s, t)
+    bn_affine(ins[1], ins[2], ins[3], ins[4], attrs.get("epsilon", 1e-5), s, t)
     out = outs[0] if outs else memory.empty(x.shape, x.dtype)
     np.multiply(x, s.reshape(channel_shape(layout, c, block)), out=out)
     out += t.reshape(channel_shape(layout, c, block))

@@ -5,9 +5,11 @@ best round (the least disturbed), and the median beside it says how noisy the ru
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -40,12 +42,10 @@ def interleave(calls: Mapping[str, Callable[[], object]], budget_s: float, min_r
     return {k: Timing(min(v), float(np.median(v)), len(v)) for k, v in samples.items()}
 
 
-def blas_threads(threads: int) -> object:
+def blas_threads(threads: int) -> contextlib.AbstractContextManager[Any]:
     """A context limiting numpy's BLAS to `threads` (a no-op without threadpoolctl)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        import contextlib
-
         return contextlib.nullcontext()
     return threadpool_limits(limits=threads, user_api="blas")

@@ -64,13 +64,13 @@ def torch_conv_calls(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
     if pads[:2] != pads[2:]:
         return None
     torch.set_num_threads(threads)
-    kwargs = dict(stride=tuple(attrs.get("strides", (1, 1))), padding=pads[:2],
+    kwargs: dict[str, Any] = dict(stride=tuple(attrs.get("strides", (1, 1))), padding=pads[:2],
                   dilation=tuple(attrs.get("dilations", (1, 1))), groups=int(attrs.get("group", 1)))
-    bias = torch.from_numpy(b) if b is not None else None
-    calls = {}
+    bias = torch.from_numpy(b.copy()) if b is not None else None
+    calls: dict[str, Call] = {}
     for layout, fmt in (("nchw", torch.contiguous_format), ("nhwc", torch.channels_last)):
-        xt = torch.from_numpy(x).contiguous(memory_format=fmt)
-        wt = torch.from_numpy(w).contiguous(memory_format=fmt)
+        xt = torch.from_numpy(x.copy()).contiguous(memory_format=fmt)
+        wt = torch.from_numpy(w.copy()).contiguous(memory_format=fmt)
 
         def run(xt: Any = xt, wt: Any = wt) -> object:
             with torch.no_grad():

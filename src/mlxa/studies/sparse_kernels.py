@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -65,15 +66,15 @@ class BlockSparse:
         out = np.empty((n_out, x.shape[1]), np.float32)
         most = max((len(c) for c in self.columns), default=0)
         buf = np.empty((max(most, 1), x.shape[1]), np.float32)
-        steps = []
+        steps: list[Call] = []
         for b, (cols, w) in enumerate(zip(self.columns, self.packed)):
             dst = out[b * self.rows:b * self.rows + w.shape[0]]
             if len(cols) == 0:
-                steps.append(lambda dst=dst: dst.fill(0))
+                steps.append(partial(dst.fill, 0))
                 continue
             gathered = buf[:len(cols)]
-            steps.append(lambda c=cols, g=gathered: np.take(x, c, axis=0, out=g))
-            steps.append(lambda w=w, g=gathered, d=dst: np.matmul(w, g, out=d))
+            steps.append(partial(np.take, x, cols, axis=0, out=gathered))
+            steps.append(partial(np.matmul, w, gathered, out=dst))
 
         def run() -> np.ndarray:
             for step in steps:

@@ -214,10 +214,13 @@ def measure_break_even(shape: tuple[int, int, int], names: list[str],
     x = rng.standard_normal((k, n)).astype(np.float32)
     dense_times: list[float] = []
 
-    def ratio(pattern: str, make: Callable[[np.ndarray], Callable[[], object]]) -> Callable:
+    def ratio(pattern: str, make: Callable[[np.ndarray], Callable[[], object] | None]
+              ) -> Callable[[float], float]:
         def at(density: float) -> float:
             w = pruned_weight((o, k), density, pattern, rng)
-            t = interleave({"dense": dense_call(w, x), "sparse": make(w)}, budget_s, 3, 20)
+            sparse = make(w)
+            assert sparse is not None
+            t = interleave({"dense": dense_call(w, x), "sparse": sparse}, budget_s, 3, 20)
             dense_times.append(t["dense"].best_s)
             return t["sparse"].best_s / t["dense"].best_s
         return at
@@ -253,7 +256,7 @@ def run_study(config: Config, progress: Progress = None) -> SparsityResult:
     meta = run_meta()
     info = {"cpu": meta.cpu, "date": meta.date, "command": meta.command,
             "load_average": f"{meta.load_average}", "cpu_count": str(meta.cpu_count)}
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if meta.load_average is not None and meta.load_average > 0.5 * meta.cpu_count:
         warnings = (f"the machine was busy (load average {meta.load_average:.1f} on "
                     f"{meta.cpu_count} CPUs): times are the best of interleaved rounds",)
