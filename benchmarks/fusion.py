@@ -53,11 +53,11 @@ def main() -> int:
         if mlxa is not None and chain.name in ("low", "medium"):
             frac = last.copy_fraction(mlxa)
             others = [c for c in last.cells if c.kind == "jit" and c.backend != "mlxa"]
-            ahead = all(mlxa.time.median_s <= c.time.median_s for c in others)
+            ahead = [c.backend for c in others if mlxa.time.median_s <= c.time.median_s]
+            behind = [c.backend for c in others if c.backend not in ahead]
             print(f"  check at {format_nbytes(last.x_nbytes)}: mlxa at {frac:.0%} of copy "
-                  f"({'meets' if frac >= TARGET else 'misses'} {TARGET:.0%}); "
-                  f"{'ahead of' if ahead else 'not ahead of'} "
-                  f"{', '.join(c.backend for c in others) or 'no other JIT'}")
+                  f"({'meets' if frac >= TARGET else 'misses'} {TARGET:.0%}); ahead of "
+                  f"{', '.join(ahead) or 'none'}; behind {', '.join(behind) or 'none'}")
     for s in skipped:
         print(f"skipped {s.backend} ({s.chain}): {s.note}")
     return 0
