@@ -35,7 +35,9 @@ def fusion_png(result: FusionResult, ceilings: Ceilings) -> bytes:
                            linewidths=0.3,
                            label=f"{backend} ({cell.kind})" if s is chain.sizes[-1] else None)
         ax.set_title(f"{chain.name}: {chain.label}", fontsize=10)
-        ax.legend(fontsize=6, loc="lower right", markerscale=0.4)
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=7, markerscale=0.4,
+               bbox_to_anchor=(0.5, -0.12))
     fig.suptitle("Eager (red) vs JIT (green) on this machine's roofline; marker size = working "
                  "set", fontsize=10)
     return png_bytes(fig)
