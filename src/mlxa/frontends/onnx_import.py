@@ -21,6 +21,7 @@ import numpy as np
 
 from mlxa.budget import check_fits
 from mlxa.errors import MlxaError, UnsupportedOpError, UserInputError
+from mlxa.frontends import onnx_control, onnx_ml
 from mlxa.frontends.onnx_context import ImportContext, Missing, OnnxNode, Operand
 from mlxa.frontends.onnx_ops import CONVERTERS
 from mlxa.frontends.onnx_tensors import (
@@ -72,7 +73,8 @@ def _load(model: Any, folder: Path | None, label: str,
     unsupported = unsupported_ops(model.graph)
     if unsupported:
         raise UnsupportedOpError(f"{label}: {len(unsupported)} unsupported op(s): "
-                                 + ", ".join(unsupported))
+                                 + ", ".join(unsupported) + onnx_control.refusal_note(unsupported)
+                                 + onnx_ml.refusal_note(unsupported))
     inline_external_data(model, folder, label)
     check_model(model, label)
     model = _checked_opset(model, label)
@@ -91,11 +93,21 @@ def unsupported_ops(graph: Any) -> list[str]:
     """'OpType (node name)' for every node whose op the importer cannot convert."""
     found = []
     for index, node in enumerate(graph.node):
-        if node.domain not in DOMAINS:
+        if node.domain not in DOMAINS + (onnx_ml.ML_DOMAIN,):
             found.append(f"{text(node.domain)}.{where(node, index)}")
-        elif node.op_type not in CONVERTERS:
-            found.append(where(node, index))
+        elif not _supported(node):
+            prefix = f"{onnx_ml.ML_DOMAIN}." if node.domain == onnx_ml.ML_DOMAIN else ""
+            found.append(prefix + where(node, index))
     return found
+
+
+def _supported(node: Any) -> bool:
+    return node.op_type in _converters(node)
+
+
+def _converters(node: Any) -> dict[str, Any]:
+    """The converter table of a node's domain: the default one or ai.onnx.ml."""
+    return onnx_ml.ML_CONVERTERS if node.domain == onnx_ml.ML_DOMAIN else CONVERTERS
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -212,6 +224,12 @@ def _input_type(vi: Any, given: tuple[int, ...] | None,
     return given, dtype
 
 
+def _zipmapped(graph: Any, vi: Any) -> bool:
+    """A sequence-of-maps output that a ZipMap makes: the importer keeps ZipMap's tensor."""
+    return vi.type.WhichOneof("value") == "sequence_type" and any(
+        n.op_type == "ZipMap" and vi.name in n.output for n in graph.node)
+
+
 def _check_output(vi: Any, value: Value, label: str) -> None:
     """The declared type of a graph output, where given, must be the one computed."""
     dtype, dims = _declared(vi, "output", label)
@@ -239,7 +257,12 @@ def _convert(ctx: ImportContext, node: Any, index: int, env: dict[str, Operand |
         inputs.append(value)
     onnx_node = OnnxNode(node.op_type, named, inputs, _attributes(node, folder, label),
                          list(node.output), printable(node.name))  # names reach reports
-    outputs = ctx.convert(CONVERTERS[node.op_type], onnx_node)
+    if node.op_type == "If" and node.domain in DOMAINS:  # its taken branch converts here
+        outputs = onnx_control.fold_if(
+            ctx, onnx_node, env, lambda sub, i: _convert(ctx, sub, i, env, folder, label),
+            lambda t: read_tensor(t, folder, label), _supported)
+    else:
+        outputs = ctx.convert(_converters(node)[node.op_type], onnx_node)
     for name, value in zip(node.output, outputs):
         if name and value is not None:
             env[name] = value
@@ -252,7 +275,9 @@ def _attributes(node: Any, folder: Path | None, label: str) -> dict[str, Any]:
     for a in node.attribute:
         if a.type == AttributeProto.TENSOR:
             attrs[a.name] = read_tensor(a.t, folder, label)
-        elif a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
+        elif a.type == AttributeProto.GRAPH:
+            attrs[a.name] = a.g  # an If's branch (onnx_control); other subgraph ops are refused
+        elif a.type == AttributeProto.GRAPHS:
             attrs[a.name] = None  # subgraphs: their ops are refused as unsupported
         else:
             value = helper.get_attribute_value(a)
@@ -276,7 +301,8 @@ def _outputs(ctx: ImportContext, graph: Any, env: dict[str, Operand | Missing],
             raise UserInputError(f"{label}: graph output {vi.name!r} is the {found.what}, "
                                  "which is not supported")
         value = ctx.value(found)
-        _check_output(vi, value, label)
+        if not _zipmapped(graph, vi):
+            _check_output(vi, value, label)
         if value in graph_inputs or value in taken or isinstance(found, np.ndarray):
             value = ctx.builder.op("identity", value)
         outputs.append(value)
