@@ -122,8 +122,9 @@ def test_layout_study_runs_and_renders(tmp_path) -> None:
 
     result = run_study(Config(("resnet18",), image=32, conv_budget_s=0.001, backends=("mlxa",)))
     (model,) = result.models
-    assert len(model.convs) == 20 and all(set(r.mlxa_ms) == {"nchw", "nhwc", "nchwc"}
-                                          for r in model.convs)
+    assert len(model.convs) == 20
+    assert all(set(r.mlxa_ms) == {"nchw", "nhwc", "nchwc", "nhwc_relayout", "nchwc_relayout"}
+               for r in model.convs)
     assert [t.relayouts for t in model.transposes] == [0, 1, 1]
     assert 0.0 <= model.agreement_strict <= model.agreement <= 1.0
     assert load_json(json.loads(render_json(result))) == result

@@ -47,7 +47,22 @@ def _model_text(m: ModelLayouts, block: int) -> list[str]:
     for t in m.transposes:
         lines.append(f"  {t.layout:6} {t.model_ms:9.2f} ms  relayouts {t.relayouts}  "
                      f"{t.relayout_ms:7.3f} ms = {100 * t.share:5.2f}% of node time")
-    lines += _summary(m)
+    lines += _summary(m) + _alone(m)
+    return lines
+
+
+def _alone(m: ModelLayouts) -> list[str]:
+    """What a relayout in and out of every conv would cost, against the conv time."""
+    lines = []
+    for runtime, layout in (("mlxa", "nhwc"), ("mlxa", "nchwc"), ("torch", "nhwc")):
+        tables = [getattr(r, f"{runtime}_ms") for r in m.convs]
+        tables = [t for t in tables if f"{layout}_relayout" in t]
+        if tables:
+            relayout = sum(t[f"{layout}_relayout"] for t in tables)
+            convs = sum(t[layout] for t in tables)
+            lines.append(f"  {runtime:5} {layout}: a relayout in and out of every conv would "
+                         f"add {relayout:.1f} ms = {100 * relayout / convs:.0f}% of the {layout} "
+                         f"convs' {convs:.1f} ms")
     return lines
 
 

@@ -114,7 +114,7 @@ def innermost(x: tuple[int, ...], block: int) -> dict[str, int]:
 
 
 def _verdict(ms: dict[str, float], predicted: str) -> tuple[str, tuple[str, ...], bool, bool]:
-    best = min(ms, key=lambda k: ms[k])
+    best = min(LAYOUTS, key=lambda k: ms[k])
     tied = tuple(k for k in LAYOUTS if ms[k] <= ms[best] * (1 + TIE_FRACTION))
     return best, tied, predicted in tied, predicted == best
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from mlxa.ir.builder import GraphBuilder
 from mlxa.ops import get_op
+from mlxa.ops.bound import sequence
 from mlxa.passes.layout import convert_layout
 
 Call = Callable[[], object]
@@ -24,7 +25,8 @@ Call = Callable[[], object]
 def mlxa_conv_calls(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
                     attrs: Mapping[str, Any], block: int) -> dict[str, Call]:
     """Bound calls of the conv in nchw, nhwc and nchwc: the input already in each layout and
-    every buffer made, as the compiled executor runs it."""
+    every buffer made, as the compiled executor runs it; and, as `<layout>_relayout`, the two
+    relayouts (in and out) the conv would need were it converted alone."""
     builder = GraphBuilder("conv")
     xv = builder.input(x.shape)
     ins = [xv, builder.param(w)] + ([builder.param(b)] if b is not None else [])
@@ -34,6 +36,7 @@ def mlxa_conv_calls(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
         g = convert_layout(graph, layout, block)
         env: dict[Any, np.ndarray] = {xv: x, **g.params}
         call: Call | None = None
+        relayouts: list[Call] = []
         for node in g.nodes:
             op = get_op(node.op)
             args = [env[v] for v in node.inputs]
@@ -46,15 +49,20 @@ def mlxa_conv_calls(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
             env.update(zip(node.outputs, outs))
             if node.op in ("conv", "conv_cl"):
                 call = bound
+            else:
+                relayouts.append(bound)
         assert call is not None
         calls[layout] = call
+        if relayouts:
+            calls[f"{layout}_relayout"] = sequence(relayouts)
     return calls
 
 
 def torch_conv_calls(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
                      attrs: Mapping[str, Any], threads: int) -> dict[str, Call] | None:
-    """torch's conv2d on a contiguous (nchw) and a channels_last (nhwc) input and weight; None
-    without torch or with asymmetric padding."""
+    """torch's conv2d on a contiguous (nchw) and a channels_last (nhwc) input and weight, and
+    `nhwc_relayout`: the input made channels_last and the output made contiguous again (what
+    the conv alone would cost to convert); None without torch or with asymmetric padding."""
     try:
         import torch
         import torch.nn.functional as F
@@ -76,6 +84,10 @@ def torch_conv_calls(x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
             with torch.no_grad():
                 return F.conv2d(xt, wt, bias, **kwargs)
         calls[layout] = run
+    x_plain = torch.from_numpy(x.copy())
+    y_last = calls["nhwc"]()
+    calls["nhwc_relayout"] = lambda: (x_plain.contiguous(memory_format=torch.channels_last),
+                                      y_last.contiguous())  # type: ignore[attr-defined]
     return calls
 
 
