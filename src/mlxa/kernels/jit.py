@@ -75,11 +75,11 @@ def bind_layer_norm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs
                    outs[0].reshape(-1, cols), float(attrs.get("epsilon", 1e-5)))
 
 
-@register_kernel("softmax", name="softmax_online", technique="numba",
+@register_kernel("softmax", name="softmax_1pass", technique="numba",
                  applies=lambda s: _last_axis(s) and s.epilogue is None, requires=("numba",))
 def bind_softmax(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
                  workspace: np.ndarray | None) -> Step:
-    """Softmax over the last axis: max and sum in one read (online), one write."""
+    """Softmax over the last axis: one read of each row; the exponentials by a vectorised polynomial."""
     cols = ins[0].shape[-1]
     return partial(_loops().softmax, ins[0].reshape(-1, cols), outs[0].reshape(-1, cols))
 

@@ -15,36 +15,43 @@ import numpy as np
 LOG2E = np.float32(1.4426950408889634)
 LN2_HI = np.float32(0.693359375)  # ln 2 in two parts: n * LN2_HI is exact for |n| < 2^9
 LN2_LO = np.float32(-2.12194440e-4)
-CHUNK = 256  # elements per pass of the vectorised exp
 
 
-@numba.njit(cache=True, fastmath=False, boundscheck=False)
+@numba.njit(cache=True, boundscheck=False)
 def depthwise(x, w, b, out, sh, sw, pt, pl, lo, hi):  # pragma: no cover - compiled
     """out[n, c] = clamp(sum_ij w[c, 0, i, j] * x[n, c, oy*sh - pt + i, ox*sw - pl + j] + b[c],
-    lo, hi), zero padding; accumulated in the output row, the window's columns clipped to the
-    image once per (row, tap) so the inner loop has no branch."""
+    lo, hi), zero padding. Per output row: a row accumulator (its own buffer, so the compiler
+    sees no aliasing), the window's columns clipped to the image once per (row, tap) so the
+    inner loop has no branch; stride 1 reads a contiguous run, which vectorises."""
     nb, ch, hgt, wid = x.shape
     kh, kw = w.shape[2], w.shape[3]
     oh, ow = out.shape[2], out.shape[3]
+    acc = np.empty(ow, np.float32)
     for n in range(nb):
         for c in range(ch):
             for oy in range(oh):
-                row = out[n, c, oy]
-                row[:] = b[c]
+                acc[:] = b[c]
                 for i in range(kh):
                     iy = oy * sh - pt + i
                     if iy < 0 or iy >= hgt:
                         continue
-                    src = x[n, c, iy]
                     for j in range(kw):
                         off = j - pl
                         first = max(0, (-off + sw - 1) // sw)
                         last = min(ow, (wid - off + sw - 1) // sw)
+                        if last <= first:
+                            continue
                         wv = w[c, 0, i, j]
-                        for ox in range(first, last):
-                            row[ox] += wv * src[ox * sw + off]
+                        a = acc[first:last]  # 0-based slices: the loop index is provably
+                        src = x[n, c, iy, first * sw + off:]  # >= 0, so no wraparound branch
+                        if sw == 1:
+                            for k in range(last - first):
+                                a[k] += wv * src[k]
+                        else:
+                            for k in range(last - first):
+                                a[k] += wv * src[k * sw]
                 for ox in range(ow):
-                    row[ox] = min(max(row[ox], lo), hi)
+                    out[n, c, oy, ox] = min(max(acc[ox], lo), hi)
 
 
 @numba.njit(cache=True, boundscheck=False)
@@ -70,65 +77,70 @@ def layer_norm(x, scale, bias, out, eps):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, boundscheck=False)
 def softmax(x, out):  # pragma: no cover - compiled
-    """Rows of x (R, C): max and sum of exponentials in one read (the running sum rescaled
-    when the max grows: the online softmax), then one write of exp(x - max) / sum."""
+    """Rows of x (R, C), each read from memory once: its max, then e^(x - max) by the
+    vectorised polynomial exp (written to the output row and summed in float64), then the
+    output row scaled by 1/sum while it is still in L1."""
     rows, cols = x.shape
+    bits = np.empty(cols, np.int32)
+    scale = bits.view(np.float32)
     for r in range(rows):
-        m = -np.inf
+        m = x[r, 0]
+        for j in range(cols):
+            m = max(m, x[r, j])
+        o = out[r]
+        for j in range(cols):
+            t = max(x[r, j] - m, np.float32(-87.0))
+            n = np.floor(t * LOG2E + np.float32(0.5))
+            q = t - n * LN2_HI - n * LN2_LO
+            p = np.float32(1.0 / 720.0)
+            p = p * q + np.float32(1.0 / 120.0)
+            p = p * q + np.float32(1.0 / 24.0)
+            p = p * q + np.float32(1.0 / 6.0)
+            p = p * q + np.float32(0.5)
+            p = p * q + np.float32(1.0)
+            o[j] = p * q + np.float32(1.0)
+            bits[j] = (np.int32(n) + np.int32(127)) << 23
         s = 0.0
         for j in range(cols):
-            v = np.float64(x[r, j])
-            if v > m:
-                s = s * np.exp(m - v) + 1.0
-                m = v
-            else:
-                s += np.exp(v - m)
-        inv = 1.0 / s
+            o[j] *= scale[j]
+            s += o[j]
+        inv = np.float32(1.0 / s)
         for j in range(cols):
-            out[r, j] = np.float32(np.exp(np.float64(x[r, j]) - m) * inv)
-
-
-@numba.njit(cache=True, boundscheck=False)
-def _exp(v, out, bits):  # pragma: no cover - compiled
-    """out = e^v for a chunk; `bits` is int32 scratch whose float32 view holds 2^n."""
-    k = v.shape[0]
-    scale = bits.view(np.float32)
-    for i in range(k):
-        t = min(max(v[i], np.float32(-87.0)), np.float32(88.0))
-        n = np.floor(t * LOG2E + np.float32(0.5))
-        r = t - n * LN2_HI - n * LN2_LO
-        p = np.float32(1.0 / 720.0)
-        p = p * r + np.float32(1.0 / 120.0)
-        p = p * r + np.float32(1.0 / 24.0)
-        p = p * r + np.float32(1.0 / 6.0)
-        p = p * r + np.float32(0.5)
-        p = p * r + np.float32(1.0)
-        out[i] = p * r + np.float32(1.0)
-        bits[i] = (np.int32(n) + np.int32(127)) << 23
-    for i in range(k):
-        out[i] *= scale[i]
+            o[j] *= inv
 
 
 @numba.njit(cache=True, boundscheck=False)
 def bias_gelu(x, b, out):  # pragma: no cover - compiled
     """out = gelu_tanh(x + b) over rows of (R, C), b (C,): gelu(u) = 0.5 u (1 + tanh z) =
-    u / (1 + e^(-2z)), z = sqrt(2/pi) (u + 0.044715 u^3), with the vectorised exp."""
+    u / (1 + e^(-2z)), z = sqrt(2/pi) (u + 0.044715 u^3). Per row, a first loop writes u, the
+    polynomial of e^r and the exponent bits of 2^n into row buffers; a second scales and
+    divides. Both loops vectorise; the row buffers are made once per call (a view per call of
+    a helper, or a buffer per chunk, costs microseconds each in Numba's runtime)."""
     rows, cols = x.shape
-    c0 = np.float32(0.7978845608028654)
+    c0 = np.float32(-2.0 * 0.7978845608028654)
     c1 = np.float32(0.044715)
-    u = np.empty(CHUNK, np.float32)
-    e = np.empty(CHUNK, np.float32)
-    bits = np.empty(CHUNK, np.int32)
+    u = np.empty(cols, np.float32)
+    e = np.empty(cols, np.float32)
+    bits = np.empty(cols, np.int32)
+    scale = bits.view(np.float32)
     for r in range(rows):
-        for j0 in range(0, cols, CHUNK):
-            k = min(CHUNK, cols - j0)
-            for i in range(k):
-                ui = x[r, j0 + i] + b[j0 + i]
-                u[i] = ui
-                e[i] = np.float32(-2.0) * c0 * (ui + c1 * ui * ui * ui)
-            _exp(e[:k], e[:k], bits[:k])
-            for i in range(k):
-                out[r, j0 + i] = u[i] / (np.float32(1.0) + e[i])
+        for j in range(cols):
+            uj = x[r, j] + b[j]
+            u[j] = uj
+            t = c0 * (uj + c1 * uj * uj * uj)
+            t = min(max(t, np.float32(-87.0)), np.float32(88.0))
+            n = np.floor(t * LOG2E + np.float32(0.5))
+            q = t - n * LN2_HI - n * LN2_LO
+            p = np.float32(1.0 / 720.0)
+            p = p * q + np.float32(1.0 / 120.0)
+            p = p * q + np.float32(1.0 / 24.0)
+            p = p * q + np.float32(1.0 / 6.0)
+            p = p * q + np.float32(0.5)
+            p = p * q + np.float32(1.0)
+            e[j] = p * q + np.float32(1.0)
+            bits[j] = (np.int32(n) + np.int32(127)) << 23
+        for j in range(cols):
+            out[r, j] = u[j] / (np.float32(1.0) + e[j] * scale[j])
 
 
 @numba.njit(cache=True, boundscheck=False)

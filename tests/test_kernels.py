@@ -1,0 +1,207 @@
+"""Custom kernels (mlxa.kernels): the registry binds a kernel only where its predicate holds and
+its library is installed, the oracle passes with every kernel on, each shipped kernel matches
+the float64 reference within the oracle's bound on its case study and on odd geometries, and
+every configuration of the ablation compiles and passes."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import partial
+
+import numpy as np
+import pytest
+from cli_helpers import assert_one_line_error, run_cli
+
+from mlxa.compiler import CompileOptions
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import Graph
+from mlxa.kernels import library  # noqa: F401
+from mlxa.kernels.plan import plan_kernels
+from mlxa.kernels.registry import KERNELS, Site, register_kernel
+from mlxa.oracle import check
+from mlxa.runtime.compiled import compile_model
+from mlxa.runtime.eager import EagerModel
+
+RNG = np.random.default_rng(12)
+HAS_NUMBA = importlib.util.find_spec("numba") is not None
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+ALL = CompileOptions(kernels=("all",))
+
+
+def f32(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def passes(graph: Graph, inputs: list[np.ndarray], options: CompileOptions = ALL) -> bool:
+    want = tuple(np.array(a) for a in EagerModel(graph)(*inputs))
+    return check(graph, inputs, want, compile_model(graph, options)(*inputs)).passed
+
+
+def chosen(graph: Graph, options: CompileOptions = ALL) -> list[str]:
+    m = compile_model(graph, options)
+    return [c.kernel.name for _, c in sorted(m.kernel_plan.choices.items())]
+
+
+# -- the registration API -------------------------------------------------------------------------
+
+@pytest.fixture
+def doubling_relu(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A toy relu kernel for rows of 8, counting its calls; removed after the test."""
+    calls: list[int] = []
+    monkeypatch.setattr("mlxa.kernels.registry.KERNELS", dict(KERNELS))
+
+    def run(x: np.ndarray, out: np.ndarray) -> None:
+        calls.append(1)
+        np.maximum(x, 0, out=out)
+
+    def bind(ins, outs, attrs, workspace):  # type: ignore[no-untyped-def]
+        return partial(run, ins[0], outs[0])
+
+    register_kernel("relu", name="toy_relu", technique="numba",
+                    applies=lambda s: s.ins[0].shape[-1] == 8)(bind)
+    return calls
+
+
+def two_relus() -> tuple[Graph, list[np.ndarray]]:
+    g = GraphBuilder("two")
+    a, b = g.input((3, 8)), g.input((3, 5))
+    return g.build(g.op("relu", a), g.op("relu", b)), [f32(3, 8), f32(3, 5)]
+
+
+def test_a_kernel_binds_only_where_its_predicate_holds(doubling_relu: list[int]) -> None:
+    graph, inputs = two_relus()
+    m = compile_model(graph, CompileOptions(kernels=("toy_relu",)))
+    assert [c.kernel.name for c in m.kernel_plan.choices.values()] == ["toy_relu"]
+    assert m.kernel_plan.describe(m.program.graph) == ["%0 relu -> toy_relu"]
+    assert passes(graph, inputs, CompileOptions(kernels=("toy_relu",)))
+    assert doubling_relu  # it ran
+
+
+def test_kernels_are_off_unless_selected(doubling_relu: list[int]) -> None:
+    graph, inputs = two_relus()
+    assert chosen(graph, CompileOptions()) == []
+    assert chosen(graph, CompileOptions(kernels=("epilogue",))) == []
+    assert chosen(graph, CompileOptions(kernels=("numba",))) == ["toy_relu"]
+
+
+def test_registration_refuses_duplicates_and_unknown_techniques() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        register_kernel("conv", name="conv_act", technique="epilogue",
+                        applies=lambda s: True)(lambda *a: None)
+    with pytest.raises(ValueError, match="technique"):
+        register_kernel("conv", name="x", technique="magic", applies=lambda s: True)
+
+
+def conv_relu6(depthwise: bool, **attrs: object) -> tuple[Graph, list[np.ndarray]]:
+    g = GraphBuilder("cr")
+    x = g.input((2, 6, 9, 9))
+    w = f32(6, 1, 3, 3) if depthwise else f32(4, 6, 3, 3)
+    y = g.op("conv", x, g.param(w), g.param(f32(w.shape[0])), pads=(1, 1, 1, 1),
+             group=6 if depthwise else 1, **attrs)
+    return g.build(g.op("clip", y, min=0.0, max=6.0)), [f32(2, 6, 9, 9) * 3]
+
+
+def test_without_numba_everything_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("numba", "torch") else real(name, *a))
+    graph, inputs = conv_relu6(depthwise=True)
+    assert chosen(graph) == ["conv_act"]  # the numpy epilogue: no library needed
+    assert passes(graph, inputs)
+    assert plan_kernels(graph, ("numba", "prepack")).choices == {}
+
+
+def test_an_epilogue_is_absorbed_only_in_place() -> None:
+    graph, inputs = conv_relu6(depthwise=False)
+    m = compile_model(graph, CompileOptions(kernels=("epilogue",)))
+    assert m.kernel_plan.describe(m.program.graph) == ["%0 conv -> conv_act (+ clip %1)"]
+    assert len(m.calls) == 1
+    assert chosen(graph, CompileOptions(kernels=("epilogue",), inplace=False)) == []
+    assert passes(graph, inputs, CompileOptions(kernels=("epilogue",)))
+
+
+def test_an_output_of_the_graph_is_never_absorbed() -> None:
+    g = GraphBuilder("both")
+    x = g.input((1, 4, 5, 5))
+    y = g.op("conv", x, g.param(f32(4, 4, 1, 1)))
+    graph = g.build(y, g.op("relu", y))
+    assert chosen(graph, CompileOptions(kernels=("epilogue",))) == []
+
+
+# -- each kernel against the float64 reference -----------------------------------------------------
+
+@pytest.mark.parametrize("case", ["depthwise_relu6", "depthwise_s2_relu6", "conv3x3_relu",
+                                  "conv1x1_relu6", "bias_gelu", "layer_norm", "softmax"])
+def test_case_studies_pass_the_oracle_with_their_kernel(case: str) -> None:
+    from mlxa.studies.kernels import CASES
+
+    graph, inputs = CASES[case].build(np.random.default_rng(0))
+    names = chosen(graph)
+    needs_numba = case.startswith("depthwise") or case in ("bias_gelu", "layer_norm", "softmax")
+    if needs_numba and not HAS_NUMBA:
+        assert not set(names) & {k.name for k in KERNELS.values() if k.technique == "numba"}
+    else:
+        assert names, f"no kernel chose {case}"
+    assert passes(graph, inputs)
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'mlxa[kernels]')")
+@pytest.mark.parametrize("shape,kernel,attrs", [
+    ((1, 5, 7, 11), (5, 1, 3, 3), {"strides": (2, 2), "pads": (1, 0, 1, 2)}),
+    ((2, 3, 8, 8), (3, 1, 5, 5), {"strides": (1, 1), "pads": (2, 2, 2, 2)}),
+    ((1, 4, 6, 6), (4, 1, 3, 3), {"strides": (1, 2), "pads": (0, 0, 0, 0)}),
+])
+def test_depthwise_kernel_on_odd_geometries(shape: tuple[int, ...], kernel: tuple[int, ...],
+                                            attrs: dict) -> None:
+    g = GraphBuilder("dw")
+    x = g.input(shape)
+    y = g.op("conv", x, g.param(f32(*kernel)), group=shape[1], **attrs)
+    graph = g.build(g.op("relu", y))
+    assert chosen(graph) == ["depthwise_act"]
+    assert passes(graph, [f32(*shape)])
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'mlxa[kernels]')")
+def test_vectorised_exp_holds_at_the_extremes() -> None:
+    g = GraphBuilder("gelu")
+    x = g.input((4, 64))
+    graph = g.build(g.op("gelu", g.op("add", x, g.param(f32(64))), approximate="tanh"))
+    big = np.linspace(-60, 60, 256, dtype=np.float32).reshape(4, 64)
+    assert chosen(graph) == ["bias_gelu_vexp"]
+    assert passes(graph, [big])
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+def test_prepacked_linear_matches_with_and_without_its_bias() -> None:
+    g = GraphBuilder("lin")
+    x = g.input((2, 3, 16))
+    y = g.op("add", g.op("matmul", x, g.param(f32(16, 8))), g.param(f32(8)))
+    z = g.op("gemm", g.op("reshape", y, shape=(6, 8)), g.param(f32(5, 8)), g.param(f32(5)),
+             transB=1)
+    graph = g.build(z)
+    assert chosen(graph) == ["linear_packed", "gemm_packed"]
+    assert passes(graph, [f32(2, 3, 16)])
+
+
+# -- the ablation's configurations ------------------------------------------------------------------
+
+@pytest.mark.parametrize("model", ["small_cnn", "transformer"])
+def test_every_ablation_configuration_compiles_and_passes(model: str) -> None:
+    from mlxa.models.zoo import build
+    from mlxa.studies.ablation import CONFIGS
+
+    graph = build(model, batch=2)
+    x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
+    for label, options in CONFIGS.items():
+        assert passes(graph, [x], options), label
+
+
+def test_cli_refuses_an_unknown_case_in_one_line() -> None:
+    assert_one_line_error(run_cli("kernels", "--case", "nope"), "unknown kernel case")
+    assert_one_line_error(run_cli("kernels", "--ablation", "--batch", "x"), "--batch")
+
+
+def test_cli_lists_kernels_and_cases() -> None:
+    proc = run_cli("kernels", "--list")
+    assert proc.returncode == 0, proc.stderr
+    assert "depthwise_act" in proc.stdout and "bias_gelu" in proc.stdout
