@@ -54,7 +54,8 @@ def main() -> int:
     for m in result.models:
         verdict = "meets" if m.agreement >= TARGET else "misses"
         print(f"{m.model}: prediction agrees on {100 * m.agreement:.0f}% of {len(m.convs)} convs "
-              f"(strictly fastest {100 * m.agreement_strict:.0f}%): {verdict} the "
+              f"(strictly fastest {100 * m.agreement_strict:.0f}%, on the {m.decisive} convs "
+              f"with a clear winner {100 * m.agreement_decisive:.0f}%): {verdict} the "
               f"{100 * TARGET:.0f}% target")
         print("\n".join(_ratios(m)))
     return 0

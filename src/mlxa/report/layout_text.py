@@ -28,7 +28,8 @@ def _ms(table: dict[str, float], key: str) -> str:
 def _model_text(m: ModelLayouts, block: int) -> list[str]:
     lines = [f"== {m.model} (batch {m.batch}, {m.image}x{m.image}): {len(m.convs)} convs; "
              f"prediction agrees on {100 * m.agreement:.0f}% "
-             f"(strictly fastest: {100 * m.agreement_strict:.0f}%)",
+             f"(strictly fastest: {100 * m.agreement_strict:.0f}%; on the {m.decisive} convs "
+             f"with a clear winner: {100 * m.agreement_decisive:.0f}%)",
              f"{'conv':28} {'x (nchw)':>17} {'w':>17} {'kernel':>9} | mlxa ms: "
              f"{'nchw':>7} {'nhwc':>7} {'nchwc':>7} | torch: {'nchw':>7} {'nhwc':>7} | "
              f"ort: {'nchw':>7} {'nchwc':>7} {'reord':>7} | inner%simd C/W | pred  meas"]

@@ -86,6 +86,10 @@ class ModelLayouts:
     transposes: tuple[TransposeRow, ...]
     agreement: float
     agreement_strict: float
+    # convs whose fastest layout beats the others by more than TIE_FRACTION, and the share of
+    # them where the prediction names it: agreement where the measurement is not noise-bound
+    decisive: int
+    agreement_decisive: float
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,10 @@ def _model(name: str, graph: Graph, config: Config, block: int, simd: int,
     transposes = _transposes(graph, config, block)
     agree = float(np.mean([r.agrees for r in rows])) if rows else 0.0
     strict = float(np.mean([r.agrees_strict for r in rows])) if rows else 0.0
-    return ModelLayouts(name, config.batch, config.image, tuple(rows), transposes, agree, strict)
+    decisive = [r for r in rows if len(r.tied) == 1]
+    on_decisive = float(np.mean([r.agrees for r in decisive])) if decisive else 0.0
+    return ModelLayouts(name, config.batch, config.image, tuple(rows), transposes, agree, strict,
+                        len(decisive), on_decisive)
 
 
 def _attrs_key(node: Node) -> tuple:
