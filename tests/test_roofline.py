@@ -12,7 +12,7 @@ from ceilings_fake import fake_ceilings, fake_clock
 from cli_helpers import assert_one_line_error, run_cli
 
 from mlxa.analysis.roofline import RooflineResult
-from mlxa.analysis.roofline_run import measure_roofline
+from mlxa.analysis.roofline_run import PeakProbe, measure_roofline
 from mlxa.compiler import compile_program
 from mlxa.machine.ceilings import roof_time_s
 from mlxa.models.zoo import build
@@ -30,7 +30,7 @@ def cnn():
 def result(cnn):
     graph, inputs = cnn
     return measure_roofline(graph, inputs, fake_ceilings(), {"name": "small_cnn"},
-                            budget_s=0.0, clock=fake_clock())
+                            budget_s=0.0, probe=PeakProbe(64), clock=fake_clock())
 
 
 def test_every_compiled_call_and_eager_node_has_a_row(cnn, result):
@@ -47,6 +47,8 @@ def test_every_compiled_call_and_eager_node_has_a_row(cnn, result):
 
 def test_rows_follow_the_roof_formula(result):
     ceilings = fake_ceilings()
+    peak = result.peak_flops_per_s  # the product timed in the same rounds
+    assert result.ceilings_peak_flops_per_s == ceilings.peak_flops_per_s
     for ex in result.executors:
         for r in ex.rows:
             w = r.work
@@ -55,11 +57,10 @@ def test_rows_follow_the_roof_formula(result):
                 continue
             assert w.intensity_flops_per_byte == pytest.approx(w.flops / w.moved_nbytes)
             bw = ceilings.bandwidth_at(w.working_set_nbytes)
-            predicted = roof_time_s(w.flops, w.moved_nbytes, ceilings.peak_flops_per_s, bw)
+            predicted = roof_time_s(w.flops, w.moved_nbytes, peak, bw)
             assert r.predicted_ms == pytest.approx(predicted * 1e3)
-            assert r.bound == ("compute" if w.flops / ceilings.peak_flops_per_s
-                               >= w.moved_nbytes / bw else "memory")
-            assert r.roof_flops_per_s <= ceilings.peak_flops_per_s * (1 + 1e-9)
+            assert r.bound == ("compute" if w.flops / peak >= w.moved_nbytes / bw else "memory")
+            assert r.roof_flops_per_s <= peak * (1 + 1e-9)
             assert r.hint
 
 

@@ -5,7 +5,9 @@ For each node (a fused group counts as one): FLOPs from the op table; bytes move
 read once and every output written once, plus its op scratch written then read (a conv's column
 buffer: 2 x scratch bytes); view ops move nothing and run nothing (compiled) or return a view
 (eager), so they get no roof. The roof takes the copy bandwidth at the node's working set (bytes
-moved, scratch once) and the measured FP32 peak (machine/ceilings.py):
+moved, scratch once) and the FP32 peak: by default a matrix product timed in the same rounds as the
+nodes, so the roof sees the load the nodes saw (the cached best-of peak, machine/ceilings.py, is
+reported beside it):
     predicted = max(FLOPs / peak, bytes / bandwidth(working set))
 efficiency = predicted / measured; a node is compute-bound when FLOPs / peak is the larger term.
 The fused elementwise kernels' block temporaries stay in cache by design and are not counted.
@@ -121,7 +123,8 @@ class RooflineResult:
     inputs: tuple[str, ...]
     ceilings_fingerprint: str
     ceilings_note: str
-    peak_flops_per_s: float
+    peak_flops_per_s: float  # the compute roof the rows use
+    ceilings_peak_flops_per_s: float  # the cached best-of peak (mlxa machine)
     int8_ops_per_s: float | None
     executors: tuple[ExecutorRoofline, ...]  # compiled first
     meta: dict[str, Any]
@@ -163,11 +166,12 @@ def eager_scratch_nbytes(node: Node) -> int:
                                node.attrs)
 
 
-def roofline_rows(works: Sequence[NodeWork], times: Sequence[Spread],
-                  ceilings: Ceilings) -> tuple[RooflineRow, ...]:
-    """One row per node: `times` are each node's seconds, in the order of `works`."""
+def roofline_rows(works: Sequence[NodeWork], times: Sequence[Spread], ceilings: Ceilings,
+                  peak_flops_per_s: float | None = None) -> tuple[RooflineRow, ...]:
+    """One row per node: `times` are each node's seconds, in the order of `works`; the compute
+    roof is `peak_flops_per_s` when given, else the ceilings' peak."""
     total_s = sum(t.median_s for t in times)
-    peak = ceilings.peak_flops_per_s
+    peak = peak_flops_per_s or ceilings.peak_flops_per_s
     rows = []
     for w, t in zip(works, times):
         bw = ceilings.bandwidth_at(w.working_set_nbytes)
@@ -180,12 +184,12 @@ def roofline_rows(works: Sequence[NodeWork], times: Sequence[Spread],
         rows.append(RooflineRow(w, t.median_s * 1e3, t.p10_s * 1e3, t.p90_s * 1e3,
                                 100.0 * t.median_s / total_s if total_s else 0.0, bw, roof,
                                 predicted * 1e3, bound,
-                                hint(w, bound, t.median_s, predicted, ceilings)))
+                                hint(w, bound, t.median_s, predicted, ceilings, peak)))
     return tuple(rows)
 
 
 def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
-         ceilings: Ceilings) -> str:
+         ceilings: Ceilings, peak_flops_per_s: float) -> str:
     """What would bring this node nearer its roof (or past it)."""
     if bound == "view":
         return "a view: no data moves"
@@ -197,7 +201,7 @@ def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
         return (f"{eff:.1f}x faster than its roof: the kernel does less work than the op table "
                 "counts (a Winograd conv multiplies less) or the ceiling was measured low")
     if bound == "compute":
-        int8 = ceilings.int8.ops_per_s / ceilings.peak_flops_per_s if ceilings.int8 else 0.0
+        int8 = ceilings.int8.ops_per_s / peak_flops_per_s if ceilings.int8 else 0.0
         more = f"; INT8 has {int8:.1f}x the FP32 peak here" if int8 > 1 else ""
         if eff < 0.5:
             return (f"compute-bound at {eff:.0%} of the FP32 peak: a better kernel path "

@@ -27,6 +27,27 @@ from mlxa.runtime.eager import EagerModel
 from mlxa.session import run_meta
 
 SUM_TOLERANCE_PCT = 15.0
+PEAK_N = 1024  # the matrix product timed in every round: 2 GFLOP, about 0.1 s on one core
+
+
+class PeakProbe:
+    """A float32 n x n matrix product that takes turns with the executors, so the compute roof
+    is measured under the same load as the nodes (an executor to profile/node_times.py)."""
+
+    def __init__(self, n: int = PEAK_N) -> None:
+        rng = np.random.default_rng(0)
+        self.a = rng.standard_normal((n, n), dtype=np.float32)
+        self.b = rng.standard_normal((n, n), dtype=np.float32)
+        self.c = np.empty((n, n), np.float32)
+        self.flops = 2 * n ** 3
+
+    def __call__(self, *inputs: np.ndarray) -> None:
+        np.matmul(self.a, self.b, out=self.c)
+
+    def time_nodes(self, *inputs: np.ndarray, clock: Callable[[], float]) -> list[float]:
+        t0 = clock()
+        self()
+        return [clock() - t0]
 
 
 def compiled_works(model: CompiledModel) -> list[NodeWork]:
@@ -41,8 +62,10 @@ def eager_works(model: EagerModel) -> list[NodeWork]:
 
 def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Ceilings,
                      info: dict[str, Any], ceilings_note: str = "", budget_s: float = 20.0,
-                     eager: bool = True,
+                     eager: bool = True, probe: PeakProbe | None = None,
                      clock: Callable[[], float] = time.perf_counter) -> RooflineResult:
+    """`probe`: the product timed in the same rounds (default PeakProbe()); its median rate is
+    the compute roof of the rows."""
     with np.errstate(all="ignore"):
         compiled = CompiledModel(compile_program(graph))
         executors: dict[str, Any] = {"compiled": compiled}
@@ -50,14 +73,16 @@ def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Cei
         if eager:
             executors["eager"] = EagerModel(graph)
             works["eager"] = eager_works(executors["eager"])
-        times = measure_node_times(executors, inputs, budget_s, clock=clock)
-    parts = tuple(_executor(key, works[key], times[key], ceilings) for key in executors)
+        probe = probe or PeakProbe()
+        times = measure_node_times({**executors, "peak": probe}, inputs, budget_s, clock=clock)
+    peak = probe.flops / times["peak"].end_to_end.median_s
+    parts = tuple(_executor(key, works[key], times[key], ceilings, peak) for key in executors)
     meta = run_meta()
     return RooflineResult(
         model=str(info.get("name", graph.name)), description=str(info.get("description", "")),
         inputs=tuple(str(v.type) for v in graph.inputs),
         ceilings_fingerprint=ceilings.fingerprint, ceilings_note=ceilings_note,
-        peak_flops_per_s=ceilings.peak_flops_per_s,
+        peak_flops_per_s=peak, ceilings_peak_flops_per_s=ceilings.peak_flops_per_s,
         int8_ops_per_s=ceilings.int8.ops_per_s if ceilings.int8 else None,
         executors=parts,
         meta={"cpu": meta.cpu, "cpu_count": meta.cpu_count, "date": meta.date,
@@ -66,10 +91,10 @@ def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Cei
         warnings=_warnings(parts, meta.load_average, meta.cpu_count) + ceilings.warnings)
 
 
-def _executor(key: str, works: list[NodeWork], times: NodeTimes,
-              ceilings: Ceilings) -> ExecutorRoofline:
+def _executor(key: str, works: list[NodeWork], times: NodeTimes, ceilings: Ceilings,
+              peak: float) -> ExecutorRoofline:
     spreads = [times.node_spread(k) for k in range(len(works))]
-    return ExecutorRoofline(key, roofline_rows(works, spreads, ceilings), times.end_to_end,
+    return ExecutorRoofline(key, roofline_rows(works, spreads, ceilings, peak), times.end_to_end,
                             times.round_sums, times.timer_overhead_s * 1e3, times.rounds)
 
 

@@ -17,6 +17,8 @@ def roofline_png(result: RooflineResult, ceilings: Ceilings) -> bytes:
               if r.bound != "view" and r.measured_ms > 0 and r.work.flops > 0]
     xs = [r.work.intensity_flops_per_byte for _, r in points] or [1.0]
     draw_roofline(ax, ceilings, (min(min(xs) / 2, 0.05), max(max(xs) * 2, 100.0)))
+    ax.axhline(result.peak_flops_per_s / 1e9, color="tab:blue", linestyle=":", linewidth=1.2,
+               label=f"FP32 in this run's rounds {result.peak_flops_per_s / 1e9:.0f} GFLOP/s")
     for ex in result.executors:
         mine = [r for key, r in points if key == ex.executor]
         ax.scatter([r.work.intensity_flops_per_byte for r in mine],

@@ -19,7 +19,10 @@ def render_roofline_text(r: RooflineResult) -> str:
     lines = [f"mlxa roofline: {_clean(r.model)} ({_clean(r.description)}), inputs "
              f"{', '.join(r.inputs)}",
              f"{r.meta.get('cpu')}, {r.meta.get('date')}; ceilings {r.ceilings_fingerprint}"
-             f" ({_clean(r.ceilings_note)}); FP32 peak {r.peak_flops_per_s / 1e9:.1f} GFLOP/s",
+             f" ({_clean(r.ceilings_note)})",
+             f"compute roof: {r.peak_flops_per_s / 1e9:.1f} GFLOP/s, a 1024^3 matmul timed in the "
+             f"same rounds (median; the cached best-of peak is "
+             f"{r.ceilings_peak_flops_per_s / 1e9:.1f}); bandwidth roofs from the ceilings",
              ""]
     for ex in r.executors:
         lines += _executor(ex) + [""]
