@@ -26,9 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=float, default=10.0, metavar="S",
                    help="seconds for planning, every strategy (default 10); a greedy strategy "
                         "that cannot finish in time is refused")
-    p.add_argument("--alignment", type=int, default=1, metavar="N",
+    p.add_argument("--alignment", type=_integer, default=1, metavar="N",
                    help="align every offset and size to N bytes (default 1)")
-    p.add_argument("--target", type=int, default=None, metavar="BYTES",
+    p.add_argument("--target", type=_integer, default=None, metavar="BYTES",
                    help="stop searching once the arena is at most BYTES")
     p.add_argument("--out", metavar="PATH", help="write the offsets as CSV (id,offset)")
     p.add_argument("--plot", metavar="PATH", help="draw the memory timeline as PNG")
@@ -39,6 +39,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-timing", action="store_true",
                    help="leave wall-clock times out of the output (reproducible)")
     p.set_defaults(run=run)
+
+
+def _integer(text: str) -> int:
+    """An option's integer, refused (quoted short) when not one or above 2^63 - 1."""
+    text = text.strip()
+    digits = text.removeprefix("-").removeprefix("+") if text[:1] in "+-" else text
+    if not (digits.isascii() and digits.isdigit() and len(digits.lstrip("0")) <= 19):
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not an integer up to 2^63 - 1")
+    value = int(text)
+    if abs(value) >= 1 << 63:
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not an integer up to 2^63 - 1")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

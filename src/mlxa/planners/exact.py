@@ -13,7 +13,9 @@ Units. Sizes are rounded up to the alignment and divided by u, the gcd of the al
 packed plan puts buffers at sums of sizes, so nothing is lost, offsets stay aligned, and the
 optimum is a multiple of u (which also sharpens the bound). Zero-size buffers sit at offset 0.
 
-Invariant: `plan` is valid (checked by contract.validate)
+Invariant: `plan` is valid (checked by contract.validate up to MAX_SEARCH_BUFFERS buffers;
+above, the plan is ruin and recreate's, valid by construction, and validating it is left to the
+caller, as outcome.py does, rather than done twice)
 and `bound_nbytes <= optimum <= plan.arena_nbytes`; `proven_optimal` iff the two are equal.
 Exponential in the worst case; bounded by `time_limit_s` plus the cost of building the models.
 Above `MAX_SEARCH_BUFFERS` buffers only the heuristic phase runs; CP-SAT joins the search up to
@@ -190,14 +192,15 @@ def _stop_and_join(helper: cpsat.CpSatDecision, thread: threading.Thread) -> Non
 
 
 class _Incumbent:
-    """A plan in bytes, validated on construction."""
+    """A plan in bytes, validated on construction (up to MAX_SEARCH_BUFFERS buffers)."""
 
     def __init__(self, buffers: Sequence[Buffer], alignment: int, offsets: np.ndarray,
                  engine: str) -> None:
         sizes = [-(-b.nbytes // alignment) * alignment for b in buffers]
         self.arena = max((int(o) + s for o, s in zip(offsets, sizes)), default=0)
         self.plan = Plan(tuple(int(o) for o in offsets), self.arena, "exact")
-        validate(buffers, self.plan, alignment)
+        if len(buffers) <= MAX_SEARCH_BUFFERS:
+            validate(buffers, self.plan, alignment)
         self.engine = engine
 
     def result(self, bound: int) -> ExactResult:

@@ -42,7 +42,9 @@ from mlxa.planners.registry import PLANNERS
 
 AUTO = "auto"
 VALIDATE_ALL_BUFFERS = 5000
-GREEDY_SHARE = 0.4  # of the time limit, at most, for auto's greedy plans; the rest improves
+GREEDY_SHARE = 0.7  # of the time limit, at most, for auto's greedy plans; the rest improves
+CANDIDATE_ORDER = ("no_reuse", "greedy_by_size", "greedy_by_lifetime", "greedy_by_area",
+                   "first_fit")  # as they are listed in the outcome
 RESERVE_S_PER_BUFFER = 1e-5  # validating a plan: measured 5 to 8 us a buffer, machine busy
 
 
@@ -156,8 +158,9 @@ def _auto(buffers: Sequence[Buffer], alignment: int, limit: _Limit, target: int 
     if len(buffers) <= VALIDATE_ALL_BUFFERS:
         for name, plan in plans.items():
             _check(buffers, plan, alignment, name)
-    candidates = {name: p.arena_nbytes for name, p in plans.items()}
-    best = min(plans.values(), key=lambda p: (p.arena_nbytes, p.strategy == "no_reuse"))
+    listed = sorted(plans, key=lambda n: CANDIDATE_ORDER.index(n) if n in CANDIDATE_ORDER else 9)
+    candidates = {name: plans[name].arena_nbytes for name in listed}
+    best = min((plans[n] for n in listed), key=lambda p: (p.arena_nbytes, p.strategy == "no_reuse"))
     if best.arena_nbytes <= lb or (target is not None and best.arena_nbytes <= target):
         return best, best.strategy, "", best.arena_nbytes <= lb, lb, candidates
     if int(np.count_nonzero(arr.size)) > exact_mod.MAX_SEARCH_BUFFERS:  # all solve would do
