@@ -26,7 +26,11 @@ def quantization_png(report: Mapping[str, Any]) -> bytes:
         raise UserInputError("the PNG needs matplotlib (pip install 'mlxa[plots]')") from None
     models = report["models"]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    _panel(axes[0], models, SIZE_BARS, lambda s, k: s["size"][k] / 2 ** 20, "parameters (MiB)")
+    _panel(axes[0], models, SIZE_BARS, lambda s, k: s["size"][k] / 2 ** 20, "parameters (MiB)",
+           log=True)
+    for i, s in enumerate(models):  # the ratio over each model's pair
+        axes[0].annotate(f"{s['size']['ratio']:.2f}x", (i, s["size"]["fp32_nbytes"] / 2 ** 20),
+                         ha="center", va="bottom", fontsize=8)
     _panel(axes[1], models, LATENCY_BARS, lambda s, k: s["latency_ms"].get(k), "latency (ms)",
            log=True)
     _panel(axes[2], models, SQNR_BARS, lambda s, k: s["accuracy"]["output_sqnr_db"].get(k),

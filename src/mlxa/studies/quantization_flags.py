@@ -46,11 +46,13 @@ def _dynamic(study: Any, onnx_models: Mapping[str, Any]) -> list[str]:
     if "ort_dynamic" not in study.latency_ms:
         return []
     ratio = _ratio(study.latency_ms, "ort_dynamic", "ort_fp32") or 0.0
+    static = _ratio(study.latency_ms, "ort_quantize_static", "ort_fp32") or 0.0
     ops = study.ort_ops_left.get("ort_dynamic", {})
     integer = ", ".join(f"{n} {op}" for op, n in ops.items() if op.endswith("Integer"))
-    return [f"dynamic quantization (ONNX Runtime quantize_dynamic) runs {integer or 'no'} "
-            f"nodes and is {ratio:.2f}x the FP32 time: ConvInteger has no optimized kernel and "
-            f"quantizes activations on every call; use static quantization for CNNs"]
+    return [f"dynamic quantization (ONNX Runtime quantize_dynamic: {integer or 'no'} integer "
+            f"nodes) takes {ratio:.2f}x the FP32 time where static quantization takes "
+            f"{static:.2f}x: activations are quantized on every call and ConvInteger is not the "
+            f"QLinearConv kernel; use static quantization for CNNs"]
 
 
 def _unfused(study: Any) -> list[str]:
@@ -65,11 +67,12 @@ def _unfused(study: Any) -> list[str]:
             out.append(f"{key}: {left} QuantizeLinear/DequantizeLinear nodes left unfused in "
                        f"the graph ONNX Runtime runs; float ops between them: "
                        f"{', '.join(floats) or 'none'}")
-    mlxa_left = sum(1 for o in study.coverage.float_ops
-                    if o.op in ("quantize_linear", "dequantize_linear") for _ in range(o.count))
+    qdq = ("quantize_linear", "dequantize_linear")
+    mlxa_left = sum(o.count for o in study.coverage.float_ops if o.op in qdq)
     if mlxa_left > 2:
-        out.append(f"mlxa_int8: {mlxa_left} quantize/dequantize nodes around ops with no "
-                   f"integer kernel in mlxa (see coverage)")
+        between = sorted(o.op for o in study.coverage.float_ops if o.op not in qdq)
+        out.append(f"mlxa_int8: {mlxa_left} quantize/dequantize nodes, around ops with no "
+                   f"integer kernel in mlxa: {', '.join(between) or 'none'}")
     return out
 
 
