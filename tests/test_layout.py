@@ -139,3 +139,20 @@ def test_cli_refuses_bad_input_in_one_line(capsys) -> None:
     assert main(["layout", "--block", "3"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 2 and err.startswith("mlxa: error:")
+
+
+@pytest.mark.parametrize("layout,block", [("nhwc", 0), ("nchwc", 8)])
+def test_converted_graph_exports_to_onnxruntime_and_lowers_to_xla(layout, block) -> None:
+    graph = convert_layout(build("mobilenet_v2", **SMALL["mobilenet_v2"]), layout, block)
+    x = _input(graph)
+    (want,) = EagerModel(graph)(x)
+    pytest.importorskip("onnxruntime")
+    from mlxa.compare.ort import ort_runner
+
+    runner = ort_runner(graph, (x,), threads=1)
+    assert runner is not None
+    np.testing.assert_allclose(runner()[0], want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    pytest.importorskip("jax")
+    from mlxa.compare.xla import check_lowering
+
+    assert check_lowering(graph, [x])["passed"]
