@@ -76,12 +76,18 @@ def test_a_missing_backend_is_skipped_with_a_note(monkeypatch):
     def missing(*args):
         raise fusion_backends.Unavailable("not installed here")
 
+    def broken(*args):
+        raise RuntimeError("lowering\nfailed")
+
     monkeypatch.setitem(fusion_backends.BACKENDS, "xla", ("jit", missing))
-    config = StudyConfig(sizes=(16 << 10, 32 << 10), backends=("numpy", "xla"), min_trials=1,
-                         size_budget_s=0.0)
+    monkeypatch.setitem(fusion_backends.BACKENDS, "ort", ("jit", broken))
+    config = StudyConfig(sizes=(16 << 10, 32 << 10), backends=("numpy", "xla", "ort"),
+                         min_trials=1, size_budget_s=0.0)
     runs, skipped = run_study(CHAINS[:1], config, clock=fake_clock())
-    assert [(s.backend, s.note) for s in skipped] == [("xla", "not installed here")]
-    assert all(s.cell("xla") is None and s.cell("numpy") for s in runs[0].sizes)
+    assert [(s.backend, s.note) for s in skipped] == [
+        ("xla", "not installed here"), ("ort", "failed: RuntimeError: lowering failed")]
+    assert all(s.cell("xla") is None and s.cell("ort") is None and s.cell("numpy")
+               for s in runs[0].sizes)
 
 
 HLO = """HloModule jit_chain

@@ -190,6 +190,9 @@ def _run_size(e: Expr, x_nbytes: int, config: StudyConfig, states: dict[str, dic
             prepared[key].run()
         except Unavailable as why:
             skips.append((key, str(why)))
+        except Exception as err:  # a backend's own failure is a note on that backend, not ours
+            prepared.pop(key, None)
+            skips.append((key, f"failed: {type(err).__name__}: {' '.join(str(err).split())[:160]}"))
     y = np.empty_like(x)
     one = np.float32(1.0)
     calls = {"copy": lambda: np.multiply(x, one, out=y), "copy_alloc": lambda: np.multiply(x, one),
