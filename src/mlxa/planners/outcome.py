@@ -28,7 +28,6 @@ from mlxa.planners import exact as exact_mod
 from mlxa.planners.contract import Buffer, Plan, PlanError, lower_bound, validate
 from mlxa.planners.greedy import no_reuse
 from mlxa.planners.iterated import (
-    GREEDY,
     Arrays,
     OutOfTime,
     arena_units,
@@ -38,7 +37,7 @@ from mlxa.planners.iterated import (
     no_reuse_offsets,
 )
 from mlxa.planners.limits import range_problem
-from mlxa.planners.registry import PLANNERS
+from mlxa.planners.registry import HEURISTICS, PLANNERS, best_of
 
 AUTO = "auto"
 VALIDATE_ALL_BUFFERS = 5000
@@ -128,7 +127,7 @@ def _named(buffers: Sequence[Buffer], strategy: str, alignment: int, limit: _Lim
     if strategy == "iterated":
         offsets = iterated_offsets(arr, -(-lb // alignment), limit.deadline)
         return _plan(arr, offsets, alignment, "iterated")
-    names = [n for n in GREEDY if n != "greedy_by_area"] if strategy == "best" else [strategy]
+    names = [n for n in HEURISTICS if n != "no_reuse"] if strategy == "best" else [strategy]
     plans = [no_reuse(buffers, alignment)] if strategy == "best" else []
     for name in names:
         try:
@@ -138,7 +137,7 @@ def _named(buffers: Sequence[Buffer], strategy: str, alignment: int, limit: _Lim
                 f"strategy {strategy} cannot place {len(buffers):,} buffers within the time "
                 f"limit of {limit.time_limit_s:g} s (greedy placement is O(n^2) in the worst "
                 "case); raise --time-limit, or use --strategy auto") from None
-    return min(plans, key=lambda p: (p.arena_nbytes, p.strategy == "no_reuse"))
+    return best_of(plans)
 
 
 def _plan(arr: Arrays, offsets: np.ndarray, alignment: int, strategy: str) -> Plan:
@@ -149,29 +148,35 @@ def _plan(arr: Arrays, offsets: np.ndarray, alignment: int, strategy: str) -> Pl
 def _auto(buffers: Sequence[Buffer], alignment: int, limit: _Limit, target: int | None,
           lb: int, use_cpsat: bool) -> _Result:
     arr = Arrays.of(buffers, alignment)
-    plans: dict[str, Plan] = {}
     units = {"no_reuse": no_reuse_offsets(arr)}
     greedy_deadline = time.monotonic() + GREEDY_SHARE * limit.time_limit_s
     units.update(greedy_plans(arr, min(limit.deadline, greedy_deadline)))
-    for name, offsets in units.items():
-        plans[name] = _plan(arr, offsets, alignment, name)
+    order = sorted(units, key=lambda n: CANDIDATE_ORDER.index(n) if n in CANDIDATE_ORDER else 9)
+    plans = {name: _plan(arr, units[name], alignment, name) for name in order}
     if len(buffers) <= VALIDATE_ALL_BUFFERS:
         for name, plan in plans.items():
             _check(buffers, plan, alignment, name)
-    listed = sorted(plans, key=lambda n: CANDIDATE_ORDER.index(n) if n in CANDIDATE_ORDER else 9)
-    candidates = {name: plans[name].arena_nbytes for name in listed}
-    best = min((plans[n] for n in listed), key=lambda p: (p.arena_nbytes, p.strategy == "no_reuse"))
+    candidates = {name: p.arena_nbytes for name, p in plans.items()}
+    best = best_of(list(plans.values()))
     if best.arena_nbytes <= lb or (target is not None and best.arena_nbytes <= target):
         return best, best.strategy, "", best.arena_nbytes <= lb, lb, candidates
-    if int(np.count_nonzero(arr.size)) > exact_mod.MAX_SEARCH_BUFFERS:  # all solve would do
-        offsets = iterated_offsets(arr, -(-lb // alignment), limit.deadline, patience=10**9,
-                                   start=units[best.strategy], stall_share=None)
-        found = _plan(arr, offsets, alignment, "exact")
-        candidates["exact"] = found.arena_nbytes
-        if best.arena_nbytes <= found.arena_nbytes:
-            return best, best.strategy, "", best.arena_nbytes <= lb, lb, candidates
-        return found, "exact", "iterated", found.arena_nbytes <= lb, lb, candidates
+    if int(np.count_nonzero(arr.size)) > exact_mod.MAX_SEARCH_BUFFERS:
+        return _improve_large(arr, units[best.strategy], best, alignment, limit, lb, candidates)
     return _exact(buffers, alignment, limit.left_s(), target, best, candidates, use_cpsat)
+
+
+def _improve_large(arr: Arrays, start: np.ndarray, best: Plan, alignment: int, limit: _Limit,
+                   lb: int, candidates: dict[str, int]) -> _Result:
+    """What exact.solve does above MAX_SEARCH_BUFFERS (ruin and recreate from the best greedy
+    plan, reported as exact found by iterated), here until the deadline: not stopping when it
+    stalls, as random large instances keep gaining slowly."""
+    offsets = iterated_offsets(arr, -(-lb // alignment), limit.deadline, patience=10**9,
+                               start=start, stall_share=None)
+    found = _plan(arr, offsets, alignment, "exact")
+    candidates = {**candidates, "exact": found.arena_nbytes}
+    if best.arena_nbytes <= found.arena_nbytes:
+        return best, best.strategy, "", best.arena_nbytes <= lb, lb, candidates
+    return found, "exact", "iterated", found.arena_nbytes <= lb, lb, candidates
 
 
 def _exact(buffers: Sequence[Buffer], alignment: int, time_limit_s: float, target: int | None,
