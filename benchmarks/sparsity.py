@@ -45,7 +45,8 @@ def main() -> int:
             print(f"  {name}: {100 * found[0]:.1f}% to {100 * found[-1]:.1f}%, median "
                   f"{100 * found[len(found) // 2]:.1f}%")
     for z in r.runtimes:
-        print(f"{z.runtime}: {100 * r.runtime_level:.0f}% zeros / dense = {z.ratio:.2f}")
+        print(f"{z.runtime}: {100 * r.runtime_level:.0f}% zeros / dense = {z.ratio:.2f} "
+              f"(dense again / dense = {z.noise:.2f})")
     c = r.channel
     for kind, speedup in (("eager", c.eager_speedup), ("compiled", c.compiled_speedup)):
         verdict = "meets" if speedup >= TARGET else "misses"

@@ -134,7 +134,7 @@ def test_sparsity_renderers_round_trip() -> None:
     result = s.SparsityResult(
         "digits_cnn", 8, 1, 1, s.level_rows(graph), s.layer_tables(graph, 0.9),
         (s.BreakEven((32, 144, 16), ("conv2",), 0.01, 0.2, None, (Probe(1.0, 3.0),), ()),),
-        (s.RuntimeZeros("ort", 1.0, 1.01),), 0.9,
+        (s.RuntimeZeros("ort", 1.0, 1.01, 0.99),), 0.9,
         s.ChannelPruning("digits_cnn", 0.5, 100, 30, 10, 4, (2.0, 1.0), (1.5, 0.5), True),
         0.98, (s.AccuracyPoint("unstructured", 0.5, 0.5, 0.95),), {"cpu": "x"}, ())
     assert load_json(json.loads(render_json(result))) == result

@@ -60,7 +60,8 @@ def render_text(r: SparsityResult) -> str:
               "unstructured-pruned"]
     for z in r.runtimes:
         lines.append(f"  {z.runtime:5} dense {z.dense_ms:9.2f} ms  pruned {z.pruned_ms:9.2f} ms"
-                     f"  pruned/dense {z.ratio:.2f}")
+                     f"  pruned/dense {z.ratio:.2f}  (dense again/dense {z.noise:.2f}: the "
+                     "noise)")
     c = r.channel
     lines += ["", f"== channel pruning at {100 * c.level:.0f}%, channels removed: FLOPs "
               f"{c.flops_before / 1e9:.2f} G -> {c.flops_after / 1e9:.2f} G "

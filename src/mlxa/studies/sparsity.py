@@ -82,15 +82,22 @@ class BreakEven:
 
 @dataclass(frozen=True)
 class RuntimeZeros:
-    """One runtime on the model dense and pruned: milliseconds and pruned/dense."""
+    """One runtime on the model dense and pruned: milliseconds and pruned/dense; the dense model
+    timed twice in the same rounds (`dense_again_ms`) gives the run's own noise (A/A)."""
 
     runtime: str
     dense_ms: float
     pruned_ms: float
+    dense_again_ms: float
 
     @property
     def ratio(self) -> float:
         return self.pruned_ms / self.dense_ms if self.dense_ms else 0.0
+
+    @property
+    def noise(self) -> float:
+        """dense again / dense: how far apart two timings of the same model land."""
+        return self.dense_again_ms / self.dense_ms if self.dense_ms else 0.0
 
 
 @dataclass(frozen=True)
