@@ -150,6 +150,9 @@ def test_case_studies_pass_the_oracle_with_their_kernel(case: str) -> None:
     ((1, 5, 7, 11), (5, 1, 3, 3), {"strides": (2, 2), "pads": (1, 0, 1, 2)}),
     ((2, 3, 8, 8), (3, 1, 5, 5), {"strides": (1, 1), "pads": (2, 2, 2, 2)}),
     ((1, 4, 6, 6), (4, 1, 3, 3), {"strides": (1, 2), "pads": (0, 0, 0, 0)}),
+    ((1, 3, 9, 10), (3, 1, 5, 5), {"strides": (2, 2), "pads": (2, 2, 2, 2)}),
+    ((2, 3, 8, 7), (3, 1, 3, 3), {"strides": (2, 2), "pads": (0, 0, 1, 1)}),
+    ((1, 2, 5, 5), (2, 1, 3, 3), {"strides": (1, 1), "pads": (0, 1, 2, 0)}),
 ])
 def test_depthwise_kernel_on_odd_geometries(shape: tuple[int, ...], kernel: tuple[int, ...],
                                             attrs: dict) -> None:

@@ -6,29 +6,20 @@ table's own (ops/conv.py), so the epilogue is the only change."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
-
 import numpy as np
 
 from mlxa.kernels.registry import Attrs, Site, register_kernel
-from mlxa.ops import conv
+from mlxa.ops import conv, get_op
 from mlxa.ops.bound import Step, sequence
 
 ACTIVATIONS = ("relu", "clip")
 
 
 def activation(epilogue: tuple[str, Attrs], out: np.ndarray) -> Step:
-    """relu or clip of `out` in place."""
+    """relu or clip of `out` in place, through the op's own blocked kernel (ops/elementwise.py:
+    neither needs temporaries)."""
     op, attrs = epilogue
-    if op == "relu":
-        return partial(np.maximum, out, out.dtype.type(0), out=out)
-    lo, hi = attrs.get("min"), attrs.get("max")
-    steps: list[Step] = []
-    if lo is not None:
-        steps.append(partial(np.maximum, out, out.dtype.type(lo), out=out))
-    if hi is not None:
-        steps.append(partial(np.minimum, out, out.dtype.type(hi), out=out))
-    return sequence(steps)
+    return get_op(op).bound([out], [out], attrs, None)
 
 
 def takes_activation(site: Site) -> bool:

@@ -47,8 +47,30 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
         hi = np.inf if op == "relu" else ea.get("max", np.inf)
     sh, sw = attrs.get("strides", (1, 1))
     pads = attrs.get("pads", (0, 0, 0, 0))
+    if (sh, sw) == (1, 1) and pads[0] < w.shape[2] and pads[1] < w.shape[3]:
+        hp, wp = out.shape[2] - 1 + w.shape[2], out.shape[3] - 1 + w.shape[3]
+        pad, acc = _buffers(workspace, hp * wp, (out.shape[2] - 1) * wp + out.shape[3])
+        return partial(_loops().depthwise_s1, x, w, b, out, int(pads[0]), int(pads[1]),
+                       np.float32(lo), np.float32(hi), pad, acc)
+    if (sh, sw) == (2, 2) and pads[0] < w.shape[2] and pads[1] < w.shape[3]:
+        hq, wq = out.shape[2] + (w.shape[2] - 1) // 2, out.shape[3] + (w.shape[3] - 1) // 2
+        phases, acc = _buffers(workspace, 4 * hq * wq, (out.shape[2] - 1) * wq + out.shape[3])
+        return partial(_loops().depthwise_s2, x, w, b, out, int(pads[0]), int(pads[1]),
+                       np.float32(lo), np.float32(hi), phases, acc)
     return partial(_loops().depthwise, x, w, b, out, int(sh), int(sw), int(pads[0]),
                    int(pads[1]), np.float32(lo), np.float32(hi))
+
+
+def _buffers(workspace: np.ndarray | None, *sizes: int) -> list[np.ndarray]:
+    """float32 buffers of `sizes` carved from the conv's planned scratch when it is large
+    enough (it holds a padded copy of the input at least), else allocated once here."""
+    total = sum(sizes)
+    if workspace is None or workspace.nbytes < 4 * total + 64:
+        workspace = np.empty(4 * total + 64, np.uint8)
+    start = -workspace.ctypes.data % 64
+    flat = workspace[start:start + 4 * total].view(np.float32)
+    bounds = np.cumsum((0, *sizes))
+    return [flat[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def _last_axis(site: Site) -> bool:

@@ -55,6 +55,76 @@ def depthwise(x, w, b, out, sh, sw, pt, pl, lo, hi):  # pragma: no cover - compi
 
 
 @numba.njit(cache=True, boundscheck=False)
+def depthwise_s1(x, w, b, out, pt, pl, lo, hi, pad, acc):  # pragma: no cover - compiled
+    """Stride 1: per channel, the image copied into a zero-padded (Hp, Wp) buffer once, then
+    each tap one contiguous run over the whole "wide" output (P = (oh-1)*Wp + ow positions at
+    the padded pitch, the Wp - ow columns past each row ignored): 9 long vectorised loops per
+    channel instead of 9 short ones per output row. `pad` holds Hp*Wp floats, `acc` P."""
+    nb, ch, hgt, wid = x.shape
+    kh, kw = w.shape[2], w.shape[3]
+    oh, ow = out.shape[2], out.shape[3]
+    hp, wp = oh - 1 + kh, ow - 1 + kw
+    npos = (oh - 1) * wp + ow
+    img = pad[:hp * wp].reshape(hp, wp)
+    rows, cols = min(hgt, hp - pt), min(wid, wp - pl)
+    img[:, :] = 0.0
+    for n in range(nb):
+        for c in range(ch):
+            for r in range(rows):
+                for q in range(cols):
+                    img[pt + r, pl + q] = x[n, c, r, q]
+            a = acc[:npos]
+            a[:] = b[c]
+            for i in range(kh):
+                for j in range(kw):
+                    wv = w[c, 0, i, j]
+                    src = pad[i * wp + j:i * wp + j + npos]
+                    for k in range(npos):
+                        a[k] += wv * src[k]
+            for oy in range(oh):
+                for ox in range(ow):
+                    out[n, c, oy, ox] = min(max(a[oy * wp + ox], lo), hi)
+
+
+@numba.njit(cache=True, boundscheck=False)
+def depthwise_s2(x, w, b, out, pt, pl, lo, hi, phases, acc):  # pragma: no cover - compiled
+    """Stride 2: per channel, the zero-padded image split once into its four phases (row and
+    column parity), each (Hq, Wq); tap (i, j) then reads phase (i % 2, j % 2) at a constant
+    offset, so, as at stride 1, each tap is one contiguous run over the wide output (pitch Wq).
+    `phases` holds 4*Hq*Wq floats, `acc` (oh-1)*Wq + ow."""
+    nb, ch, hgt, wid = x.shape
+    kh, kw = w.shape[2], w.shape[3]
+    oh, ow = out.shape[2], out.shape[3]
+    hq, wq = oh + (kh - 1) // 2, ow + (kw - 1) // 2
+    size = hq * wq
+    npos = (oh - 1) * wq + ow
+    ph = phases[:4 * size].reshape(2, 2, hq, wq)
+    for n in range(nb):
+        for c in range(ch):
+            ph[:, :, :, :] = 0.0
+            for r in range(hgt):
+                y = r + pt
+                if y >= 2 * hq:
+                    break
+                for q in range(wid):
+                    xx = q + pl
+                    if xx < 2 * wq:
+                        ph[y % 2, xx % 2, y // 2, xx // 2] = x[n, c, r, q]
+            a = acc[:npos]
+            a[:] = b[c]
+            for i in range(kh):
+                for j in range(kw):
+                    wv = w[c, 0, i, j]
+                    start = ((i % 2) * 2 + j % 2) * size + (i // 2) * wq + j // 2
+                    src = phases[start:start + npos]
+                    for k in range(npos):
+                        a[k] += wv * src[k]
+            for oy in range(oh):
+                for ox in range(ow):
+                    out[n, c, oy, ox] = min(max(a[oy * wq + ox], lo), hi)
+
+
+@numba.njit(cache=True, boundscheck=False)
 def layer_norm(x, scale, bias, out, eps):  # pragma: no cover - compiled
     """Rows of x (R, C): mean and variance in one read (float64 sums of x - x[0], shifted so
     that the sum of squares does not cancel), then one write."""
