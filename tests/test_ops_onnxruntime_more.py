@@ -82,7 +82,42 @@ NORM = [
     case("LRN", [f32(1, 3, 2, 2)], size=7, alpha=0.1, id="size-above-channels"),
 ]
 
-ALL = ACTIVATIONS + ALONG_AXIS + NORM
+def convt(x: tuple, w: tuple, bias: bool = True, id: str = "", **attrs):
+    group = attrs.get("group", 1)
+    inputs = [f32(*x), f32(*w)] + ([f32(w[1] * group)] if bias else [])
+    return case("ConvTranspose", inputs, id=id, **attrs)
+
+
+WINDOWS = [
+    convt((1, 3, 4, 4), (3, 2, 3, 3)),
+    convt((2, 4, 3, 5), (4, 3, 3, 2), strides=[2, 3], pads=[1, 0, 0, 1], id="strided-pads"),
+    convt((1, 4, 3, 3), (4, 2, 3, 3), strides=[2, 2], output_padding=[1, 1], group=2,
+          id="groups-output-padding"),
+    convt((1, 2, 4, 4), (2, 3, 2, 2), dilations=[2, 2], bias=False, id="dilated-no-bias"),
+    convt((1, 2, 5), (2, 3, 4), strides=[3], pads=[1, 2], id="1d"),
+    convt((1, 2, 3, 3, 2), (2, 2, 2, 3, 2), strides=[2, 1, 2], id="3d"),
+    convt((1, 2, 4, 4), (2, 3, 3, 3), strides=[2, 2], auto_pad="SAME_UPPER", id="same-upper"),
+    convt((1, 2, 4, 4), (2, 3, 3, 3), strides=[2, 2], output_shape=[9, 8], id="output-shape"),
+    convt((1, 1, 1, 1), (1, 1, 1, 1), id="all-ones"),
+    case("Conv", [f32(1, 2, 5, 6, 4), f32(3, 2, 3, 3, 2), f32(3)], pads=[1, 1, 0, 1, 1, 1],
+         strides=[1, 2, 1], id="3d"),
+    case("Conv", [f32(2, 4, 4, 4, 4), f32(4, 2, 2, 2, 2)], group=2, dilations=[2, 1, 1],
+         id="3d-groups-dilated"),
+    case("Conv", [f32(1, 3, 5, 5, 5), f32(4, 3, 3, 3, 3)], auto_pad="SAME_UPPER",
+         id="3d-same"),
+    case("MaxPool", [f32(1, 2, 5, 6, 7)], opset=19, kernel_shape=[2, 3, 3], strides=[2, 2, 2],
+         pads=[0, 1, 1, 0, 1, 1], id="3d"),
+    case("MaxPool", [f32(1, 2, 5, 6, 7)], opset=19, kernel_shape=[3, 3, 3], strides=[2, 2, 2],
+         ceil_mode=1, id="3d-ceil"),
+    case("AveragePool", [f32(1, 2, 5, 6, 5)], opset=19, kernel_shape=[3, 3, 3],
+         strides=[2, 2, 2], pads=[1, 1, 1, 1, 1, 1], id="3d"),
+    case("AveragePool", [f32(1, 2, 5, 6, 5)], opset=19, kernel_shape=[3, 3, 3],
+         strides=[2, 2, 2], pads=[1, 1, 1, 1, 1, 1], count_include_pad=1, id="3d-include-pad"),
+    case("AveragePool", [f32(1, 1, 6, 5, 5)], opset=19, kernel_shape=[3, 2, 3],
+         strides=[2, 2, 2], ceil_mode=1, id="3d-ceil"),
+]
+
+ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS
 
 
 @pytest.mark.parametrize("op, inputs, consts, opset, n_outputs, attrs", ALL)
@@ -95,7 +130,8 @@ def test_op_matches_onnxruntime(op, inputs, consts, opset, n_outputs, attrs):
 # -- the JAX lowering of the same ops --------------------------------------------------------------
 
 NEW_OPS = ["elu", "selu", "softplus", "shrink", "sign", "cos", "sin", "isnan", "cumsum",
-           "gather_elements", "instance_norm", "lrn"]
+           "gather_elements", "instance_norm", "lrn", "conv_nd", "max_pool_nd", "avg_pool_nd",
+           "conv_transpose"]
 
 
 @pytest.mark.parametrize("name", NEW_OPS)

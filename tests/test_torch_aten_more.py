@@ -111,3 +111,21 @@ def test_unsupported_ops_name_a_node_each() -> None:
 
     with pytest.raises(UnsupportedOpError, match=r"aten.sort \(sort"):
         from_torch(Odd(), torch.randn(5))
+
+
+class Decoder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+        self.up1d = nn.ConvTranspose1d(6, 2, 4, stride=2)
+        self.vol = nn.Conv3d(2, 3, (3, 2, 3), padding=1, stride=(1, 2, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.up(x)  # (1, 6, 8, 10)
+        z = self.up1d(y.flatten(2))  # (1, 2, 162)
+        return self.vol(z.reshape(1, 2, 6, 3, 9)).sum() + y.mean()
+
+
+def test_transposed_and_3d_convolutions_match_torch() -> None:
+    torch.manual_seed(0)
+    assert_matches_torch(Decoder(), torch.randn(1, 4, 4, 5))

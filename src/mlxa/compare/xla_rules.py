@@ -332,3 +332,82 @@ _STRUCTURED.update({"cumsum": _cumsum, "gather_elements": _gather_elements,
 from mlxa.compare.xla_layout_rules import layout_rules  # noqa: E402
 
 _STRUCTURED.update(layout_rules(_STRUCTURED))
+
+
+# -- window ops over any number of spatial dims --------------------------------------------------
+
+def _nd(attrs: Attrs, key: str, n: int, default: int) -> tuple[int, ...]:
+    return tuple(int(v) for v in (attrs.get(key) or (default,) * n))
+
+
+def _dimension_numbers(n: int) -> tuple[str, str, str]:
+    letters = "DHW"[-n:] if n <= 3 else "".join(chr(ord("a") + k) for k in range(n))
+    return "NC" + letters, "OI" + letters, "NC" + letters
+
+
+def _conv_nd(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x, w = args[0], args[1]
+    n = x.ndim - 2
+    pads = _nd(attrs, "pads", 2 * n, 0)
+    y = lax.conv_general_dilated(
+        x, w, window_strides=_nd(attrs, "strides", n, 1),
+        padding=tuple(zip(pads[:n], pads[n:])), rhs_dilation=_nd(attrs, "dilations", n, 1),
+        dimension_numbers=_dimension_numbers(n), feature_group_count=int(attrs.get("group", 1)),
+        precision=HIGHEST)
+    return y + args[2].reshape((1, -1) + (1,) * n) if len(args) == 3 else y
+
+
+def _conv_transpose(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    """A convolution of the input dilated by the strides with the kernel flipped, in and out
+    channels swapped per group; padding (k - 1) d - pad each side, output_padding at the end."""
+    x, w = args[0], args[1]
+    n, g = x.ndim - 2, int(attrs.get("group", 1))
+    strides, dil = _nd(attrs, "strides", n, 1), _nd(attrs, "dilations", n, 1)
+    pads, extra = _nd(attrs, "pads", 2 * n, 0), _nd(attrs, "output_padding", n, 0)
+    c, o = w.shape[0], w.shape[1]
+    wt = w.reshape((g, c // g, o) + w.shape[2:]).swapaxes(1, 2).reshape((g * o, c // g)
+                                                                       + w.shape[2:])
+    wt = jnp.flip(wt, axis=tuple(range(2, 2 + n)))
+    padding = tuple(((k - 1) * d - b, (k - 1) * d - e + p) for k, d, b, e, p in
+                    zip(w.shape[2:], dil, pads[:n], pads[n:], extra))
+    y = lax.conv_general_dilated(x, wt, window_strides=(1,) * n, padding=padding,
+                                 lhs_dilation=strides, rhs_dilation=dil,
+                                 dimension_numbers=_dimension_numbers(n),
+                                 feature_group_count=g, precision=HIGHEST)
+    return y + args[2].reshape((1, -1) + (1,) * n) if len(args) == 3 else y
+
+
+def _pool_nd_spec(x: Any, attrs: Attrs, outs: Sequence[Value]) -> dict[str, Any]:
+    n = x.ndim - 2
+    kernel, strides = _nd(attrs, "kernel_shape", n, 1), _nd(attrs, "strides", n, 1)
+    dil, pads = _nd(attrs, "dilations", n, 1), _nd(attrs, "pads", 2 * n, 0)
+    reach = [(o - 1) * s + (k - 1) * d + 1 for o, k, s, d in
+             zip(outs[0].shape[2:], kernel, strides, dil)]
+    ends = [max(e, r - size - b) for size, b, e, r in zip(x.shape[2:], pads[:n], pads[n:], reach)]
+    return dict(window_dimensions=(1, 1, *kernel), window_strides=(1, 1, *strides),
+                padding=((0, 0), (0, 0), *zip(pads[:n], ends)),
+                window_dilation=(1, 1, *dil))
+
+
+def _max_pool_nd(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    return lax.reduce_window(args[0], -jnp.inf, lax.max, **_pool_nd_spec(args[0], attrs, outs))
+
+
+def _avg_pool_nd(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x = args[0]
+    n = x.ndim - 2
+    spec = _pool_nd_spec(x, attrs, outs)
+    pads = _nd(attrs, "pads", 2 * n, 0)
+    ones = jnp.ones((1, 1) + x.shape[2:], x.dtype)
+    if attrs.get("count_include_pad", 0):  # explicit pads count, the ceil extension does not
+        ones = jnp.pad(ones, ((0, 0), (0, 0), *zip(pads[:n], pads[n:])), constant_values=1.0)
+        spec_ones = {**spec, "padding": ((0, 0), (0, 0), *((0, e - p) for (b, e), p in
+                                                            zip(spec["padding"][2:], pads[n:])))}
+    else:
+        spec_ones = spec
+    counts = lax.reduce_window(ones, 0.0, lax.add, **spec_ones)
+    return lax.reduce_window(x, 0.0, lax.add, **spec) / jnp.maximum(counts, 1.0)
+
+
+_STRUCTURED.update({"conv_nd": _conv_nd, "conv_transpose": _conv_transpose,
+                    "max_pool_nd": _max_pool_nd, "avg_pool_nd": _avg_pool_nd})

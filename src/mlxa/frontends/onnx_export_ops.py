@@ -244,6 +244,46 @@ def _cumsum(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
             exclusive=int(attrs.get("exclusive", 0)), reverse=int(attrs.get("reverse", 0)))
 
 
+def _nd_window(attrs: Attrs, n: int) -> dict[str, list[int]]:
+    return {"strides": list(attrs.get("strides") or (1,) * n),
+            "pads": list(attrs.get("pads") or (0,) * 2 * n),
+            "dilations": list(attrs.get("dilations") or (1,) * n)}
+
+
+@exports("conv_nd")
+def _conv_nd(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
+             attrs: Attrs) -> None:
+    n = len(types[1].shape) - 2
+    ex.node("Conv", ins, outs, kernel_shape=list(types[1].shape[2:]), **_nd_window(attrs, n),
+            group=int(attrs.get("group", 1)))
+
+
+def _pool_nd(op_type: str) -> Export:
+    def export(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
+               attrs: Attrs) -> None:
+        extra: dict[str, Any] = _nd_window(attrs, len(types[0].shape) - 2)
+        extra["ceil_mode"] = int(attrs.get("ceil_mode", 0))
+        if op_type == "AveragePool":
+            extra["count_include_pad"] = int(attrs.get("count_include_pad", 0))
+            if ex.opset < 19 and set(extra.pop("dilations")) != {1}:
+                raise UnsupportedOpError(f"avg_pool_nd with dilations needs opset 19, "
+                                         f"not {ex.opset}")
+        ex.node(op_type, ins, outs, kernel_shape=list(attrs["kernel_shape"]), **extra)
+    return export
+
+
+EXPORTERS["max_pool_nd"] = _pool_nd("MaxPool")
+EXPORTERS["avg_pool_nd"] = _pool_nd("AveragePool")
+
+
+@exports("conv_transpose")
+def _conv_transpose(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
+                    attrs: Attrs) -> None:
+    n = len(types[1].shape) - 2
+    ex.node("ConvTranspose", ins, outs, kernel_shape=list(types[1].shape[2:]),
+            **_nd_window(attrs, n), group=int(attrs.get("group", 1)),
+            output_padding=list(attrs.get("output_padding") or (0,) * n))
+
 # The quantized ops' exporters register themselves into EXPORTERS (after `exports` exists), and
 # so do the layout ops' (nhwc, nchwc).
 from mlxa.frontends import onnx_export_layout, onnx_export_quant  # noqa: E402, F401

@@ -105,3 +105,97 @@ def _lrn(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
         ctx.fail(f"size={size!r} must be a positive integer")
     return [ctx.op("lrn", node.arg(0), size=size, alpha=_finite(ctx, node, "alpha", 1e-4),
                    beta=_finite(ctx, node, "beta", 0.75), bias=_finite(ctx, node, "bias", 1.0))]
+
+
+# -- window ops over more than two spatial dims, and ConvTranspose --------------------------------
+
+def _over_2d(op_type: str) -> Converter:
+    """onnx_nn's converter for 1-D and 2-D windows; conv_nd or a pool_nd for 3-D and above."""
+    from mlxa.frontends import onnx_nn
+
+    planar = onnx_nn.CONVERTERS[op_type]
+
+    def convert(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+        x = node.arg(0)
+        if len(x.shape) <= 4:
+            return planar(ctx, node)
+        if op_type == "Conv":
+            return [_conv_nd(ctx, node)]
+        return [_pool_nd(ctx, node)]
+    return convert
+
+
+def _conv_nd(ctx: ImportContext, node: OnnxNode) -> Operand:
+    from mlxa.frontends.onnx_nn import _window_attrs
+
+    x, w, b = node.arg(0), node.arg(1), node.input(2)
+    if len(x.shape) != len(w.shape):
+        ctx.fail(f"input rank {len(x.shape)} and weight rank {len(w.shape)} differ")
+    kernel = tuple(w.shape[2:])
+    if node.attr("kernel_shape") is not None and tuple(node.attr("kernel_shape")) != kernel:
+        ctx.fail(f"kernel_shape {list(node.attr('kernel_shape'))} contradicts the weight's "
+                 f"{list(w.shape)}")
+    attrs = _window_attrs(ctx, node, tuple(x.shape[2:]), kernel)
+    return ctx.op("conv_nd", x, w, *([b] if b is not None else []), **attrs,
+                  group=int(node.attr("group", 1)))
+
+
+def _pool_nd(ctx: ImportContext, node: OnnxNode) -> Operand:
+    from mlxa.frontends.onnx_nn import _ints_attr, _window_attrs
+
+    x = node.arg(0)
+    kernel = _ints_attr(ctx, node, "kernel_shape", len(x.shape) - 2, 0, 1)
+    attrs = _window_attrs(ctx, node, tuple(x.shape[2:]), kernel)
+    if any(p >= k for p, k in zip(attrs["pads"], kernel + kernel)):
+        ctx.fail(f"pads {list(attrs['pads'])} should be smaller than the kernel {list(kernel)}")
+    attrs.update(kernel_shape=kernel, ceil_mode=flag(ctx, node, "ceil_mode"))
+    if node.op_type == "AveragePool":
+        return ctx.op("avg_pool_nd", x, count_include_pad=flag(ctx, node, "count_include_pad"),
+                      **attrs)
+    if node.attr("storage_order", 0):
+        ctx.fail("storage_order=1 is not supported")
+    return ctx.op("max_pool_nd", x, **attrs)
+
+
+for _op in ("Conv", "MaxPool", "AveragePool"):
+    CONVERTERS[_op] = _over_2d(_op)
+
+
+@converts("ConvTranspose")
+def _conv_transpose(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """Pads from the attribute, from auto_pad, or from output_shape (ONNX's rule: the total
+    padding splits evenly, the odd one at the end for SAME_UPPER, at the start otherwise)."""
+    x, w, b = node.arg(0), node.arg(1), node.input(2)
+    n = len(x.shape) - 2
+    if n < 1 or len(w.shape) != len(x.shape):
+        ctx.fail(f"input {list(x.shape)} and weight {list(w.shape)} do not fit")
+    ints = {key: tuple(int(v) for v in (node.attr(key) or (default,) * n))
+            for key, default in (("strides", 1), ("dilations", 1), ("output_padding", 0))}
+    if any(len(v) != n for v in ints.values()):
+        ctx.fail(f"strides, dilations and output_padding should have {n} values each")
+    pads = _transpose_pads(ctx, node, tuple(x.shape[2:]), tuple(w.shape[2:]), ints)
+    return [ctx.op("conv_transpose", x, w, *([b] if b is not None else []), pads=pads,
+                   group=int(node.attr("group", 1)), **ints)]
+
+
+def _transpose_pads(ctx: ImportContext, node: OnnxNode, spatial: tuple[int, ...],
+                    kernel: tuple[int, ...], ints: dict[str, tuple[int, ...]]) -> tuple[int, ...]:
+    n = len(spatial)
+    auto_pad = node.attr("auto_pad", "NOTSET") or "NOTSET"
+    shape = node.attr("output_shape")
+    if shape is None and auto_pad in ("NOTSET", "VALID"):
+        pads = tuple(int(p) for p in (node.attr("pads") or (0,) * 2 * n))
+        if len(pads) != 2 * n:
+            ctx.fail(f"pads {list(pads)} should have {2 * n} values")
+        return pads if auto_pad == "NOTSET" else (0,) * 2 * n
+    if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER"):
+        ctx.fail(f"auto_pad={auto_pad!r} is not supported")
+    target = (tuple(int(v) for v in shape)[-n:] if shape is not None else
+              tuple(d * s for d, s in zip(spatial, ints["strides"])))
+    total = [s * (i - 1) + p + (k - 1) * d + 1 - t for i, k, s, d, p, t in
+             zip(spatial, kernel, ints["strides"], ints["dilations"], ints["output_padding"],
+                 target)]
+    if min(total) < 0:
+        ctx.fail(f"output_shape {list(target)} is larger than the full output")
+    small, big = [t // 2 for t in total], [t - t // 2 for t in total]
+    return tuple(small + big) if auto_pad == "SAME_UPPER" else tuple(big + small)

@@ -1,6 +1,6 @@
 """ATen 1-D windows and the normalisations of speech models -> the op table, for the PyTorch
 importer (same contract and registry as torch_aten.py): conv1d (and `convolution` of a 3-D
-weight), adaptive_avg_pool1d, group_norm and _weight_norm.
+weight), transposed and 3-D convolutions, adaptive_avg_pool1d, group_norm and _weight_norm.
 
 The IR's windows are 2-D: a 1-D window runs as a 2-D one over a height of 1 (unsqueeze, op,
 squeeze), as the ONNX importer does. group_norm is an instance_norm of the grouped view
@@ -43,12 +43,37 @@ def _conv1d(imp: Emitter, a: Args, out: Any) -> Operand:
 
 @converts("convolution")
 def _convolution(imp: Emitter, a: Args, out: Any) -> Operand:
-    """A 3-D weight is a 1-D convolution; the rest goes to the 2-D converter."""
-    if len(a["weight"].shape) == 3 and not a.get("transposed"):
+    """A transposed one is conv_transpose, a 5-D weight conv_nd, a 3-D weight a 1-D
+    convolution; the rest goes to the 2-D converter."""
+    if a.get("transposed") or len(a["weight"].shape) == 5:
+        return _conv_any(imp, a)
+    if len(a["weight"].shape) == 3:
         if any(_one(p) for p in np.atleast_1d(a.get("output_padding") or 0)):
             raise UnsupportedOpError("convolution with output_padding")
         return _conv1d_of(imp, a["input"], a["weight"], a["bias"], a)
     return _conv_2d(imp, a, out)
+
+
+def _per_dim(v: Any, n: int) -> tuple[int, ...]:
+    values = tuple(int(x) for x in np.atleast_1d(v))
+    return values * n if len(values) == 1 else values
+
+
+@converts("conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv3d")
+def _conv_any(imp: Emitter, a: Args, out: Any = None) -> Operand:
+    """conv_transpose (any rank) or conv_nd: torch's padding is symmetric per dim."""
+    x, w, bias = a["input"], a["weight"], a.get("bias")
+    n = len(w.shape) - 2
+    if isinstance(a["padding"], str):
+        raise UnsupportedOpError(f"padding={a['padding']!r} for a {n}-D convolution")
+    pad = _per_dim(a["padding"], n)
+    attrs = {"strides": _per_dim(a["stride"], n), "dilations": _per_dim(a["dilation"], n),
+             "pads": pad + pad, "group": int(a["groups"])}
+    ins = [x, w] + ([bias] if bias is not None else [])
+    if a.get("transposed", "output_padding" in a):
+        return imp.emit("conv_transpose", *ins, output_padding=_per_dim(
+            a.get("output_padding") or 0, n), **attrs)
+    return imp.emit("conv_nd", *ins, **attrs)
 
 
 @converts("adaptive_avg_pool1d")

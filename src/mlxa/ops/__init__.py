@@ -18,6 +18,7 @@ from mlxa.ops import (  # noqa: F401  (registers the ops)
     quant,
     reduce,
     shape,
+    window_nd,
 )
 from mlxa.ops.table import OPS, Cost, OpDef, get_op, infer_types
 
