@@ -34,4 +34,5 @@ def layout_png(result: LayoutResult) -> bytes:
         ax.set_title(f"{m.model}: prediction agrees on {100 * m.agreement:.0f}% of "
                      f"{len(m.convs)} convs", fontsize=10)
         ax.legend(fontsize=7, ncol=5, loc="upper left")
+    fig.tight_layout()
     return png_bytes(fig)
