@@ -2,10 +2,12 @@
 model at each batch size: eager, the full configuration (planning and in-place, fusion,
 prepacked weights, conv epilogues, Numba kernels), each technique switched off in turn, the
 default compiled executor (no custom kernels) and ONNX Runtime, all timed in turns within this
-one run (medians of interleaved rounds). Prints the ratios; asserts nothing.
+one run (medians of interleaved rounds). First the seed MLP (--seed-mlp BATCH): with and without
+custom kernels, its matrix products alone (the non-matmul share) and ONNX Runtime. Prints the
+ratios; asserts nothing.
 
     python benchmarks/ablation.py [--models mlp,transformer] [--batches 1,32] [--threads 1]
-                                  [--repeat 10] [--rounds 3]
+                                  [--repeat 10] [--rounds 3] [--seed-mlp 32]
 """
 
 from __future__ import annotations
@@ -27,6 +29,34 @@ from mlxa.models.zoo import ZOO
 from mlxa.studies.ablation import render_rows, run_ablation
 
 
+def seed_mlp(batch: int, threads: int, repeat: int, rounds: int) -> str:
+    """The seed MLP: compiled with and without custom kernels, the full configuration's matrix
+    products alone (their bias epilogue included), and ONNX Runtime, in turns."""
+    from mlxa.compare.ort import ort_runner
+    from mlxa.models.mlp import MLPConfig, mlp
+    from mlxa.profile.latency import interleaved_medians
+    from mlxa.runtime.compiled import compile_model
+    from mlxa.studies.ablation import FULL
+
+    graph = mlp(MLPConfig(batch=batch))
+    x = np.random.default_rng(0).standard_normal((batch, 1024)).astype(np.float32)
+    default, full = compile_model(graph), compile_model(graph, FULL)
+    products = [c.run for c in full.calls if c.node.op in ("matmul", "gemm")]
+    runners = {"default": lambda: default(x), "full": lambda: full(x),
+               "products": lambda: [run() for run in products]}
+    ort = ort_runner(graph, (x,), threads)
+    if ort is not None:
+        runners["ort"] = ort
+    ms = interleaved_medians(runners, repeat, rounds)
+    vs_ort = (f"full/ORT {ms['full'] / ms['ort']:.2f} (target <= 1.2), default/ORT "
+              f"{ms['default'] / ms['ort']:.2f}, ORT {ms['ort']:.3f} ms; " if "ort" in ms else "")
+    variants = [getattr(c.run, "variant", "") for c in full.calls if c.node.op == "matmul"]
+    return (f"seed MLP batch {batch}: default {ms['default']:.3f} ms, full {ms['full']:.3f} ms, "
+            f"its matrix products alone {ms['products']:.3f} ms; {vs_ort}non-matmul share of "
+            f"full {1 - ms['products'] / ms['full']:.1%} (target < 10%); products bound as "
+            f"{', '.join(variants)}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default=",".join(m for m in ZOO if m != "digits_cnn"))
@@ -34,6 +64,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeat", type=int, default=10)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seed-mlp", type=int, default=32, metavar="BATCH",
+                   help="also the seed MLP at this batch (0: skip)")
     p.add_argument("--blas-core", help="OpenBLAS kernel family (applied before numpy loads)")
     args = p.parse_args()
     from threadpoolctl import threadpool_limits
@@ -47,11 +79,15 @@ def main() -> None:
         pass
     print(f"BLAS: {blas_info()}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
           f"CPUs; threads {args.threads}")
+    if args.seed_mlp:
+        print(seed_mlp(args.seed_mlp, args.threads, max(args.repeat, 20), args.rounds))
     rows = []
-    for name in args.models.split(","):
+    for name in [m for m in args.models.split(",") if m]:
         for batch in map(int, args.batches.split(",")):
             rows.append(run_ablation(name, batch, args.threads, args.repeat, args.rounds))
             print(f"  {name} batch {batch}: done", file=sys.stderr)
+    if not rows:
+        return
     print(render_rows(rows))
     ratios = [r.config_ms["full"] / r.ort_ms for r in rows if r.ort_ms]
     default = [r.config_ms["no custom kernels"] / r.ort_ms for r in rows if r.ort_ms]
