@@ -122,4 +122,7 @@ def _ablation(args: argparse.Namespace, models: list[str], batches: list[int]) -
     else:
         print(_header(args.threads))
         print(render_rows(rows))
+        for r in rows:  # per node: which custom kernel bound it in the full configuration
+            print(f"\n{r.model} batch {r.batch}, custom kernels per node:")
+            print("\n".join(f"  {line}" for line in r.kernels) or "  none")
     return 0 if all(r.passed for r in rows) else 1
