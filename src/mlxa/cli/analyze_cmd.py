@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         _check_plots(args.mode)
     model = load_model(args)
     out_dir = ensure_writable_dir(args.out)
-    with _blas_threads(args.threads):
+    from mlxa.machine.blas import blas_threads
+
+    with blas_threads(args.threads):
         return _analyze(args, model, out_dir)
 
 
@@ -113,28 +115,6 @@ def model_info(info: dict[str, Any]) -> Any:
     if typed.get("input_values") is not None:
         typed["input_values"] = tuple(typed["input_values"])
     return ModelInfo(**typed, details={k: v for k, v in info.items() if k not in known})
-
-
-class _blas_threads:
-    """BLAS threads limited for the run (threadpoolctl; without it, --threads is refused)."""
-
-    def __init__(self, threads: int | None) -> None:
-        self.threads = threads
-        self.limiter: Any = None
-
-    def __enter__(self) -> None:
-        if self.threads is None:
-            return
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            raise UserInputError("--threads needs threadpoolctl: pip install "
-                                 "'mlxa[blas]'") from None
-        self.limiter = threadpool_limits(self.threads, user_api="blas")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.limiter is not None:
-            self.limiter.unregister()
 
 
 def _check_plots(mode: str) -> None:

@@ -60,12 +60,12 @@ def run(args: argparse.Namespace) -> int:
         from mlxa.atomic import ensure_writable_dir
 
         out = ensure_writable_dir(args.out)
-    from mlxa.cli.analyze_cmd import _blas_threads
     from mlxa.cli.model_args import check_positive
+    from mlxa.machine.blas import blas_threads
 
     if args.threads is not None:
         check_positive("--threads", args.threads)
-    with _blas_threads(args.threads):
+    with blas_threads(args.threads):
         ceilings, note = load_ceilings(args.refresh, args.quick)
     text = render_machine_text(ceilings, note)
     if out is not None:

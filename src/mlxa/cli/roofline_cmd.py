@@ -34,9 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mlxa.analysis.roofline_run import measure_roofline
     from mlxa.atomic import check_name, ensure_writable_dir
-    from mlxa.cli.analyze_cmd import _blas_threads
     from mlxa.cli.machine_cmd import ceilings_for
     from mlxa.cli.model_args import check_positive, load_model
+    from mlxa.machine.blas import blas_threads
     from mlxa.report.roofline_text import render_json, render_roofline_text
 
     if not 0 < args.budget <= 3600:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         check_positive("--threads", args.threads)
     out = ensure_writable_dir(args.out) if args.out else None
     model = load_model(args)
-    with _blas_threads(args.threads):
+    with blas_threads(args.threads):
         ceilings, note = ceilings_for(args.ceilings)
         result = measure_roofline(model.graph, model.inputs, ceilings, model.info, note,
                                   args.budget, eager=not args.no_eager)

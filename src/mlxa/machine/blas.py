@@ -8,8 +8,10 @@ kernels when the CPU reports the instructions they use. A user's own OPENBLAS_CO
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 from mlxa.machine.cpu import cpu_flags
 
@@ -51,3 +53,25 @@ def blas_info() -> dict[str, object]:
             return {"library": pool.get("internal_api"), "version": pool.get("version"),
                     "architecture": pool.get("architecture"), "threads": pool.get("num_threads")}
     return {"library": "unknown", "threads": os.cpu_count() or 1}
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int | None, required: bool = True) -> Iterator[None]:
+    """numpy's BLAS limited to `threads` inside the block (threadpoolctl); None leaves it as it
+    is. Without threadpoolctl the limit cannot be set: a UserInputError when the user asked for
+    it (`required`), else the block runs unlimited."""
+    if threads is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        if required:
+            from mlxa.errors import UserInputError
+
+            raise UserInputError("--threads needs threadpoolctl: "
+                                 "pip install 'mlxa[blas]'") from None
+        yield
+        return
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
