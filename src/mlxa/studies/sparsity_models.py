@@ -3,6 +3,8 @@ pruned weights, channel pruning's real speedup, and accuracy against sparsity on
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -37,6 +39,11 @@ def _runners(graph: Graph, x: np.ndarray, threads: int) -> dict[str, Callable[[]
     ort = ort_runner(graph, (x,), threads)
     if ort is not None:
         runners["ort"] = ort
+    if "jax" not in sys.modules and threads == 1:  # XLA reads its flags when JAX starts
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "intra_op_parallelism_threads" not in flags:
+            os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
+                                       "intra_op_parallelism_threads=1").strip()
     try:
         from mlxa.compare.xla import compile_xla
 
