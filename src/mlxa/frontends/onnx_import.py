@@ -35,7 +35,7 @@ from mlxa.ir.builder import GraphBuilder
 from mlxa.ir.graph import Graph, Value
 
 OPSETS = range(13, 22)  # default-domain opsets converted without upgrading
-OLDEST_OPSET = 7  # older ones are upgraded; below 7, ONNX Runtime lacks most kernels too
+OLDEST_OPSET = 1  # opsets 1 to 12 are upgraded to 13 (below 7, onnx_legacy.py first)
 DOMAINS = ("", "ai.onnx")
 
 
@@ -149,10 +149,10 @@ def _checked_opset(model: Any, label: str) -> Any:
         raise UserInputError(f"{label}: ONNX opset {opset or 'missing'} is not supported "
                              f"(opsets {OLDEST_OPSET} to {OPSETS[-1]}; those before "
                              f"{OPSETS[0]} are upgraded)")
-    from onnx import version_converter
+    from mlxa.frontends.onnx_legacy import upgraded
 
     try:
-        return version_converter.convert_version(model, OPSETS[0])
+        return upgraded(model, opset, OPSETS[0])
     except Exception as e:  # onnx's converter raises many kinds on bad models
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserInputError(f"{label}: cannot upgrade opset {opset} to {OPSETS[0]}: "

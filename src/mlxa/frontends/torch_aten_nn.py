@@ -46,7 +46,7 @@ def _convolution(imp: Emitter, a: Args, out: Any) -> Operand:
     """A transposed one is conv_transpose, a 5-D weight conv_nd, a 3-D weight a 1-D
     convolution; the rest goes to the 2-D converter."""
     if a.get("transposed") or len(a["weight"].shape) == 5:
-        return _conv_any(imp, a)
+        return _conv_any(imp, a, out)
     if len(a["weight"].shape) == 3:
         if any(_one(p) for p in np.atleast_1d(a.get("output_padding") or 0)):
             raise UnsupportedOpError("convolution with output_padding")
@@ -60,7 +60,7 @@ def _per_dim(v: Any, n: int) -> tuple[int, ...]:
 
 
 @converts("conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv3d")
-def _conv_any(imp: Emitter, a: Args, out: Any = None) -> Operand:
+def _conv_any(imp: Emitter, a: Args, out: Any) -> Operand:
     """conv_transpose (any rank) or conv_nd: torch's padding is symmetric per dim."""
     x, w, bias = a["input"], a["weight"], a.get("bias")
     n = len(w.shape) - 2
@@ -94,7 +94,7 @@ def _adaptive_avg_pool1d(imp: Emitter, a: Args, out: Any) -> Operand:
 
 @converts("group_norm", "native_group_norm")
 def _group_norm(imp: Emitter, a: Args, out: Any) -> Any:
-    x, groups = a["input"], int(a.get("num_groups", a.get("group", 1)))
+    x, groups = a["input"], int(a.get("num_groups") or a.get("group") or 1)
     shape = tuple(x.shape)
     dtype = np.dtype(x.dtype)
     grouped = imp.emit("reshape", x, shape=(shape[0], groups, -1))
