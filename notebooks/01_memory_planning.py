@@ -30,6 +30,7 @@ FAST = True
 IMAGE = 64 if FAST else 224  # ResNet-18's input is IMAGE x IMAGE, batch 1
 BUDGET_S = 0.5 if FAST else 3.0  # seconds of interleaved eager/compiled timing
 PLAN_LIMIT_S = 1.0 if FAST else 10.0  # time limit of the exact planner
+THREADS = 1  # BLAS threads: on a shared machine one thread is far steadier than all of them
 
 # %%
 import matplotlib.pyplot as plt
@@ -105,11 +106,14 @@ plt.show()
 
 # %%
 from mlxa.compare.memory_table import random_inputs
+from mlxa.machine.blas import blas_threads
 from mlxa.result import ModelInfo, RunConfig
 from mlxa.session import analyze
 
-run = analyze(graph, random_inputs(graph), RunConfig(mode="both", budget_s=BUDGET_S),
-              ModelInfo(name="resnet18", description=f"{IMAGE}x{IMAGE}"), program=program)
+with blas_threads(THREADS, required=False):
+    run = analyze(graph, random_inputs(graph),
+                  RunConfig(mode="both", budget_s=BUDGET_S, threads=THREADS),
+                  ModelInfo(name="resnet18", description=f"{IMAGE}x{IMAGE}"), program=program)
 b, o, c = run.baseline, run.optimized, run.comparison
 print(f"{'':<28} {'eager':>12} {'compiled':>12}")
 print(f"{'latency median (ms)':<28} {b.latency.median_ms:>12.2f} {o.latency.median_ms:>12.2f}")
@@ -171,7 +175,7 @@ plt.show()
 # - **compiled footprint** is arena + the fused kernels' workspace + input and output buffers:
 #   held between calls, which is why the compiled call's own traced peak is so small. At a small
 #   image the fixed parts (workspace, input and output) can make the footprint larger than
-#   eager's peak; the arena against eager's 147 separate allocations per call is the point.
+#   eager's peak; one arena allocated once against eager's allocations on every call is the point.
 # - **peak traced memory** is `tracemalloc` during one call; the compiled figure includes
 #   numpy's small iterator buffers, which are not tensors.
 # - On a busy machine latency swings; the interval and the warnings say how much to trust it.
