@@ -97,6 +97,8 @@ EXAMPLES: dict[str, Callable[[], Example]] = dict([
     *(_reduce(op) for op in ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min")),
     ("argmax", lambda: ((f32(3, 5),), {"axis": 1, "keepdims": 0})),
     *(_unary(op) for op in ("softplus", "sign", "cos", "sin")),
+    *(_unary(op) for op in ("floor", "ceil")),
+    ("round", lambda: ((np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.4, 2.6], np.float32),), {})),
     _unary("elu", alpha=0.7),
     _unary("selu"),
     _unary("shrink", lambd=0.3, bias=0.1),

@@ -117,7 +117,27 @@ WINDOWS = [
          strides=[2, 2, 2], ceil_mode=1, id="3d-ceil"),
 ]
 
-ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS
+COMPOSITES = [
+    case("Floor", [f32(3, 7, scale=3.0)]),
+    case("Ceil", [f32(3, 7, scale=3.0)]),
+    case("Round", [np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 2.4, -2.6], np.float32)]),
+    case("Softsign", [f32(3, 7, scale=3.0)]),
+    case("Mish", [f32(3, 7, scale=3.0)], opset=18),
+    case("Celu", [f32(3, 7)], alpha=0.5),
+    case("ThresholdedRelu", [f32(3, 7)], alpha=0.3),
+    case("Xor", [RNG.random((3, 4)) < 0.5, RNG.random((4,)) < 0.5]),
+    case("ArgMin", [f32(3, 4, 5)], axis=1),
+    case("ArgMin", [np.array([[1.0, 0.0, 0.0, 2.0]], np.float32)], axis=1, keepdims=0,
+         id="ties"),
+    *(case(op, [f32(3, 4, 5, scale=2.0) if op != "ReduceLogSum" else np.abs(f32(3, 4, 5)) + 0.1],
+           {1: i64(*axes)}, keepdims=keep, id=f"{axes}-{keep}")
+      for op in ("ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp")
+      for axes, keep in (((1,), 1), ((0, 2), 0))),
+    case("ReduceLogSumExp", [f32(2, 6, scale=40.0)], {1: i64(-1)}, id="large"),
+    case("ReduceL2", [f32(3, 4)], id="all"),
+]
+
+ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES
 
 
 @pytest.mark.parametrize("op, inputs, consts, opset, n_outputs, attrs", ALL)
@@ -131,7 +151,7 @@ def test_op_matches_onnxruntime(op, inputs, consts, opset, n_outputs, attrs):
 
 NEW_OPS = ["elu", "selu", "softplus", "shrink", "sign", "cos", "sin", "isnan", "cumsum",
            "gather_elements", "instance_norm", "lrn", "conv_nd", "max_pool_nd", "avg_pool_nd",
-           "conv_transpose"]
+           "conv_transpose", "floor", "ceil", "round"]
 
 
 @pytest.mark.parametrize("name", NEW_OPS)

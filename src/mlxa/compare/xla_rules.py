@@ -100,6 +100,9 @@ _ELEMENTWISE: dict[str, Callable[..., Any]] = {
     "sign": lambda x, a: jnp.sign(x),
     "cos": lambda x, a: jnp.cos(x),
     "sin": lambda x, a: jnp.sin(x),
+    "floor": lambda x, a: jnp.floor(x),
+    "ceil": lambda x, a: jnp.ceil(x),
+    "round": lambda x, a: jnp.round(x),
 }
 
 _LOGIC: dict[str, Callable[..., Any]] = {

@@ -227,7 +227,8 @@ def _cast(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
 for _ir, (_onnx, _keys) in {"elu": ("Elu", ("alpha",)), "selu": ("Selu", ("alpha", "gamma")),
                             "softplus": ("Softplus", ()), "shrink": ("Shrink", ("lambd", "bias")),
                             "sign": ("Sign", ()), "cos": ("Cos", ()), "sin": ("Sin", ()),
-                            "isnan": ("IsNaN", ())}.items():
+                            "isnan": ("IsNaN", ()), "floor": ("Floor", ()), "ceil": ("Ceil", ()),
+                            "round": ("Round", ())}.items():
     EXPORTERS[_ir] = _simple(_onnx, _keys)
 
 

@@ -31,7 +31,7 @@ def _finite(ctx: ImportContext, node: OnnxNode, name: str, default: float) -> fl
     return value
 
 
-@converts("Softplus", "Sign", "Cos", "Sin", "IsNaN")
+@converts("Softplus", "Sign", "Cos", "Sin", "IsNaN", "Floor", "Ceil", "Round")
 def _plain(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     return [ctx.op(node.op_type.lower(), node.arg(0))]
 
@@ -199,3 +199,88 @@ def _transpose_pads(ctx: ImportContext, node: OnnxNode, spatial: tuple[int, ...]
         ctx.fail(f"output_shape {list(target)} is larger than the full output")
     small, big = [t // 2 for t in total], [t - t // 2 for t in total]
     return tuple(small + big) if auto_pad == "SAME_UPPER" else tuple(big + small)
+
+
+# -- ops written as a few IR ops ------------------------------------------------------------------
+
+def _const(x: Operand, value: float) -> np.ndarray:
+    return np.asarray(value, x.dtype)
+
+
+@converts("Softsign")
+def _softsign(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """x / (1 + |x|)."""
+    x = node.arg(0)
+    return [ctx.op("div", x, ctx.op("add", ctx.op("abs", x), _const(x, 1.0)))]
+
+
+@converts("Mish")
+def _mish(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """x tanh(softplus(x))."""
+    x = node.arg(0)
+    return [ctx.op("mul", x, ctx.op("tanh", ctx.op("softplus", x)))]
+
+
+@converts("Celu")
+def _celu(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1)) = alpha elu(x / alpha)."""
+    x, alpha = node.arg(0), _finite(ctx, node, "alpha", 1.0)
+    if alpha == 0:
+        ctx.fail("alpha=0 divides by zero")
+    scaled = ctx.op("elu", ctx.op("div", x, _const(x, alpha)), alpha=1.0)
+    return [ctx.op("mul", scaled, _const(x, alpha))]
+
+
+@converts("ThresholdedRelu")
+def _thresholded_relu(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """x where x > alpha, else 0."""
+    x, alpha = node.arg(0), _finite(ctx, node, "alpha", 1.0)
+    return [ctx.op("where", ctx.op("greater", x, _const(x, alpha)), x, _const(x, 0.0))]
+
+
+@converts("Xor")
+def _xor(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    a, b = node.arg(0), node.arg(1)
+    return [ctx.op("and", ctx.op("or", a, b), ctx.op("not", ctx.op("and", a, b)))]
+
+
+@converts("ArgMin")
+def _argmin(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """The first minimum is the first maximum of -x."""
+    if flag(ctx, node, "select_last_index"):
+        ctx.fail("select_last_index=1 is not supported")
+    return [ctx.op("argmax", ctx.op("neg", node.arg(0)), axis=node.attr("axis", 0),
+                   keepdims=flag(ctx, node, "keepdims", 1))]
+
+
+def _reduce_args(ctx: ImportContext, node: OnnxNode) -> dict | None:
+    """axes and keepdims of a reduction (axes from input 1 or the attribute); None for the
+    identity that noop_with_empty_axes asks for."""
+    x = node.arg(0)
+    axes = (tuple(int(a) for a in ctx.required_const(1, "axes").reshape(-1))
+            if node.input(1) is not None else node.attr("axes"))
+    if not axes:
+        if flag(ctx, node, "noop_with_empty_axes"):
+            return None
+        axes = tuple(range(len(x.shape)))
+    return {"axes": tuple(axes), "keepdims": flag(ctx, node, "keepdims", 1)}
+
+
+@converts("ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp")
+def _reduce_composite(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    x = node.arg(0)
+    args = _reduce_args(ctx, node)
+    if args is None:
+        return [x]
+    op = node.op_type
+    if op == "ReduceLogSumExp":  # max + log(sum(exp(x - max))): no overflow
+        top = ctx.op("reduce_max", x, axes=args["axes"], keepdims=1)
+        total = ctx.op("reduce_sum", ctx.op("exp", ctx.op("sub", x, top)), **args)
+        top = top if args["keepdims"] else ctx.op("squeeze", top, axes=args["axes"])
+        return [ctx.op("add", ctx.op("log", total), top)]
+    inner = {"ReduceL1": lambda: ctx.op("abs", x), "ReduceLogSum": lambda: x}.get(
+        op, lambda: ctx.op("mul", x, x))()
+    total = ctx.op("reduce_sum", inner, **args)
+    if op == "ReduceL2":
+        return [ctx.op("sqrt", total)]
+    return [ctx.op("log", total) if op == "ReduceLogSum" else total]

@@ -1,4 +1,5 @@
-"""More elementwise ops, ONNX semantics: elu, selu, softplus, shrink, sign, cos and sin.
+"""More elementwise ops, ONNX semantics: elu, selu, softplus, shrink, sign, cos, sin, floor,
+ceil and round (half to even, as ONNX's Round).
 
 Written as block kernels like those of elementwise.py (same contract: correct when `out` is an
 input, scratch in `tmps`), so they fuse, run in place and block the same way.
@@ -77,3 +78,6 @@ SHRINK = elementwise("shrink", _shrink, 6, n_tmp=2,
 SIGN = elementwise("sign", _ufunc(np.sign), 1, doc="-1, 0 or 1 by the sign of x")
 COS = elementwise("cos", _ufunc(np.cos), 1, doc="cos(x)")
 SIN = elementwise("sin", _ufunc(np.sin), 1, doc="sin(x)")
+FLOOR = elementwise("floor", _ufunc(np.floor), 1, doc="the largest integer <= x")
+CEIL = elementwise("ceil", _ufunc(np.ceil), 1, doc="the smallest integer >= x")
+ROUND = elementwise("round", _ufunc(np.rint), 1, doc="the nearest integer, halves to even")
