@@ -137,7 +137,33 @@ COMPOSITES = [
     case("ReduceL2", [f32(3, 4)], id="all"),
 ]
 
-ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES
+def resize(shape: tuple, scales: list | None = None, sizes: list | None = None, id: str = "",
+           **attrs):
+    consts = {2: np.array(scales, np.float32)} if scales else {}
+    if sizes:
+        consts = {3: np.array(sizes, np.int64)}
+    return case("Resize", [f32(*shape), None, None], consts, opset=13, id=id, **attrs)
+
+
+RESIZE = [
+    resize((1, 2, 3, 4), [1, 1, 2, 2], id="nearest-x2"),
+    resize((1, 2, 3, 4), [1, 1, 2, 2], mode="linear", id="linear-x2"),
+    resize((1, 2, 5, 7), sizes=[1, 2, 3, 4], mode="linear", id="linear-down-sizes"),
+    resize((1, 2, 4, 5), [1, 1, 1.5, 2.5], mode="linear",
+           coordinate_transformation_mode="align_corners", id="linear-align-corners"),
+    resize((1, 2, 4, 5), [1, 1, 1.5, 0.6], mode="linear",
+           coordinate_transformation_mode="pytorch_half_pixel", id="linear-pytorch"),
+    resize((1, 2, 4, 5), [1, 1, 3, 2], coordinate_transformation_mode="asymmetric",
+           nearest_mode="floor", id="nearest-asymmetric-floor"),
+    resize((1, 2, 4, 5), [1, 1, 1.7, 0.5], nearest_mode="round_prefer_ceil",
+           id="nearest-fractional-ceil"),
+    resize((1, 2, 4, 5), sizes=[1, 2, 7, 3], nearest_mode="ceil", id="nearest-sizes-ceil"),
+    resize((2, 3, 4), [1, 2, 1], mode="linear", id="linear-middle-axis"),
+    case("Upsample", [f32(1, 2, 3, 3)], {1: np.array([1, 1, 2, 3], np.float32)}, opset=9,
+         id="opset9"),
+]
+
+ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES + RESIZE
 
 
 @pytest.mark.parametrize("op, inputs, consts, opset, n_outputs, attrs", ALL)
