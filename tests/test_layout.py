@@ -156,3 +156,28 @@ def test_converted_graph_exports_to_onnxruntime_and_lowers_to_xla(layout, block)
     from mlxa.compare.xla import check_lowering
 
     assert check_lowering(graph, [x])["passed"]
+
+
+def test_before_and_after_as_printed_ir() -> None:
+    from mlxa.ir.printer import format_graph
+
+    b = GraphBuilder("tiny")
+    x = b.input((1, 3, 8, 8))
+    w, bias = b.param(np.ones((8, 3, 3, 3), np.float32)), b.param(np.zeros(8, np.float32))
+    y = b.op("relu", b.op("conv", x, w, bias, pads=(1, 1, 1, 1)))
+    y = b.op("max_pool", y, kernel_shape=(2, 2), strides=(2, 2))
+    graph = b.build(b.op("flatten", b.op("global_avg_pool", y), axis=1))
+    text = format_graph(convert_layout(graph, "nchwc", 4))
+    assert [line.split("#")[0].rstrip() for line in text.splitlines()] == [
+        "graph tiny(%0: f32[1,3,8,8]) {",
+        "  %1: f32[3,3,4,8] = param",
+        "  %2: f32[8] = param",
+        "  %3: f32[1,1,8,8,4] = relayout[block=4,dst=nchwc,src=nchw] %0",
+        "  %4: f32[1,2,8,8,4] = conv_cl[block=4,group=1,layout=nchwc,pads=(1,1,1,1)] %3, %1, %2",
+        "  %5: f32[1,2,8,8,4] = relu %4",
+        "  %6: f32[1,2,4,4,4] = pool_cl[block=4,kernel_shape=(2,2),layout=nchwc,mode=max,"
+        "strides=(2,2)] %5",
+        "  %7: f32[1,8,1,1] = global_avg_pool_cl[block=4,channels=8,layout=nchwc] %6",
+        "  %8: f32[1,8] = flatten[axis=1] %7",
+        "  return %8",
+        "}"]
