@@ -80,6 +80,12 @@ def _summary(m: ModelLayouts) -> list[str]:
         lines.append(f"  {runtime:5} conv time summed: " + ", ".join(
             f"{k} {sums[k]:.1f} ms (fastest on {wins[k]})" for k in pairs)
             + f"; {pairs[1]}/{pairs[0]} = {sums[pairs[1]] / sums[pairs[0]]:.2f}")
+    tables = [r.ort_ms for r in m.convs if "nchwc_reorder" in r.ort_ms]
+    if tables:
+        reorder, convs = (sum(t[k] for t in tables) for k in ("nchwc_reorder", "nchwc"))
+        lines.append(f"  ort   nchwc: the reorders its transformer puts around each conv run alone "
+                     f"add {reorder:.1f} ms = {100 * reorder / convs:.0f}% of its nchwc convs' "
+                     f"{convs:.1f} ms")
     return lines
 
 
