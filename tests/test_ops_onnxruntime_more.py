@@ -121,6 +121,9 @@ COMPOSITES = [
     case("Floor", [f32(3, 7, scale=3.0)]),
     case("Ceil", [f32(3, 7, scale=3.0)]),
     case("Round", [np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 2.4, -2.6], np.float32)]),
+    *(case(op, [f32(3, 7)]) for op in ("Tan", "Atan", "Sinh", "Cosh", "Asinh")),
+    *(case(op, [np.tanh(f32(3, 7))]) for op in ("Asin", "Acos", "Atanh")),
+    case("Acosh", [np.abs(f32(3, 7)) + 1.0]),
     case("Softsign", [f32(3, 7, scale=3.0)]),
     case("Mish", [f32(3, 7, scale=3.0)], opset=18),
     case("Celu", [f32(3, 7)], alpha=0.5),
@@ -177,7 +180,8 @@ def test_op_matches_onnxruntime(op, inputs, consts, opset, n_outputs, attrs):
 
 NEW_OPS = ["elu", "selu", "softplus", "shrink", "sign", "cos", "sin", "isnan", "cumsum",
            "gather_elements", "instance_norm", "lrn", "conv_nd", "max_pool_nd", "avg_pool_nd",
-           "conv_transpose", "floor", "ceil", "round"]
+           "conv_transpose", "floor", "ceil", "round", "tan", "asin", "acos", "atan", "sinh",
+           "cosh", "asinh", "acosh", "atanh"]
 
 
 @pytest.mark.parametrize("name", NEW_OPS)

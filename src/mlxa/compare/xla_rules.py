@@ -103,6 +103,10 @@ _ELEMENTWISE: dict[str, Callable[..., Any]] = {
     "floor": lambda x, a: jnp.floor(x),
     "ceil": lambda x, a: jnp.ceil(x),
     "round": lambda x, a: jnp.round(x),
+    **{name: (lambda fn: lambda x, a: fn(x))(getattr(jnp, fn_name)) for name, fn_name in (
+        ("tan", "tan"), ("asin", "arcsin"), ("acos", "arccos"), ("atan", "arctan"),
+        ("sinh", "sinh"), ("cosh", "cosh"), ("asinh", "arcsinh"), ("acosh", "arccosh"),
+        ("atanh", "arctanh"))},
 }
 
 _LOGIC: dict[str, Callable[..., Any]] = {

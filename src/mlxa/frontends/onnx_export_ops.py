@@ -230,6 +230,8 @@ for _ir, (_onnx, _keys) in {"elu": ("Elu", ("alpha",)), "selu": ("Selu", ("alpha
                             "isnan": ("IsNaN", ()), "floor": ("Floor", ()), "ceil": ("Ceil", ()),
                             "round": ("Round", ())}.items():
     EXPORTERS[_ir] = _simple(_onnx, _keys)
+for _ir in ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh"):
+    EXPORTERS[_ir] = _simple(_ir.capitalize(), ())
 
 
 for _ir, (_onnx, _keys) in {"instance_norm": ("InstanceNormalization", ("epsilon",)),

@@ -31,7 +31,8 @@ def _finite(ctx: ImportContext, node: OnnxNode, name: str, default: float) -> fl
     return value
 
 
-@converts("Softplus", "Sign", "Cos", "Sin", "IsNaN", "Floor", "Ceil", "Round")
+@converts("Softplus", "Sign", "Cos", "Sin", "IsNaN", "Floor", "Ceil", "Round", "Tan", "Asin",
+          "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh")
 def _plain(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     return [ctx.op(node.op_type.lower(), node.arg(0))]
 

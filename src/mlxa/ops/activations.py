@@ -1,5 +1,5 @@
-"""More elementwise ops, ONNX semantics: elu, selu, softplus, shrink, sign, cos, sin, floor,
-ceil and round (half to even, as ONNX's Round).
+"""More elementwise ops, ONNX semantics: elu, selu, softplus, shrink, sign, floor, ceil, round
+(half to even, as ONNX's Round) and the trigonometric and hyperbolic functions.
 
 Written as block kernels like those of elementwise.py (same contract: correct when `out` is an
 input, scratch in `tmps`), so they fuse, run in place and block the same way.
@@ -81,3 +81,7 @@ SIN = elementwise("sin", _ufunc(np.sin), 1, doc="sin(x)")
 FLOOR = elementwise("floor", _ufunc(np.floor), 1, doc="the largest integer <= x")
 CEIL = elementwise("ceil", _ufunc(np.ceil), 1, doc="the smallest integer >= x")
 ROUND = elementwise("round", _ufunc(np.rint), 1, doc="the nearest integer, halves to even")
+TRIGONOMETRY = {name: elementwise(name, _ufunc(ufunc), 1, doc=f"{name}(x)") for name, ufunc in (
+    ("tan", np.tan), ("asin", np.arcsin), ("acos", np.arccos), ("atan", np.arctan),
+    ("sinh", np.sinh), ("cosh", np.cosh), ("asinh", np.arcsinh), ("acosh", np.arccosh),
+    ("atanh", np.arctanh))}
