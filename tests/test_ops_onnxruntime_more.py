@@ -166,7 +166,16 @@ RESIZE = [
          id="opset9"),
 ]
 
-ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES + RESIZE
+LAYOUT = [
+    case("GroupNormalization", [f32(2, 6, 3, 4), f32(6), f32(6)], num_groups=3, opset=21),
+    case("GroupNormalization", [f32(1, 4, 5), f32(4), f32(4)], num_groups=2, epsilon=1e-3,
+         opset=21, id="1d"),
+    case("DepthToSpace", [f32(1, 8, 2, 3)], blocksize=2),
+    case("DepthToSpace", [f32(2, 18, 2, 2)], blocksize=3, mode="CRD", id="crd"),
+    case("SpaceToDepth", [f32(1, 3, 4, 6)], blocksize=2),
+]
+
+ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES + RESIZE + LAYOUT
 
 
 @pytest.mark.parametrize("op, inputs, consts, opset, n_outputs, attrs", ALL)

@@ -14,6 +14,7 @@ from mlxa.frontends.onnx_context import (
     ImportContext,
     OnnxNode,
     Operand,
+    choice,
     flag,
     non_negative,
     registrar,
@@ -285,3 +286,57 @@ def _reduce_composite(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     if op == "ReduceL2":
         return [ctx.op("sqrt", total)]
     return [ctx.op("log", total) if op == "ReduceLogSum" else total]
+
+
+@converts("GroupNormalization")
+def _group_norm(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """An instance_norm of the grouped view (N, G, C/G * spatial) with unit scale, then scale
+    and bias per group (opset 18) or per channel (opset 21)."""
+    x, scale, bias = node.args(3)
+    groups = int(node.attr("num_groups", 0))
+    shape = tuple(x.shape)
+    if len(shape) < 3 or groups < 1 or shape[1] % groups:
+        ctx.fail(f"num_groups={groups} does not divide the {shape[1:2]} channels of {list(shape)}")
+    dtype = np.dtype(x.dtype)
+    grouped = ctx.op("reshape", x, shape=(shape[0], groups, -1))
+    y = ctx.op("instance_norm", grouped, np.ones(groups, dtype), np.zeros(groups, dtype),
+               epsilon=non_negative(ctx, node, "epsilon", 1e-5))
+    per_group = scale.shape == (groups,) and bias.shape == (groups,)
+    if per_group:
+        y = ctx.op("add", ctx.op("mul", y, _column(ctx, scale, (groups, 1))),
+                   _column(ctx, bias, (groups, 1)))
+        return [ctx.op("reshape", y, shape=shape)]
+    if scale.shape != (shape[1],) or bias.shape != (shape[1],):
+        ctx.fail(f"scale {list(scale.shape)} and bias {list(bias.shape)} should be "
+                 f"[{groups}] or [{shape[1]}]")
+    per_channel = (shape[1],) + (1,) * (len(shape) - 2)
+    y = ctx.op("reshape", y, shape=shape)
+    return [ctx.op("add", ctx.op("mul", y, _column(ctx, scale, per_channel)),
+                   _column(ctx, bias, per_channel))]
+
+
+def _column(ctx: ImportContext, v: Operand, shape: tuple[int, ...]) -> Operand:
+    return v.reshape(shape) if isinstance(v, np.ndarray) else ctx.op("reshape", v, shape=shape)
+
+
+@converts("DepthToSpace", "SpaceToDepth")
+def _depth_space(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """A reshape, a transpose and a reshape (ONNX's definitions, DCR and CRD modes)."""
+    x = node.arg(0)
+    b = int(node.attr("blocksize", 0))
+    if len(x.shape) != 4 or b < 1:
+        ctx.fail(f"blocksize {b} on a rank-{len(x.shape)} input (4-D NCHW expected)")
+    n, c, h, w = (int(d) for d in x.shape)
+    if node.op_type == "SpaceToDepth":
+        if h % b or w % b:
+            ctx.fail(f"blocksize {b} does not divide {h}x{w}")
+        t = ctx.op("reshape", x, shape=(n, c, h // b, b, w // b, b))
+        t = ctx.op("transpose", t, perm=(0, 3, 5, 1, 2, 4))
+        return [ctx.op("reshape", t, shape=(n, c * b * b, h // b, w // b))]
+    if c % (b * b):
+        ctx.fail(f"blocksize {b} squared does not divide {c} channels")
+    crd = choice(ctx, node, "mode", "DCR", ("DCR", "CRD")) == "CRD"
+    inner = (n, c // (b * b), b, b, h, w) if crd else (n, b, b, c // (b * b), h, w)
+    t = ctx.op("reshape", x, shape=inner)
+    t = ctx.op("transpose", t, perm=(0, 1, 4, 2, 5, 3) if crd else (0, 3, 4, 1, 5, 2))
+    return [ctx.op("reshape", t, shape=(n, c // (b * b), h * b, w * b))]
