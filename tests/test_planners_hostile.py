@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from mlxa.errors import UserInputError
 from mlxa.planners import cpsat
-from mlxa.planners.contract import Buffer, Plan, validate
-from mlxa.planners.instance import parse_instance, read_instance
+from mlxa.planners.contract import Buffer, Plan, lower_bound, validate
+from mlxa.planners.instance import parse_instance, random_instance, read_instance
 from mlxa.planners.iterated import (
     Arrays,
     _place_scan,
@@ -31,7 +31,9 @@ from mlxa.planners.iterated import (
     greedy_plans,
     place_fast,
     stack_rest,
+    window_offsets,
 )
+from mlxa.planners.limits import range_problem
 from mlxa.planners.outcome import plan_instance, strategies
 
 HEADER = "id,lower,upper,size\n"
@@ -120,6 +122,18 @@ def test_hostile_values_plan_validly_or_are_refused(case: tuple[list[Buffer], in
     assert max(out.plan.offsets) < 1 << 63 and out.arena_nbytes <= 1 << 62
 
 
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_instances())
+def test_window_plan_is_valid_on_hostile_values(case: tuple[list[Buffer], int]) -> None:
+    buffers, alignment = case
+    if range_problem(buffers, alignment) is not None:
+        return
+    arr = Arrays.of(buffers, alignment)
+    offsets = window_offsets(arr)
+    validate(buffers, Plan(tuple(int(o) * alignment for o in offsets.tolist()),
+                           arena_units(arr, offsets) * alignment, "windows"), alignment)
+
+
 # --- time limits at every size ---------------------------------------------------------------
 
 def _all_overlapping(n: int) -> list[Buffer]:
@@ -178,6 +192,16 @@ def test_a_greedy_cut_short_keeps_its_placements_and_stacks_the_rest() -> None:
     assert list(plans) == ["greedy_by_size_partial"]
     for offsets in (half, plans["greedy_by_size_partial"]):
         validate(buffers, Plan(tuple(offsets.tolist()), arena_units(arr, offsets), "cut"))
+
+
+def test_window_plan_is_a_few_times_the_bound_where_no_reuse_is_hundreds() -> None:
+    buffers = random_instance(20_000, seed=4)
+    arr = Arrays.of(buffers, 1)
+    offsets = window_offsets(arr)
+    plan = Plan(tuple(offsets.tolist()), arena_units(arr, offsets), "windows")
+    validate(buffers, plan)
+    bound = lower_bound(buffers)
+    assert plan.arena_nbytes < 8 * bound < sum(b.nbytes for b in buffers) / 10
 
 
 # --- interrupts during the CP-SAT search ------------------------------------------------------

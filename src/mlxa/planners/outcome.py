@@ -10,7 +10,8 @@ strategy.
 
 The time limit bounds every strategy, the greedy ones included (each is O(n^2) in the worst
 case): a named strategy that cannot finish in time is refused with UserInputError; `auto` keeps
-what finished (no_reuse always does: it is O(n)). Part of the limit, RESERVE_S_PER_BUFFER a
+what finished, and when not every greedy plan did, iterated.window_offsets (O(n log n)); no_reuse
+always finishes. Part of the limit, RESERVE_S_PER_BUFFER a
 buffer, is kept for validating the plan. Instances beyond int64's exact range (limits.py) are
 refused before planning starts.
 """
@@ -28,6 +29,7 @@ from mlxa.planners import exact as exact_mod
 from mlxa.planners.contract import Buffer, Plan, PlanError, lower_bound, validate
 from mlxa.planners.greedy import no_reuse
 from mlxa.planners.iterated import (
+    GREEDY,
     Arrays,
     OutOfTime,
     arena_units,
@@ -35,6 +37,7 @@ from mlxa.planners.iterated import (
     greedy_plans,
     iterated_offsets,
     no_reuse_offsets,
+    window_offsets,
 )
 from mlxa.planners.limits import range_problem
 from mlxa.planners.registry import HEURISTICS, PLANNERS, best_of
@@ -42,7 +45,7 @@ from mlxa.planners.registry import HEURISTICS, PLANNERS, best_of
 AUTO = "auto"
 VALIDATE_ALL_BUFFERS = 5000
 GREEDY_SHARE = 0.7  # of the time limit, at most, for auto's greedy plans; the rest improves
-CANDIDATE_ORDER = ("no_reuse", "greedy_by_size", "greedy_by_lifetime", "greedy_by_area",
+CANDIDATE_ORDER = ("no_reuse", "windows", "greedy_by_size", "greedy_by_lifetime", "greedy_by_area",
                    "first_fit")  # as they are listed in the outcome
 RESERVE_S_PER_BUFFER = 1e-5  # validating a plan: measured 5 to 8 us a buffer, machine busy
 
@@ -123,7 +126,7 @@ def _named(buffers: Sequence[Buffer], strategy: str, alignment: int, limit: _Lim
     give the same plans, under the deadline; UserInputError if one cannot finish in time."""
     if strategy == "no_reuse":
         return no_reuse(buffers, alignment)
-    arr = Arrays.of(buffers, alignment)
+    arr = Arrays.of(buffers, alignment, checked=True)
     if strategy == "iterated":
         offsets = iterated_offsets(arr, -(-lb // alignment), limit.deadline)
         return _plan(arr, offsets, alignment, "iterated")
@@ -147,17 +150,21 @@ def _plan(arr: Arrays, offsets: np.ndarray, alignment: int, strategy: str) -> Pl
 
 def _auto(buffers: Sequence[Buffer], alignment: int, limit: _Limit, target: int | None,
           lb: int, use_cpsat: bool) -> _Result:
-    arr = Arrays.of(buffers, alignment)
+    arr = Arrays.of(buffers, alignment, checked=True)
     units = {"no_reuse": no_reuse_offsets(arr)}
     greedy_deadline = time.monotonic() + GREEDY_SHARE * limit.time_limit_s
     units.update(greedy_plans(arr, min(limit.deadline, greedy_deadline)))
+    if len(units) <= len(GREEDY):  # time ran short: a quick plan far better than no reuse
+        units["windows"] = window_offsets(arr)
     order = sorted(units, key=lambda n: CANDIDATE_ORDER.index(n) if n in CANDIDATE_ORDER else 9)
-    plans = {name: _plan(arr, units[name], alignment, name) for name in order}
+    candidates = {name: arena_units(arr, units[name]) * alignment for name in order}
     if len(buffers) <= VALIDATE_ALL_BUFFERS:
-        for name, plan in plans.items():
-            _check(buffers, plan, alignment, name)
-    candidates = {name: p.arena_nbytes for name, p in plans.items()}
-    best = best_of(list(plans.values()))
+        for name in order:
+            _check(buffers, _plan(arr, units[name], alignment, name), alignment, name)
+    # registry.best_of's rule (smallest, no_reuse only alone, then the earlier), without
+    # making a million-offset Plan of every candidate
+    won = min(order, key=lambda n: (candidates[n], n == "no_reuse"))
+    best = _plan(arr, units[won], alignment, won)
     if best.arena_nbytes <= lb or (target is not None and best.arena_nbytes <= target):
         return best, best.strategy, "", best.arena_nbytes <= lb, lb, candidates
     if int(np.count_nonzero(arr.size)) > exact_mod.MAX_SEARCH_BUFFERS:
