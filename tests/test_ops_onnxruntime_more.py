@@ -175,7 +175,25 @@ LAYOUT = [
     case("SpaceToDepth", [f32(1, 3, 4, 6)], blocksize=2),
 ]
 
-ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES + RESIZE + LAYOUT
+def einsum(equation: str, *shapes: tuple, id: str = ""):
+    return case("Einsum", [f32(*s) for s in shapes], equation=equation, opset=12,
+                id=id or equation.replace(",", "_").replace("->", "-to-").replace(".", "d"))
+
+
+EINSUM = [
+    einsum("bhqd,bhkd->bhqk", (2, 3, 4, 5), (2, 3, 6, 5)),
+    einsum("ij,jk->ik", (3, 4), (4, 5)),
+    einsum("ij,jk", (3, 4), (4, 5), id="implicit"),
+    einsum("bij->bji", (2, 3, 4)),
+    einsum("ij->i", (3, 4)),
+    einsum("i,j->ij", (3,), (4,)),
+    einsum("...ij,...jk->...ik", (2, 3, 4), (2, 4, 5)),
+    einsum("bnd,dk->bnk", (2, 3, 4), (4, 5)),
+    einsum("abc,cda->bd", (2, 3, 4), (4, 5, 2)),
+    einsum("ijk,ik->j", (2, 3, 4), (2, 4)),
+]
+
+ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES + RESIZE + LAYOUT + EINSUM
 
 
 @pytest.mark.parametrize("op, inputs, consts, opset, n_outputs, attrs", ALL)

@@ -165,13 +165,21 @@ def _mod(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 
 
 def _register_families() -> None:
-    from mlxa.frontends import onnx_control, onnx_math, onnx_nn, onnx_resize, onnx_shape
+    from mlxa.frontends import (
+        onnx_control,
+        onnx_einsum,
+        onnx_math,
+        onnx_nn,
+        onnx_resize,
+        onnx_shape,
+    )
 
     CONVERTERS.update(onnx_nn.CONVERTERS)
     CONVERTERS.update(onnx_shape.CONVERTERS)
     CONVERTERS.update(onnx_math.CONVERTERS)
     CONVERTERS.update(onnx_control.CONVERTERS)
     CONVERTERS.update(onnx_resize.CONVERTERS)
+    CONVERTERS.update(onnx_einsum.CONVERTERS)
 
 
 _register_families()
