@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from mlxa.errors import UnsupportedOpError
+from mlxa.frontends.onnx_export_quant import QUANT_EXPORTERS
 from mlxa.ir.graph import TensorType
 from mlxa.ops.elementwise import GELU_C, SQRT_2_OVER_PI
 
 Attrs = Mapping[str, Any]
 Export = Callable[[Any, list[str], list[TensorType], list[str], Attrs], None]
-EXPORTERS: dict[str, Export] = {}
+EXPORTERS: dict[str, Export] = dict(QUANT_EXPORTERS)  # quantize/dequantize and qlinear_*
 
 SIMPLE = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "erf": "Erf", "sqrt": "Sqrt",
           "neg": "Neg", "exp": "Exp", "log": "Log", "abs": "Abs", "reciprocal": "Reciprocal",
@@ -287,6 +288,14 @@ def _conv_transpose(ex: Any, ins: list[str], types: list[TensorType], outs: list
             **_nd_window(attrs, n), group=int(attrs.get("group", 1)),
             output_padding=list(attrs.get("output_padding") or (0,) * n))
 
-# The quantized ops' exporters register themselves into EXPORTERS (after `exports` exists), and
-# so do the layout ops' (nhwc, nchwc).
-from mlxa.frontends import onnx_export_layout, onnx_export_quant  # noqa: E402, F401
+
+
+@exports("topk")
+def _topk(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
+          attrs: Attrs) -> None:
+    ex.node("TopK", [ins[0], ex.const([int(attrs["k"])], np.int64)], outs,
+            axis=int(attrs.get("axis", -1)), largest=int(attrs.get("largest", 1)), sorted=1)
+
+# The layout ops' exporters (nhwc, nchwc) register themselves into EXPORTERS (after `exports`
+# exists); the quantized ops' are merged in at the top (QUANT_EXPORTERS).
+from mlxa.frontends import onnx_export_layout  # noqa: E402, F401

@@ -11,12 +11,24 @@ the 8-bit range (a fused relu6) becomes Max/Min on the 8-bit output.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from mlxa.frontends.onnx_export_ops import Attrs, _window, exports
 from mlxa.ir.graph import TensorType
+
+Attrs = Mapping[str, Any]
+Export = Callable[[Any, list[str], list[TensorType], list[str], Attrs], None]
+# onnx_export_ops merges these into EXPORTERS (imports go that one way: no cycle)
+QUANT_EXPORTERS: dict[str, Export] = {}
+
+
+def exports(op: str) -> Callable[[Export], Export]:
+    def register(fn: Export) -> Export:
+        QUANT_EXPORTERS[op] = fn
+        return fn
+    return register
 
 
 @exports("quantize_linear")
@@ -52,6 +64,8 @@ def _clamp(ex: Any, src: str, out: str, out_type: np.dtype, steps: list[Any]) ->
 def _qconv(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
            attrs: Attrs) -> None:
     out_type = types[7].dtype
+    from mlxa.frontends.onnx_export_ops import _window  # conv's window attributes, one rule
+
     target, steps = _clamped(ex, out_type, outs[0], attrs)
     ex.node("QLinearConv", ins, [target], kernel_shape=list(types[3].shape[2:]),
             **_window(attrs), group=int(attrs.get("group", 1)))
