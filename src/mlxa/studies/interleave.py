@@ -43,9 +43,8 @@ def interleave(calls: Mapping[str, Callable[[], object]], budget_s: float, min_r
 
 
 def blas_threads(threads: int) -> contextlib.AbstractContextManager[Any]:
-    """A context limiting numpy's BLAS to `threads` (a no-op without threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads, user_api="blas")
+    """numpy's BLAS held to `threads` (machine/blas.py's limiter; without threadpoolctl the
+    studies run unlimited rather than refuse)."""
+    from mlxa.machine.blas import blas_threads as limit
+
+    return limit(threads, required=False)
