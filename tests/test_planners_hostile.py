@@ -278,6 +278,8 @@ def test_error_messages_stay_one_short_line() -> None:
     with pytest.raises(UserInputError) as err:
         read_instance("/nonexistent/x\nFake line")
     assert "\n" not in str(err.value)
+    with pytest.raises(UserInputError, match="not a valid path"):
+        read_instance("a\x00b.csv")
 
 
 def test_zero_sizes_plan_to_an_empty_arena(tmp_path: Path) -> None:

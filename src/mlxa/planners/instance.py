@@ -47,6 +47,8 @@ def read_instance(path: str | os.PathLike[str]) -> list[Buffer]:
         raise UserInputError(f"{name}: no such file") from None
     except UnicodeDecodeError:
         raise UserInputError(f"{name}: not a UTF-8 text file") from None
+    except ValueError:  # a NUL in the path
+        raise UserInputError(f"{name}: not a valid path") from None
     except OSError as e:
         raise UserInputError(f"{name}: cannot read: {e.strerror}") from None
     return parse_instance(text, name)
