@@ -110,6 +110,8 @@ EXAMPLES: dict[str, Callable[[], Example]] = dict([
                                  {"axis": 0})),
     ("instance_norm", lambda: ((f32(2, 3, 4, 5), f32(3), f32(3)), {"epsilon": 1e-3})),
     ("lrn", lambda: ((f32(2, 6, 3, 3),), {"size": 3, "alpha": 1e-3, "beta": 0.75, "bias": 2.0})),
+    ("topk", lambda: ((np.array([[3, 1, 3, 2, 0], [5, 5, 1, 1, 2]], np.float32),),
+                      {"k": 3, "axis": 1, "largest": 1})),
     ("conv_nd", lambda: ((f32(1, 4, 5, 5, 5), f32(6, 2, 3, 3, 3), f32(6)),
                          {"group": 2, "strides": (2, 1, 1), "pads": (1, 0, 1, 1, 1, 0)})),
     ("max_pool_nd", lambda: ((f32(1, 2, 5, 6, 7),), {"kernel_shape": (2, 3, 3),

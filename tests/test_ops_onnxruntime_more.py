@@ -193,7 +193,23 @@ EINSUM = [
     einsum("ijk,ik->j", (2, 3, 4), (2, 4)),
 ]
 
-ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES + RESIZE + LAYOUT + EINSUM
+MISC = [
+    case("TopK", [f32(3, 6)], {1: i64(3)}, n_outputs=2),
+    case("TopK", [np.array([[3, 1, 3, 2, 0, 3]], np.float32)], {1: i64(4)}, n_outputs=2,
+         largest=0, id="smallest-ties"),
+    case("TopK", [f32(4, 3, 2)], {1: i64(2)}, n_outputs=2, axis=0, id="axis0"),
+    case("EyeLike", [f32(3, 5)], k=1),
+    case("Hardmax", [np.array([[1, 3, 3], [2, 0, 1]], np.float32)]),
+    case("Hardmax", [f32(2, 3, 4)], axis=1, id="axis1"),
+    case("OneHot", [np.array([[0, 2], [-1, 1]], np.int64)],
+         {1: np.array(3, np.int64), 2: np.array([0.0, 5.0], np.float32)}),
+    case("OneHot", [np.array([1, 0, 2], np.int64)],
+         {1: np.array(4, np.int64), 2: np.array([-1.0, 1.0], np.float32)}, axis=0, id="axis0"),
+    case("LpNormalization", [f32(3, 4)], p=1),
+    case("LpNormalization", [f32(3, 4, 2)], p=2, axis=1, id="l2"),
+]
+
+ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES + RESIZE + LAYOUT + EINSUM + MISC
 
 
 @pytest.mark.parametrize("op, inputs, consts, opset, n_outputs, attrs", ALL)
@@ -208,7 +224,7 @@ def test_op_matches_onnxruntime(op, inputs, consts, opset, n_outputs, attrs):
 NEW_OPS = ["elu", "selu", "softplus", "shrink", "sign", "cos", "sin", "isnan", "cumsum",
            "gather_elements", "instance_norm", "lrn", "conv_nd", "max_pool_nd", "avg_pool_nd",
            "conv_transpose", "floor", "ceil", "round", "tan", "asin", "acos", "atan", "sinh",
-           "cosh", "asinh", "acosh", "atanh"]
+           "cosh", "asinh", "acosh", "atanh", "topk"]
 
 
 @pytest.mark.parametrize("name", NEW_OPS)
@@ -223,6 +239,6 @@ def test_lowering_matches_eager(name: str) -> None:
     arrays, attrs = EXAMPLES[name]()
     b = GraphBuilder(name)
     values = [b.input(a.shape, a.dtype) for a in arrays]
-    graph = b.build(b.op(name, *values, **attrs))
+    graph = b.build(*b.op_multi(name, *values, **attrs))
     check = check_lowering(graph, list(arrays))
     assert check["passed"], check

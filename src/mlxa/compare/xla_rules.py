@@ -418,3 +418,16 @@ def _avg_pool_nd(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
 
 _STRUCTURED.update({"conv_nd": _conv_nd, "conv_transpose": _conv_transpose,
                     "max_pool_nd": _max_pool_nd, "avg_pool_nd": _avg_pool_nd})
+
+
+def _topk(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x = args[0]
+    axis = int(attrs.get("axis", -1)) % x.ndim
+    moved = jnp.moveaxis(x, axis, -1)
+    key = moved if attrs.get("largest", 1) else -moved
+    _, indices = lax.top_k(key, int(attrs["k"]))
+    values = jnp.take_along_axis(moved, indices, axis=-1)
+    return jnp.moveaxis(values, -1, axis), jnp.moveaxis(indices.astype(jnp.int64), -1, axis)
+
+
+_STRUCTURED["topk"] = _topk

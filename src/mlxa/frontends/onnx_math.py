@@ -340,3 +340,73 @@ def _depth_space(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     t = ctx.op("reshape", x, shape=inner)
     t = ctx.op("transpose", t, perm=(0, 1, 4, 2, 5, 3) if crd else (0, 3, 4, 1, 5, 2))
     return [ctx.op("reshape", t, shape=(n, c // (b * b), h * b, w * b))]
+
+
+@converts("TopK")
+def _topk(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    x = node.arg(0)
+    k = scalar(ctx.required_const(1, "K"))
+    axis = int(node.attr("axis", -1))
+    if not -len(x.shape) <= axis < len(x.shape) or not 0 <= int(k) <= x.shape[axis]:
+        ctx.fail(f"k={k} on axis {axis} of shape {list(x.shape)}")
+    if not flag(ctx, node, "sorted", 1):
+        ctx.fail("sorted=0 is not supported (the order would be unspecified)")
+    return list(ctx.op_multi("topk", x, k=int(k), axis=axis,
+                             largest=flag(ctx, node, "largest", 1)))
+
+
+@converts("EyeLike")
+def _eye_like(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """A constant: the shape of the input is static."""
+    from onnx import helper
+
+    x = node.arg(0)
+    if len(x.shape) != 2:
+        ctx.fail(f"EyeLike takes a 2-D input, got rank {len(x.shape)}")
+    to = node.attr("dtype")
+    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(to)) if to is not None else x.dtype
+    ctx.check_fits("EyeLike", int(x.shape[0]) * int(x.shape[1]) * dtype.itemsize)
+    return [np.eye(x.shape[0], x.shape[1], int(node.attr("k", 0)), dtype=dtype)]
+
+
+@converts("Hardmax")
+def _hardmax(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """1 at the first maximum along `axis`, 0 elsewhere: argmax compared with the positions."""
+    x = node.arg(0)
+    axis = int(node.attr("axis", -1)) % max(len(x.shape), 1)
+    first = ctx.op("argmax", x, axis=axis, keepdims=1)
+    positions = np.arange(x.shape[axis], dtype=np.int64).reshape(
+        (-1,) + (1,) * (len(x.shape) - axis - 1))
+    return [ctx.op("cast", ctx.op("equal", first, positions), to=np.dtype(x.dtype).name)]
+
+
+@converts("OneHot")
+def _one_hot(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    """where(indices == positions, on, off) with a constant depth; negative indices wrap."""
+    indices, values = node.arg(0), ctx.required_const(2, "values")
+    depth = int(scalar(ctx.required_const(1, "depth")))
+    if depth < 1 or values.size != 2:
+        ctx.fail(f"depth {depth} and values of shape {list(values.shape)}: [off, on] expected")
+    rank = len(indices.shape) + 1
+    axis = int(node.attr("axis", -1)) % rank
+    idx = ctx.op("cast", indices, to="int64") if indices.dtype != np.int64 else indices
+    idx = ctx.op("add", idx, ctx.op("mul", ctx.op("cast", ctx.op(
+        "less", idx, np.zeros((), np.int64)), to="int64"), np.asarray(depth, np.int64)))
+    idx = ctx.op("unsqueeze", idx, axes=(axis,))
+    positions = np.arange(depth, dtype=np.int64).reshape((-1,) + (1,) * (rank - axis - 1))
+    off, on = values.reshape(-1)
+    return [ctx.op("where", ctx.op("equal", idx, positions), np.asarray(on), np.asarray(off))]
+
+
+@converts("LpNormalization")
+def _lp_normalization(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    x = node.arg(0)
+    p, axis = int(node.attr("p", 2)), int(node.attr("axis", -1))
+    if p not in (1, 2):
+        ctx.fail(f"p={p} must be 1 or 2")
+    if p == 1:
+        norm = ctx.op("reduce_sum", ctx.op("abs", x), axes=(axis,), keepdims=1)
+    else:
+        norm = ctx.op("sqrt", ctx.op("reduce_sum", ctx.op("mul", x, x), axes=(axis,),
+                                     keepdims=1))
+    return [ctx.op("div", x, norm)]

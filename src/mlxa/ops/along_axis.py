@@ -1,5 +1,6 @@
-"""Ops along one axis, ONNX semantics: cumsum (attrs axis, exclusive, reverse) and
-gather_elements (x, indices; axis): out[..., i, ...] = x[..., indices[..., i, ...], ...].
+"""Ops along one axis, ONNX semantics: cumsum (attrs axis, exclusive, reverse),
+gather_elements (x, indices; axis): out[..., i, ...] = x[..., indices[..., i, ...], ...], and
+topk (attrs k, axis, largest; sorted, two outputs: values and int64 indices).
 
 gather_elements computes flat element offsets into a scratch int64 array of the indices' shape,
 then one np.take from the flat input: no tensor allocation when bound, the same refusal of
@@ -98,3 +99,43 @@ CUMSUM = register(OpDef("cumsum", _cumsum_rule, lambda i, o, a: o[0].size, _cums
 GATHER_ELEMENTS = register(OpDef(
     "gather_elements", _ge_rule, lambda i, o, a: 0, _gather_elements, workspace=_ge_workspace,
     doc="out[.., i, ..] = x[.., indices[.., i, ..], ..] along `axis` (int indices)"))
+
+
+# -- topk -----------------------------------------------------------------------------------------
+
+def _topk_rule(ins: Sequence[TensorType], attrs: Attrs) -> tuple[TensorType, ...]:
+    x = ins[0]
+    axis = norm_axis(int(attrs.get("axis", -1)), len(x.shape))
+    k = int(attrs["k"])
+    if not 0 <= k <= x.shape[axis]:
+        raise ShapeError(f"topk k={k} is out of range for axis {axis} of {x}")
+    shape = x.shape[:axis] + (k,) + x.shape[axis + 1:]
+    return (TensorType(shape, x.dtype), TensorType(shape, np.dtype(np.int64)))
+
+
+def _topk_workspace(ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) -> int:
+    return scratch_nbytes([ins[0].shape], np.int64)
+
+
+def _topk(ins: Arrays, outs: Arrays | None, attrs: Attrs,
+          workspace: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """The k largest (or smallest) along `axis`, sorted, ties to the lower index: a stable
+    argsort of -x (or x)."""
+    x = ins[0]
+    axis = norm_axis(int(attrs.get("axis", -1)), x.ndim)
+    k = int(attrs["k"])
+    (order,) = scratch([x.shape], np.int64, workspace)
+    key = np.negative(x) if int(attrs.get("largest", 1)) else x
+    order[...] = np.argsort(key, axis=axis, kind="stable")
+    shape = x.shape[:axis] + (k,) + x.shape[axis + 1:]
+    values, indices = outs if outs else (memory.empty(shape, x.dtype),
+                                         memory.empty(shape, np.int64))
+    indices[...] = order[(slice(None),) * axis + (slice(0, k),)]
+    values[...] = np.take_along_axis(x, indices, axis=axis)
+    return (values, indices)
+
+
+TOPK = register(OpDef("topk", _topk_rule, lambda i, o, a: i[0].size * max(
+    1, int(math.log2(max(i[0].shape[norm_axis(int(a.get("axis", -1)), len(i[0].shape))], 2)))),
+    _topk, workspace=_topk_workspace,
+    doc="the k largest (largest=0: smallest) along `axis`, sorted, and their int64 indices"))
