@@ -56,7 +56,8 @@ def test_registry_has_the_promised_models() -> None:
     assert {"mlp", "transformer", "mobilenet_v2", "resnet18", "resnet50",
             "small_cnn"} <= set(ZOO)
     for model in ZOO.values():
-        assert model.description and model.sizes
+        assert model.description
+        assert model.sizes or model.name == "digits_cnn"  # trained weights: one size only
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "digits_cnn"])  # trained: no draw
