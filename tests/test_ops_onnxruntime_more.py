@@ -209,7 +209,23 @@ MISC = [
     case("LpNormalization", [f32(3, 4, 2)], p=2, axis=1, id="l2"),
 ]
 
-ALL = ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES + RESIZE + LAYOUT + EINSUM + MISC
+SCATTER = [
+    case("GatherND", [f32(3, 4, 5)], {1: np.array([[0, 1], [2, -1]], np.int64)}),
+    case("GatherND", [f32(3, 4)], {1: np.array([[[1, 2]], [[0, 0]]], np.int64)}, id="3d-indices"),
+    case("GatherND", [f32(3, 4), np.array([[2], [0]], np.int64)], id="indices-input"),
+    case("ScatterND", [f32(4, 3), np.array([[1], [3]], np.int64), f32(2, 3)]),
+    case("ScatterND", [f32(4, 3)], {1: np.array([[1, 2], [0, 0]], np.int64),
+                                    2: np.array([5.0, 6.0], np.float32)}, id="points"),
+    case("ScatterND", [f32(4, 3), np.array([[1], [1]], np.int64), f32(2, 3)], opset=16,
+         reduction="add", id="add-repeated"),
+    case("ScatterElements", [f32(3, 4), np.array([[1, 0, 2, -1]], np.int64), f32(1, 4)],
+         axis=0),
+    case("ScatterElements", [f32(3, 4), np.array([[3, 0], [1, 1]], np.int64), f32(2, 2)],
+         axis=1, reduction="mul", opset=16, id="mul-axis1"),
+]
+
+ALL = (ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES + RESIZE + LAYOUT + EINSUM + MISC
+       + SCATTER)
 
 
 @pytest.mark.parametrize("op, inputs, consts, opset, n_outputs, attrs", ALL)
@@ -224,7 +240,8 @@ def test_op_matches_onnxruntime(op, inputs, consts, opset, n_outputs, attrs):
 NEW_OPS = ["elu", "selu", "softplus", "shrink", "sign", "cos", "sin", "isnan", "cumsum",
            "gather_elements", "instance_norm", "lrn", "conv_nd", "max_pool_nd", "avg_pool_nd",
            "conv_transpose", "floor", "ceil", "round", "tan", "asin", "acos", "atan", "sinh",
-           "cosh", "asinh", "acosh", "atanh", "topk"]
+           "cosh", "asinh", "acosh", "atanh", "topk", "gather_nd", "scatter_nd",
+           "scatter_elements"]
 
 
 @pytest.mark.parametrize("name", NEW_OPS)

@@ -431,3 +431,38 @@ def _topk(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
 
 
 _STRUCTURED["topk"] = _topk
+
+
+def _index_tuple(idx: Any, dims: Sequence[int]) -> tuple[Any, ...]:
+    dims_arr = jnp.asarray(dims)
+    idx = jnp.where(idx < 0, idx + dims_arr, idx)
+    return tuple(jnp.moveaxis(idx, -1, 0))
+
+
+def _scatter_at(out: Any, where: tuple[Any, ...], updates: Any, reduction: str) -> Any:
+    ref = out.at[where]
+    return {"none": ref.set, "add": ref.add, "mul": ref.multiply, "max": ref.max,
+            "min": ref.min}[reduction](updates)
+
+
+def _gather_nd(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x, idx = args
+    return x[_index_tuple(idx, x.shape[:idx.shape[-1]])]
+
+
+def _scatter_nd(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x, idx, updates = args
+    where = _index_tuple(idx, x.shape[:idx.shape[-1]])
+    return _scatter_at(x, where, updates, attrs.get("reduction", "none"))
+
+
+def _scatter_elements(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> Any:
+    x, idx, updates = args
+    axis = int(attrs.get("axis", 0)) % x.ndim
+    where = list(jnp.indices(idx.shape, sparse=True))
+    where[axis] = jnp.where(idx < 0, idx + x.shape[axis], idx)
+    return _scatter_at(x, tuple(where), updates, attrs.get("reduction", "none"))
+
+
+_STRUCTURED.update({"gather_nd": _gather_nd, "scatter_nd": _scatter_nd,
+                    "scatter_elements": _scatter_elements})

@@ -296,6 +296,13 @@ def _topk(ex: Any, ins: list[str], types: list[TensorType], outs: list[str],
     ex.node("TopK", [ins[0], ex.const([int(attrs["k"])], np.int64)], outs,
             axis=int(attrs.get("axis", -1)), largest=int(attrs.get("largest", 1)), sorted=1)
 
+
+for _ir, (_onnx, _keys) in {"gather_nd": ("GatherND", ()),
+                            "scatter_nd": ("ScatterND", ("reduction",)),
+                            "scatter_elements": ("ScatterElements", ("axis", "reduction"))
+                            }.items():
+    EXPORTERS[_ir] = _simple(_onnx, _keys)
+
 # The layout ops' exporters (nhwc, nchwc) register themselves into EXPORTERS (after `exports`
 # exists); the quantized ops' are merged in at the top (QUANT_EXPORTERS).
 from mlxa.frontends import onnx_export_layout  # noqa: E402, F401

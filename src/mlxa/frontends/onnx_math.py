@@ -103,8 +103,9 @@ def _instance_norm(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
 @converts("LRN")
 def _lrn(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     size = node.attr("size")
-    if not isinstance(size, int) or size < 1:
-        ctx.fail(f"size={size!r} must be a positive integer")
+    # odd, as ONNX Runtime requires; at most 2**16, as the kernel steps through every offset
+    if not isinstance(size, int) or not 1 <= size <= 2**16 or size % 2 == 0:
+        ctx.fail(f"size={size!r} must be an odd integer from 1 to 2**16")
     return [ctx.op("lrn", node.arg(0), size=size, alpha=_finite(ctx, node, "alpha", 1e-4),
                    beta=_finite(ctx, node, "beta", 0.75), bias=_finite(ctx, node, "bias", 1.0))]
 
@@ -410,3 +411,26 @@ def _lp_normalization(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
         norm = ctx.op("sqrt", ctx.op("reduce_sum", ctx.op("mul", x, x), axes=(axis,),
                                      keepdims=1))
     return [ctx.op("div", x, norm)]
+
+
+@converts("GatherND")
+def _gather_nd(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    if int(node.attr("batch_dims", 0)):
+        ctx.fail("batch_dims other than 0 is not supported")
+    return [ctx.op("gather_nd", node.arg(0), node.arg(1))]
+
+
+@converts("ScatterND")
+def _scatter_nd(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    reduction = choice(ctx, node, "reduction", "none", ("none", "add", "mul", "max", "min"))
+    return [ctx.op("scatter_nd", *node.args(3), reduction=reduction)]
+
+
+@converts("ScatterElements", "Scatter")
+def _scatter_elements(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
+    reduction = choice(ctx, node, "reduction", "none", ("none", "add", "mul", "max", "min"))
+    x = node.arg(0)
+    axis = int(node.attr("axis", 0))
+    if not -len(x.shape) <= axis < len(x.shape):
+        ctx.fail(f"axis {axis} is out of range for rank {len(x.shape)}")
+    return [ctx.op("scatter_elements", *node.args(3), axis=axis, reduction=reduction)]

@@ -17,6 +17,7 @@ from mlxa.ops import (  # noqa: F401  (registers the ops)
     pool_cl,
     quant,
     reduce,
+    scatter,
     shape,
     window_nd,
 )

@@ -13,7 +13,7 @@ FAMILIES = {
     "pool": "Pooling", "nn": "Normalisation and softmax",
     "local_norm": "Normalisation and softmax",
     "reduce": "Reductions", "shape": "Shape", "indexing": "Indexing",
-    "along_axis": "Indexing", "quant": "Quantized (8-bit)",
+    "along_axis": "Indexing", "scatter": "Indexing", "quant": "Quantized (8-bit)",
     "conv_cl": "Channels-last layouts", "pool_cl": "Channels-last layouts",
     "layouts": "Channels-last layouts", "fused": "Compiler-made",
 }
