@@ -82,3 +82,20 @@ def test_a_random_backbone_without_onnx_runtime(capsys) -> None:
     text = capsys.readouterr().out
     assert "== small_cnn" in text and "smaller" in text and "ONNX Runtime FP32" not in text
     assert np.isfinite(float(text.split("mlxa_int8")[1].split("dB")[0]))
+
+
+def test_an_onnx_file_with_an_average_pool_runs_in_both_quantizers(capsys, tmp_path) -> None:
+    """ONNX Runtime 1.32 fuses DQ -> AveragePool -> Q and copies a default `dilations` onto
+    QLinearAveragePool, which refuses it; the study drops the default so both models load."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from mlxa.frontends.onnx_export import to_onnx
+    from mlxa.models.zoo import build
+
+    path = tmp_path / "cnn.onnx"
+    onnx.save(to_onnx(build("small_cnn", image=16, width=8)), str(path))
+    argv = ["quantize", str(path), "--budget", "0.2", "--calibration-batches", "2", "--eval", "2"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "== cnn [1, 1, 16, 16]" in text and "its quantize_static" in text
+    assert "refused" not in text

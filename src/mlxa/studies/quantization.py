@@ -147,6 +147,7 @@ class Study:
     attribution: tuple[OpTime, ...]
     ort_attribution: tuple[OpTime, ...]
     ort_ops_left: Mapping[str, Mapping[str, int]]
+    ort_failures: Mapping[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -168,7 +169,7 @@ def study(graph: Graph, name: str, settings: Settings,
                         rounding=settings.rounding)
     fp32 = compile_program(graph)
     int8 = compile_program(graph, CompileOptions(quantize=spec))
-    onnx_models = _onnx_models(graph, spec, settings) if settings.ort else {}
+    onnx_models, failures = _onnx_models(graph, spec, settings) if settings.ort else ({}, {})
     runners = _runners(fp32, int8, onnx_models, evaluation[0], settings.threads)
     # mlxa's pair and ONNX Runtime's take turns within their group: interleaving a microsecond
     # ORT call with a Python-heavy mlxa call charged the ORT call for the caches mlxa left cold
@@ -185,24 +186,38 @@ def study(graph: Graph, name: str, settings: Settings,
         accuracy=accuracy(graph, int8, onnx_models, evaluation, labels, settings.threads),
         coverage=coverage(int8.graph), attribution=attribution(fp32, int8, evaluation[0]),
         ort_attribution=_ort_attribution(onnx_models, evaluation[0], settings.threads),
-        ort_ops_left=_ops_left(onnx_models, settings.threads))
+        ort_ops_left=_ops_left(onnx_models, settings.threads), ort_failures=failures)
     return dataclasses.replace(result, flags=flags(result, onnx_models))
 
 
-def _onnx_models(graph: Graph, spec: QuantizeSpec, settings: Settings) -> dict[str, Any]:
+def _onnx_models(graph: Graph, spec: QuantizeSpec, settings: Settings
+                 ) -> tuple[dict[str, Any], dict[str, str]]:
     """FP32 (batch norm folded, as both quantizers see it), mlxa's QDQ form, ORT's
-    quantize_static of the FP32 model, and (when asked) ORT's quantize_dynamic."""
+    quantize_static of the FP32 model, and (when asked) ORT's quantize_dynamic; and, for each
+    ONNX Runtime could not quantize or load, its one-line error (the column is left out)."""
     from mlxa.frontends.onnx_export import to_onnx
     from mlxa.studies import quantization_ort as ort
 
     folded = fold_batch_norm(graph)
-    models = {"ort_fp32": to_onnx(folded),
-              "ort_mlxa_qdq": to_onnx(quantize_qdq(folded, spec))}
-    models["ort_quantize_static"] = ort.quantize_static(models["ort_fp32"], spec.batches,
-                                                        settings.activations)
+    fp32 = ort.portable(to_onnx(folded))
+    makers: dict[str, Callable[[], Any]] = {
+        "ort_fp32": lambda: fp32,
+        "ort_mlxa_qdq": lambda: ort.portable(to_onnx(quantize_qdq(folded, spec))),
+        "ort_quantize_static": lambda: ort.quantize_static(fp32, spec.batches,
+                                                           settings.activations)}
     if settings.dynamic:
-        models["ort_dynamic"] = ort.quantize_dynamic(models["ort_fp32"])
-    return models
+        makers["ort_dynamic"] = lambda: ort.quantize_dynamic(fp32)
+    models, failures = {}, {}
+    for key, make in makers.items():
+        try:
+            model = make()
+            ort.session(model, settings.threads)  # loads, or says why not
+            models[key] = model
+        except Exception as e:  # ONNX Runtime's own quantizer or loader refused: report it
+            failures[key] = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+    if "ort_fp32" not in models:
+        return {}, failures
+    return models, failures
 
 
 def _runners(fp32: CompiledProgram, int8: CompiledProgram, onnx_models: Mapping[str, Any],
@@ -406,6 +421,8 @@ def _ort_attribution(onnx_models: Mapping[str, Any], inputs: tuple[np.ndarray, .
         return ()
     from mlxa.studies import quantization_ort as ort
 
+    if "ort_quantize_static" not in onnx_models:
+        return ()
     sides = []
     for key in ("ort_fp32", "ort_quantize_static"):
         by_op = ort.profile_by_op(onnx_models[key], inputs, runs=5, threads=threads)

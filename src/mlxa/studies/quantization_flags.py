@@ -31,7 +31,9 @@ def int8_dot_support(flags: frozenset[str] | None = None) -> dict[str, bool]:
 
 def flags(study: Any, onnx_models: Mapping[str, Any],
           cpu: frozenset[str] | None = None) -> tuple[str, ...]:
-    out = [*_dynamic(study, onnx_models), *_unfused(study), *_cpu(cpu), *_tiny(study),
+    failed = [f"{key}: left out, ONNX Runtime refused it: {why}"
+              for key, why in study.ort_failures.items()]
+    out = [*failed, *_dynamic(study, onnx_models), *_unfused(study), *_cpu(cpu), *_tiny(study),
            _reference_kernels(study)]
     return tuple(f for f in out if f)
 

@@ -34,6 +34,20 @@ def session(model: Any, threads: int = 1, optimized: Path | None = None) -> Any:
                                 providers=["CPUExecutionProvider"])
 
 
+def portable(model: Any) -> Any:
+    """The model with AveragePool's all-ones `dilations` dropped (the default): ONNX Runtime
+    1.32 fuses DequantizeLinear -> AveragePool -> QuantizeLinear into QLinearAveragePool and
+    copies the attribute over, which that op does not have, so the model fails to load. Both
+    quantizers' models get the same treatment; nothing else changes."""
+    for node in model.graph.node:
+        if node.op_type == "AveragePool":
+            keep = [a for a in node.attribute
+                    if not (a.name == "dilations" and all(d == 1 for d in a.ints))]
+            del node.attribute[:]
+            node.attribute.extend(keep)
+    return model
+
+
 def runner(sess: Any, inputs: Sequence[np.ndarray]) -> Callable[[], list[np.ndarray]]:
     feed = {i.name: x for i, x in zip(sess.get_inputs(), inputs)}
     return lambda: sess.run(None, feed)
