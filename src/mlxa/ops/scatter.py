@@ -98,7 +98,7 @@ def _scatter_elements(ins: Arrays, outs: Arrays | None, attrs: Attrs
     x, idx, updates = ins
     axis = norm_axis(int(attrs.get("axis", 0)), x.ndim)
     along = _checked(idx.astype(np.int64), [x.shape[axis]], "scatter_elements")
-    where = list(np.indices(idx.shape, sparse=True))
+    where: list[np.ndarray] = list(np.indices(idx.shape, sparse=True))
     where[axis] = along
     out = outs[0] if outs else memory.empty(x.shape, x.dtype)
     np.copyto(out, x)
