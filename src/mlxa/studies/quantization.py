@@ -333,13 +333,14 @@ def layers(graph: Graph, int8: Graph, evaluation: Sequence[tuple[np.ndarray, ...
     from the input, over the given inputs."""
     folded = fold_batch_norm(graph)
     consumers = folded.consumers()
-    by_name = {n.name: n for n in folded.nodes if n.name}
+    # the float op an integer op replaced (a named bias add shares its linear's name)
+    by_name = {n.name: n for n in folded.nodes if n.name and n.op in ("conv", "gemm", "matmul")}
     pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for x in evaluation:
         ref_env, int_env = values(folded, x), values(int8, x)
         for node in int8.nodes:
             twin = by_name.get(node.name)
-            if node.op not in INT_OPS or twin is None:
+            if node.op not in ("qlinear_conv", "qlinear_matmul") or twin is None:
                 continue
             users = consumers.get(twin.output, [])
             ref_v = users[0].output if len(users) == 1 and users[0].op in CLAMPS else twin.output
