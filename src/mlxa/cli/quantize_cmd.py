@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,8 +179,7 @@ def quantization_report(sources: list, args: argparse.Namespace) -> dict[str, An
     return {"schema": SCHEMA, "meta": {"cpu": cpu_name(), **int8_dot_support(),
                                        "threads": args.threads,
                                        "load_average": None if load is None else round(load, 2),
-                                       "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                       "pid": os.getpid()},
+                                       "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
             "models": models}
 
 
