@@ -208,3 +208,16 @@ def test_cli_lists_kernels_and_cases() -> None:
     proc = run_cli("kernels", "--list")
     assert proc.returncode == 0, proc.stderr
     assert "depthwise_act" in proc.stdout and "bias_gelu" in proc.stdout
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+def test_prepacked_linear_takes_the_bias_gelu_chain_as_its_epilogue() -> None:
+    from mlxa.models.mlp import MLPConfig, mlp
+
+    graph = mlp(MLPConfig(batch=4, in_features=32, hidden=64, out_features=16))
+    m = compile_model(graph, CompileOptions(kernels=("prepack",)))
+    assert m.kernel_plan.describe(m.program.graph) == [
+        "%0 matmul -> linear_packed (+ fused %1)", "%2 matmul -> linear_packed (+ add %3)"]
+    assert len(m.calls) == 2
+    x = np.linspace(-8, 8, 4 * 32, dtype=np.float32).reshape(4, 32)
+    assert passes(graph, [x], CompileOptions(kernels=("prepack",)))

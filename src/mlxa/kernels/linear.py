@@ -2,8 +2,9 @@
 product (through torch, when installed), as ONNX Runtime's MLAS prepacks its GEMM weights at
 session start. numpy's BLAS packs B into its panel layout on every call.
 
-The kernel applies to a matmul or gemm whose weight is a constant 2-D parameter (and takes a bias
-add after a matmul as its epilogue). Whether packing pays depends on the shape and the machine,
+The kernel applies to a matmul or gemm whose weight is a constant 2-D parameter, and takes a bias
+add after a matmul, or the fused bias + tanh-GELU chain (oneDNN's gelu_tanh post-op), as its
+epilogue. Whether packing pays depends on the shape and the machine,
 so binding measures it: the packed product and the numpy one (plus the bias add) take turns
 `TRIALS` times on the bound arrays and the faster is kept; `variant` on the bound call says
 which. torch returns a fresh tensor per call, copied into the planned output (M x N floats,
@@ -35,9 +36,16 @@ class Bound:
         return self.run()
 
 
+GELU_CHAIN = (("add", (0, 1), ()), ("gelu", (-1,), (("approximate", "tanh"),)))
+
+
 def _is_bias(site: Site, n: int) -> bool:
+    """The epilogue is a bias add, or the fused bias + tanh-GELU chain (oneDNN's gelu_tanh
+    post-op), with a bias of the output's width."""
     e = site.epilogue
-    return (e is not None and e.op == "add" and len(e.extra) == 1
+    chain = e is not None and (e.op == "add" or (e.op == "fused"
+                                                  and e.attrs.get("steps") == GELU_CHAIN))
+    return (e is not None and chain and len(e.extra) == 1
             and e.extra[0].shape in ((n,), (1, n)) and e.extra[0].dtype == site.ins[0].dtype)
 
 
@@ -66,7 +74,7 @@ def bind_matmul(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: At
     """x @ W (+ bias) with W packed once for oneDNN, where that beats numpy's BLAS."""
     x, w = ins[0], ins[1]
     bias = ins[2].reshape(-1) if len(ins) == 3 else None
-    return _bind(x, w, bias, outs[0])
+    return _bind(x, w, bias, outs[0], attrs.get("epilogue"))
 
 
 @register_kernel("gemm", name="gemm_packed", technique="prepack", applies=gemm_applies,
@@ -79,22 +87,38 @@ def bind_gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attr
     return _bind(ins[0], w, bias, outs[0])
 
 
-def _bind(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> Bound:
+def _bind(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
+          epilogue: tuple[str, Attrs] | None = None) -> Bound:
     k, n = w.shape
     x2, o2 = x.reshape(-1, k), out.reshape(-1, n)
     if x2.flags.writeable:  # the bound input holds arena garbage at bind time (NaNs slow BLAS)
         x2.fill(0.5)
-    plain = _numpy(x2, w, bias, o2)
-    packed = _packed(x2, w, bias, o2)
+    gelu = epilogue is not None and epilogue[0] == "fused"
+    plain = _numpy(x2, w, bias, o2, epilogue if gelu else None)
+    packed = _packed(x2, w, bias, o2, "gelu" if gelu else "none")
     return Bound(packed, "onednn_packed") if _faster(packed, plain) else Bound(plain, "numpy")
 
 
-def _numpy(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, o2: np.ndarray) -> Step:
+def _numpy(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, o2: np.ndarray,
+           chain: tuple[str, Attrs] | None) -> Step:
+    """The product, then the bias add, or the fused chain's own blocked kernel (its temporaries
+    in a workspace allocated here, once)."""
     product = partial(np.matmul, x2, w, out=o2)
-    return product if bias is None else sequence([product, partial(np.add, o2, bias, out=o2)])
+    if bias is None:
+        return product
+    if chain is None:
+        return sequence([product, partial(np.add, o2, bias, out=o2)])
+    from mlxa.ops import get_op
+    from mlxa.ops.blocks import block_elements_of
+
+    fused = get_op("fused")
+    nbytes = fused.tmps(chain[1]) * block_elements_of(o2.shape) * o2.itemsize
+    workspace = np.empty(nbytes, np.uint8)
+    return sequence([product, fused.bound([o2, bias], [o2], chain[1], workspace)])
 
 
-def _packed(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, o2: np.ndarray) -> Step:
+def _packed(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, o2: np.ndarray,
+            post_op: str = "none") -> Step:
     import torch
 
     wt = torch.from_numpy(np.array(w.T, order="C"))  # (N, K), as torch's linear takes it
@@ -102,11 +126,13 @@ def _packed(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, o2: np.ndarr
     tb = None if bias is None else torch.from_numpy(np.array(bias, order="C"))
     tx, to = torch.from_numpy(x2), torch.from_numpy(o2)  # share the bound arrays' memory
     linear: Callable[..., Any] = torch.ops.mkldnn._linear_pointwise
-    return partial(_run_packed, linear, tx, packed, tb, to)
+    algorithm = "tanh" if post_op == "gelu" else ""
+    return partial(_run_packed, linear, tx, packed, tb, to, post_op, algorithm)
 
 
-def _run_packed(linear: Callable[..., Any], tx: Any, packed: Any, tb: Any, to: Any) -> None:
-    to.copy_(linear(tx, packed, tb, "none", [], ""))
+def _run_packed(linear: Callable[..., Any], tx: Any, packed: Any, tb: Any, to: Any,
+                post_op: str, algorithm: str) -> None:
+    to.copy_(linear(tx, packed, tb, post_op, [], algorithm))
 
 
 def _faster(a: Step, b: Step) -> bool:

@@ -1,8 +1,8 @@
 """Which custom kernel binds each node of a compiled program, decided once at bind time.
 
 For each node in program order, the enabled kernels of its op are asked in registration order:
-first with the epilogue on offer (the only user of the node's output, an elementwise relu, clip
-or bias add whose other inputs are constant parameters, when that output is not a graph output and the epilogue writes in place
+first with the epilogue on offer (the only user of the node's output, an elementwise relu, clip,
+bias add or fused chain whose other inputs are constant parameters, when that output is not a graph output and the epilogue writes in place
 over it), then without it. In place matters: the kernel writes the epilogue's output at the
 node's own step, which is safe only in the buffer the node's output already holds. The first kernel whose predicate holds binds the node; a node it absorbed as its
 epilogue runs nothing. Complexity: O(nodes x kernels of an op).
@@ -22,7 +22,7 @@ from mlxa.kernels import library  # noqa: F401  (registers the kernels)
 from mlxa.kernels.registry import CustomKernel, Epilogue, Site, enabled
 from mlxa.ops.bound import Step
 
-EPILOGUE_OPS = ("relu", "clip", "add")
+EPILOGUE_OPS = ("relu", "clip", "add", "fused")  # each kernel's predicate says which it takes
 
 
 @dataclass(frozen=True)
