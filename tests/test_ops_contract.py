@@ -127,7 +127,7 @@ def test_in_place_ops_compute_the_same_in_place(name: str) -> None:
 # -- edge cases ----------------------------------------------------------------------------------
 
 def test_every_op_can_be_exported() -> None:
-    from mlxa.frontends.onnx_export_ops import EXPORTERS
+    from mlxa.frontends.onnx_export import EXPORTERS
 
     assert set(OPS) - {"fused"} <= set(EXPORTERS), set(OPS) - set(EXPORTERS)
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mlxa.errors import UnsupportedOpError, UserInputError
+from mlxa.frontends import onnx_export_layout  # noqa: F401  (registers the layout ops)
 from mlxa.frontends.onnx_export_ops import EXPORTERS
 from mlxa.ir.graph import Graph, TensorType, Value
 from mlxa.ops import get_op

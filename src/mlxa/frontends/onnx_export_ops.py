@@ -302,7 +302,3 @@ for _ir, (_onnx, _keys) in {"gather_nd": ("GatherND", ()),
                             "scatter_elements": ("ScatterElements", ("axis", "reduction"))
                             }.items():
     EXPORTERS[_ir] = _simple(_onnx, _keys)
-
-# The layout ops' exporters (nhwc, nchwc) register themselves into EXPORTERS (after `exports`
-# exists); the quantized ops' are merged in at the top (QUANT_EXPORTERS).
-from mlxa.frontends import onnx_export_layout  # noqa: E402, F401
