@@ -94,3 +94,37 @@ def test_expand_to_a_shape_computed_from_shapes_folds() -> None:
     graph = load_onnx(model)
     assert [n.op for n in graph.nodes] == ["expand", "add"]
     np.testing.assert_allclose(EagerModel(graph)(x, y)[0], want, rtol=1e-6)
+
+
+def expand_from_input(tmp_path):
+    """Expand(x, shape) with the shape a graph input (ONNX's test_expand_shape_model)."""
+    model = build([helper.make_node("Expand", ["x", "shape"], ["y"], name="grow")],
+                  [info("x", [3, 1]), helper.make_tensor_value_info("shape", TensorProto.INT64,
+                                                                    [3])],
+                  [helper.make_empty_tensor_value_info("y")], [], 17, 8)
+    folder = tmp_path / "test_data_set_0"
+    folder.mkdir()
+    x = RNG.standard_normal((3, 1)).astype(np.float32)
+    for k, (name, array) in enumerate((("x", x), ("shape", np.array([2, 1, 4], np.int64)))):
+        (folder / f"input_{k}.pb").write_bytes(numpy_helper.from_array(array, name)
+                                               .SerializeToString())
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path, folder, x
+
+
+def test_an_expand_shape_read_from_an_input_folds_with_its_value(tmp_path) -> None:
+    from cli_helpers import run_cli
+
+    from mlxa.errors import UserInputError
+
+    path, folder, x = expand_from_input(tmp_path)
+    with pytest.raises(UserInputError, match="must be a constant"):
+        load_onnx(path)
+    graph = load_onnx(path, constant_inputs={"shape": np.array([2, 1, 4], np.int64)})
+    assert len(graph.inputs) == 1 and [n.op for n in graph.nodes] == ["expand"]
+    np.testing.assert_array_equal(EagerModel(graph)(x)[0], np.broadcast_to(x, (2, 3, 4)))
+    proc = run_cli("analyze", str(path), "--inputs", str(folder), "--budget", "0.1",
+                   "--out", str(tmp_path / "reports"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Correctness Check: PASS" in proc.stdout

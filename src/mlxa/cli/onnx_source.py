@@ -50,7 +50,17 @@ def load_onnx_file(args: argparse.Namespace) -> LoadedModel:
         if arrays is not None:
             arrays = match_inputs(arrays, names, args.inputs)
         shapes = bind_shapes(declared, shapes, args.batch, arrays, args.model_path)
-    graph = load_onnx(args.model_path, shapes)
+    try:
+        graph = load_onnx(args.model_path, shapes)
+    except UserInputError as e:
+        if arrays is None or "must be a constant" not in str(e):
+            raise
+        # a shape read from an input: the integer inputs --inputs gives become constants
+        fixed = {n: a.read() for n, a in zip(names, arrays) if a.type.dtype.kind in "iu"}
+        graph = load_onnx(args.model_path, {k: v for k, v in shapes.items() if k not in fixed},
+                          constant_inputs=fixed)
+        kept = [k for k, n in enumerate(names) if n not in fixed]
+        names, arrays = [names[k] for k in kept], [arrays[k] for k in kept]
     check_run_fits(f"model {args.model_path!r}", graph)
     return LoadedModel(graph, _inputs(args, graph, arrays, names, values),
                        _info(args, graph, shapes, values))

@@ -39,14 +39,17 @@ OLDEST_OPSET = 1  # opsets 1 to 12 are upgraded to 13 (below 7, onnx_legacy.py f
 DOMAINS = ("", "ai.onnx")
 
 
-def load_onnx(source: str | Path | Any, input_shapes: Mapping[str, tuple[int, ...]] | None = None
-              ) -> Graph:
+def load_onnx(source: str | Path | Any, input_shapes: Mapping[str, tuple[int, ...]] | None = None,
+              constant_inputs: Mapping[str, np.ndarray] | None = None) -> Graph:
     """An ONNX model (a path, or an onnx.ModelProto) as a Graph with concrete shapes. Every
-    error names the model by `label`, the path as the caller gave it."""
+    error names the model by `label`, the path as the caller gave it. `constant_inputs` gives
+    the values of some inputs (a shape an Expand reads from an input): they fold like
+    initializers and are no inputs of the graph."""
     label = str(source) if isinstance(source, str | Path) else "model"
     try:
         model, folder, label = _read(source)
-        return _load(model, folder, label, dict(input_shapes or {}))
+        return _load(model, folder, label, dict(input_shapes or {}),
+                     dict(constant_inputs or {}))
     except MlxaError as e:
         message = str(e) if label in str(e) else f"{label}: {e}"
         raise type(e)(printable(message)) from None
@@ -69,7 +72,8 @@ def printable(message: str | bytes) -> str:
 
 
 def _load(model: Any, folder: Path | None, label: str,
-          input_shapes: dict[str, tuple[int, ...]]) -> Graph:
+          input_shapes: dict[str, tuple[int, ...]],
+          constant_inputs: dict[str, np.ndarray] | None = None) -> Graph:
     unsupported = unsupported_ops(model.graph)
     if unsupported:
         raise UnsupportedOpError(f"{label}: {len(unsupported)} unsupported op(s): "
@@ -80,6 +84,7 @@ def _load(model: Any, folder: Path | None, label: str,
     model = _checked_opset(model, label)
     graph = model.graph
     initializers = {t.name: read_tensor(t, folder, label) for t in graph.initializer}
+    initializers.update(_constant_inputs(graph, constant_inputs or {}, label))
     builder = GraphBuilder(printable(graph.name or Path(label).stem))
     ctx = ImportContext(builder, _opset(model))
     env: dict[str, Operand | Missing] = dict(initializers)
@@ -87,6 +92,26 @@ def _load(model: Any, folder: Path | None, label: str,
     for index, node in enumerate(graph.node):
         _convert(ctx, node, index, env, folder, label)
     return builder.build(*_outputs(ctx, graph, env, label))
+
+
+def _constant_inputs(graph: Any, given: dict[str, np.ndarray], label: str
+                     ) -> dict[str, np.ndarray]:
+    """The given input values, each checked against its input's declared type."""
+    declared = {vi.name: vi for vi in graph.input}
+    out = {}
+    for name, array in given.items():
+        if name not in declared:
+            raise UserInputError(f"{label}: no input named {name!r} to hold a constant")
+        dtype, dims = _declared(declared[name], "input", label)
+        if dtype != array.dtype or (dims is not None and (len(dims) != array.ndim or any(
+                isinstance(d, int) and d != s for d, s in zip(dims, array.shape)))):
+            raise UserInputError(f"{label}: input {name!r} is declared {dtype}"
+                                 f"[{','.join(map(str, dims or ['...']))}], the value given is "
+                                 f"{array.dtype}{list(array.shape)}")
+        frozen = np.array(array)
+        frozen.setflags(write=False)
+        out[name] = frozen
+    return out
 
 
 def unsupported_ops(graph: Any) -> list[str]:
