@@ -42,6 +42,17 @@ def chosen(graph: Graph, options: CompileOptions = ALL) -> list[str]:
     return [c.kernel.name for _, c in sorted(m.kernel_plan.choices.items())]
 
 
+@pytest.fixture(autouse=True)
+def kernels_always_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bind-time trials keep the kernel, so these tests run the kernel itself (a trial on a
+    busy machine may keep numpy's call instead)."""
+    from mlxa.kernels import linear, plan
+    from mlxa.kernels.trial import Bound
+
+    monkeypatch.setattr(plan, "keep_faster", lambda c, name, d: Bound(c, name))
+    monkeypatch.setattr(linear, "keep_faster", lambda c, name, d: Bound(c, name))
+
+
 # -- the registration API -------------------------------------------------------------------------
 
 @pytest.fixture
@@ -221,3 +232,13 @@ def test_prepacked_linear_takes_the_bias_gelu_chain_as_its_epilogue() -> None:
     assert len(m.calls) == 2
     x = np.linspace(-8, 8, 4 * 32, dtype=np.float32).reshape(4, 32)
     assert passes(graph, [x], CompileOptions(kernels=("prepack",)))
+
+
+def test_a_trial_keeps_the_faster_call() -> None:
+    import time
+
+    from mlxa.kernels.trial import keep_faster
+
+    fast, slow = (lambda: None), (lambda: time.sleep(0.002))
+    assert keep_faster(slow, "slow_kernel", fast).variant == "numpy"
+    assert keep_faster(fast, "fast_kernel", slow).variant == "fast_kernel"

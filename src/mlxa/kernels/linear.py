@@ -4,16 +4,14 @@ session start. numpy's BLAS packs B into its panel layout on every call.
 
 The kernel applies to a matmul or gemm whose weight is a constant 2-D parameter, and takes a bias
 add after a matmul, or the fused bias + tanh-GELU chain (oneDNN's gelu_tanh post-op), as its
-epilogue. Whether packing pays depends on the shape and the machine,
-so binding measures it: the packed product and the numpy one (plus the bias add) take turns
-`TRIALS` times on the bound arrays and the faster is kept; `variant` on the bound call says
-which. torch returns a fresh tensor per call, copied into the planned output (M x N floats,
+epilogue. Whether packing pays depends on the shape and the machine, so binding measures it
+(kernels/trial.py): the packed product and the numpy one (plus its epilogue) take turns on the
+bound arrays and the faster is kept; `variant` on the bound call says which. torch returns a fresh tensor per call, copied into the planned output (M x N floats,
 small beside the product); that tensor is torch's allocation, outside mlxa's counted ones.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -21,20 +19,8 @@ from typing import Any
 import numpy as np
 
 from mlxa.kernels.registry import Attrs, Site, register_kernel
+from mlxa.kernels.trial import Bound, keep_faster
 from mlxa.ops.bound import Step, sequence
-
-TRIALS = 5
-
-
-class Bound:
-    """A bound call with the variant it runs ("onednn_packed" or "numpy")."""
-
-    def __init__(self, run: Step, variant: str) -> None:
-        self.run, self.variant = run, variant
-
-    def __call__(self) -> object:
-        return self.run()
-
 
 GELU_CHAIN = (("add", (0, 1), ()), ("gelu", (-1,), (("approximate", "tanh"),)))
 
@@ -91,12 +77,10 @@ def _bind(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray
           epilogue: tuple[str, Attrs] | None = None) -> Bound:
     k, n = w.shape
     x2, o2 = x.reshape(-1, k), out.reshape(-1, n)
-    if x2.flags.writeable:  # the bound input holds arena garbage at bind time (NaNs slow BLAS)
-        x2.fill(0.5)
     gelu = epilogue is not None and epilogue[0] == "fused"
     plain = _numpy(x2, w, bias, o2, epilogue if gelu else None)
     packed = _packed(x2, w, bias, o2, "gelu" if gelu else "none")
-    return Bound(packed, "onednn_packed") if _faster(packed, plain) else Bound(plain, "numpy")
+    return keep_faster(packed, "onednn_packed", plain)
 
 
 def _numpy(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, o2: np.ndarray,
@@ -133,15 +117,3 @@ def _packed(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, o2: np.ndarr
 def _run_packed(linear: Callable[..., Any], tx: Any, packed: Any, tb: Any, to: Any,
                 post_op: str, algorithm: str) -> None:
     to.copy_(linear(tx, packed, tb, post_op, [], algorithm))
-
-
-def _faster(a: Step, b: Step) -> bool:
-    """Whether `a` has the lower median over TRIALS alternating calls (after one each)."""
-    a(), b()
-    ta, tb = [], []
-    for _ in range(TRIALS):
-        for fn, times in ((a, ta), (b, tb)):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-    return float(np.median(ta)) < float(np.median(tb))

@@ -20,6 +20,7 @@ import numpy as np
 from mlxa.ir.graph import Graph, Node, Value
 from mlxa.kernels import library  # noqa: F401  (registers the kernels)
 from mlxa.kernels.registry import CustomKernel, Epilogue, Site, enabled
+from mlxa.kernels.trial import keep_faster
 from mlxa.ops.bound import Step
 
 EPILOGUE_OPS = ("relu", "clip", "add", "fused")  # each kernel's predicate says which it takes
@@ -34,8 +35,18 @@ class Choice:
     epilogue: Node | None = None
     epilogue_step: int | None = None
 
-    def bind(self, node: Node, views: Mapping[Value, np.ndarray],
-             workspace: np.ndarray | None) -> Step:
+    def bind(self, node: Node, views: Mapping[Value, np.ndarray], workspace: np.ndarray | None,
+             default: Callable[[], Step] | None = None) -> Step:
+        """The kernel's call. A Numba kernel that took no epilogue is kept only where it ran
+        faster than `default()` (the op table's call) in a bind-time trial (kernels/trial.py);
+        the result's `variant` says which ran."""
+        step = self._bind(node, views, workspace)
+        if default is None or self.epilogue is not None or self.kernel.technique != "numba":
+            return step
+        return keep_faster(step, self.kernel.name, default())
+
+    def _bind(self, node: Node, views: Mapping[Value, np.ndarray],
+              workspace: np.ndarray | None) -> Step:
         ins = [views[v] for v in node.inputs]
         outs = [views[v] for v in node.outputs]
         attrs: dict[str, Any] = dict(node.attrs)
@@ -58,11 +69,14 @@ class KernelPlan:
         return frozenset(c.epilogue_step for c in self.choices.values()
                          if c.epilogue_step is not None)
 
-    def describe(self, graph: Graph) -> list[str]:
-        """One line per chosen node: `%3 conv -> numba_depthwise (+ clip %4)`."""
+    def describe(self, graph: Graph, ran: Mapping[int, str] | None = None) -> list[str]:
+        """One line per chosen node: `%3 conv -> depthwise_act (+ clip %4)`; with `ran` (step ->
+        the variant its bind-time trial kept), `[ran numpy]` where that is not the kernel."""
         lines = []
         for step, c in sorted(self.choices.items()):
             tail = "" if c.epilogue is None else f" (+ {c.epilogue.op} %{c.epilogue_step})"
+            variant = (ran or {}).get(step, c.kernel.name)
+            tail += "" if variant == c.kernel.name else f" [ran {variant}]"
             lines.append(f"%{step} {graph.nodes[step].op} -> {c.kernel.name}{tail}")
         return lines
 

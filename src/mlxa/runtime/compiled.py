@@ -100,7 +100,8 @@ class CompiledModel:
             workspace = None
         choice = self.kernel_plan.choices.get(step)
         if choice is not None:  # a custom kernel (mlxa.kernels), chosen once per node
-            return choice.bind(node, self.views, workspace)
+            return choice.bind(node, self.views, workspace,
+                               lambda: op.bound(ins, outs, node.attrs, workspace))
         return op.bound(ins, outs, node.attrs, workspace)
 
 

@@ -1,0 +1,42 @@
+"""Where a kernel pays, decided by measuring it: at bind time a candidate call and the op
+table's own call take turns on the bound arrays (after one warm call each), and the one with the
+lower median over TRIALS turns is kept. The arrays hold whatever the arena held (every value is
+recomputed on each inference), so floating-point warnings are silenced for the trial."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from mlxa.ops.bound import Step
+
+TRIALS = 5
+
+
+class Bound:
+    """A bound call and the variant it runs (a kernel's name, "onednn_packed", or "numpy")."""
+
+    def __init__(self, run: Step, variant: str) -> None:
+        self.run, self.variant = run, variant
+
+    def __call__(self) -> object:
+        return self.run()
+
+
+def faster(a: Step, b: Step, trials: int = TRIALS) -> bool:
+    """Whether `a` has the lower median over `trials` alternating calls."""
+    with np.errstate(all="ignore"):
+        a(), b()
+        ta, tb = [], []
+        for _ in range(trials):
+            for fn, times in ((a, ta), (b, tb)):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+    return float(np.median(ta)) < float(np.median(tb))
+
+
+def keep_faster(candidate: Step, name: str, default: Step) -> Bound:
+    """The candidate as `name`, or the op table's call as "numpy", whichever ran faster."""
+    return Bound(candidate, name) if faster(candidate, default) else Bound(default, "numpy")
