@@ -132,7 +132,8 @@ for chain in runs:
                    marker=markers.get(cell.backend, "o"),
                    color="tab:red" if cell.kind == "eager" else "tab:green",
                    label=cell.backend if chain is runs[0] else None, edgecolor="k", zorder=3)
-    ax.annotate(chain.label, (chain.intensity_flops_per_byte, 0.2), fontsize=8, ha="center")
+    ax.annotate(chain.label, (chain.intensity_flops_per_byte, 0.03), fontsize=8, ha="center",
+                xycoords=("data", "axes fraction"))
 ax.set_title(f"fusion at {format_nbytes(runs[0].sizes[-1].x_nbytes)}: eager red, compiled green")
 ax.legend(fontsize=7, loc="upper left", ncol=2)
 plt.show()

@@ -108,18 +108,17 @@ for name, r in studies.items():
 # domain: on a model this small they can be a large share of the whole.
 
 # %%
-name, r = next(iter(studies.items()))
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=False)
-for ax, (title, rows) in zip(axes, (("mlxa (reference integer kernels)", r.attribution),
-                                     ("ONNX Runtime (profiler)", r.ort_attribution))):
-    kinds = [t.kind for t in rows]
-    y = np.arange(len(kinds))
-    ax.barh(y - 0.2, [t.fp32_ms for t in rows], 0.4, label="FP32", color="tab:blue")
-    ax.barh(y + 0.2, [t.int8_ms for t in rows], 0.4, label="INT8", color="tab:orange")
-    ax.set(yticks=y, yticklabels=kinds, xlabel="ms per inference", title=title)
-    ax.invert_yaxis()
-    ax.legend(fontsize=8)
-fig.suptitle(f"{name}: time by op kind")
+fig, axes = plt.subplots(len(studies), 2, figsize=(10, 3.2 * len(studies)), squeeze=False)
+for (name, r), row in zip(studies.items(), axes):
+    for ax, (title, rows) in zip(row, (("mlxa (reference integer kernels)", r.attribution),
+                                       ("ONNX Runtime (its profiler)", r.ort_attribution))):
+        kinds = [t.kind for t in rows]
+        y = np.arange(len(kinds))
+        ax.barh(y - 0.2, [t.fp32_ms for t in rows], 0.4, label="FP32", color="tab:blue")
+        ax.barh(y + 0.2, [t.int8_ms for t in rows], 0.4, label="INT8", color="tab:orange")
+        ax.set(yticks=y, yticklabels=kinds, xlabel="ms per inference", title=f"{name}: {title}")
+        ax.invert_yaxis()
+        ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
 
