@@ -233,6 +233,16 @@ def greedy_offsets(arr: Arrays, name: str, deadline: float | None = None) -> np.
     return place_fast(arr, order, best_fit, deadline=deadline)
 
 
+def jittered_offsets(arr: Arrays, rng: np.random.Generator,
+                     deadline: float | None = None) -> np.ndarray:
+    """Most area first, best fit, with each area scaled by a random factor in [0.5, 1.5): more
+    starts for ruin and recreate, which gains most from the best start (on random 25,000-buffer
+    instances the best of six beat plain most-area-first in 4 of 5, by up to 0.01x the bound
+    after improving). OutOfTime past `deadline`."""
+    area = arr.size.astype(float) * (arr.end - arr.start) * rng.uniform(0.5, 1.5, arr.size.size)
+    return place_fast(arr, np.argsort(-area, kind="stable"), True, deadline=deadline)
+
+
 def greedy_plans(arr: Arrays, deadline: float | None = None) -> dict[str, np.ndarray]:
     """Offsets of the GREEDY plans that finish before `deadline`. The first that does not ends
     the list (the next would not finish either); if it is the first of all, its placement so

@@ -36,6 +36,7 @@ from mlxa.planners.iterated import (
     greedy_offsets,
     greedy_plans,
     iterated_offsets,
+    jittered_offsets,
     no_reuse_offsets,
     window_offsets,
 )
@@ -47,6 +48,7 @@ VALIDATE_ALL_BUFFERS = 5000
 GREEDY_SHARE = 0.7  # of the time limit, at most, for auto's greedy plans; the rest improves
 CANDIDATE_ORDER = ("no_reuse", "windows", "greedy_by_size", "greedy_by_lifetime", "greedy_by_area",
                    "first_fit")  # as they are listed in the outcome
+JITTERED_STARTS = 6  # more starts for ruin and recreate on large instances, time allowing
 RESERVE_S_PER_BUFFER = 1e-5  # validating a plan: measured 5 to 8 us a buffer, machine busy
 
 
@@ -168,15 +170,31 @@ def _auto(buffers: Sequence[Buffer], alignment: int, limit: _Limit, target: int 
     if best.arena_nbytes <= lb or (target is not None and best.arena_nbytes <= target):
         return best, best.strategy, "", best.arena_nbytes <= lb, lb, candidates
     if int(np.count_nonzero(arr.size)) > exact_mod.MAX_SEARCH_BUFFERS:
-        return _improve_large(arr, units[best.strategy], best, alignment, limit, lb, candidates)
+        start = _best_start(arr, units[won], min(limit.deadline, greedy_deadline))
+        return _improve_large(arr, start, best, alignment, limit, lb, candidates)
     return _exact(buffers, alignment, limit.left_s(), target, best, candidates, use_cpsat)
+
+
+def _best_start(arr: Arrays, start: np.ndarray, deadline: float) -> np.ndarray:
+    """`start` or the best of up to JITTERED_STARTS jittered greedy plans made by `deadline`
+    (seeded: the same starts every run)."""
+    rng = np.random.default_rng(0)
+    best, arena = start, arena_units(arr, start)
+    for _ in range(JITTERED_STARTS):
+        try:
+            offsets = jittered_offsets(arr, rng, deadline)
+        except OutOfTime:
+            break
+        if arena_units(arr, offsets) < arena:
+            best, arena = offsets, arena_units(arr, offsets)
+    return best
 
 
 def _improve_large(arr: Arrays, start: np.ndarray, best: Plan, alignment: int, limit: _Limit,
                    lb: int, candidates: dict[str, int]) -> _Result:
-    """What exact.solve does above MAX_SEARCH_BUFFERS (ruin and recreate from the best greedy
-    plan, reported as exact found by iterated), here until the deadline: not stopping when it
-    stalls, as random large instances keep gaining slowly."""
+    """What exact.solve does above MAX_SEARCH_BUFFERS (ruin and recreate from a greedy plan,
+    reported as exact found by iterated), here from the best start (_best_start) and until the
+    deadline: not stopping when it stalls, as random large instances keep gaining slowly."""
     offsets = iterated_offsets(arr, -(-lb // alignment), limit.deadline, patience=10**9,
                                start=start, stall_share=None)
     found = _plan(arr, offsets, alignment, "exact")
