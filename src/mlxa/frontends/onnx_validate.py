@@ -65,9 +65,11 @@ def _check_versions(model: Any, label: str) -> None:
     if model.ir_version > onnx.IR_VERSION:
         raise UserInputError(f"{label}: IR version {model.ir_version} is newer than the "
                              f"{onnx.IR_VERSION} this onnx package knows")
-    domains = [o.domain for o in model.opset_import]
-    if len(set(domains)) != len(domains):
-        raise UserInputError(f"{label}: an opset domain is imported twice")
+    versions: dict[str, int] = {}
+    for o in model.opset_import:  # skl2onnx repeats the default domain at one version: harmless
+        if versions.setdefault(o.domain, o.version) != o.version:
+            raise UserInputError(f"{label}: opset domain {o.domain or 'ai.onnx'!r} is imported "
+                                 f"twice, at versions {versions[o.domain]} and {o.version}")
 
 
 def _check_names(graph: Any, ir_version: int, label: str) -> None:
