@@ -19,7 +19,8 @@ from mlxa.ops import OPS
 # every zoo model, shrunk where it has sizes to shrink, so compiling them all stays quick
 SMALL = {"mlp": {"hidden": 256}, "transformer": {"seq": 16, "d_model": 64, "d_ff": 128},
          "small_cnn": {}, "mobilenet_v2": {"image": 64, "width_mult": 0.5},
-         "resnet18": {"image": 64, "width": 16}, "resnet50": {"image": 64, "width": 16}}
+         "resnet18": {"image": 64, "width": 16}, "resnet50": {"image": 64, "width": 16},
+         "digits_cnn": {}}
 
 
 def assert_lowering_matches(graph: Graph) -> None:
@@ -152,3 +153,32 @@ def test_mlxa_memory_prints_the_xla_column() -> None:
                                           (("--batch", "0"), "--batch")])
 def test_mlxa_memory_rejects_bad_input_in_one_line(args: tuple[str, ...], needle: str) -> None:
     assert_one_line_error(run_cli("memory", *args), needle)
+
+
+@pytest.mark.parametrize("rounding", ["fixed_point", "float"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8])
+def test_quantized_ops_lower_bit_for_bit(rounding: str, dtype: type) -> None:
+    """quantize, a strided padded per-channel qlinear_conv with bias, qlinear_add, dequantize,
+    qlinear_matmul: the int32 accumulation and both requantizations equal numpy's exactly."""
+    rng = np.random.default_rng(0)
+    b = GraphBuilder("quantized")
+    x = b.input((1, 3, 9, 9))
+    sx = b.param(np.float32(0.02))
+    zx = b.param(np.array(7 if dtype == np.uint8 else -3, dtype))
+    q = b.op("quantize_linear", x, sx, zx)
+    w = b.param(rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8))
+    sw = b.param((rng.random(4) * 0.01 + 0.001).astype(np.float32))
+    sy = b.param(np.float32(0.05))
+    zy = b.param(np.array(5 if dtype == np.uint8 else 2, dtype))
+    bias = b.param(rng.integers(-1000, 1000, 4).astype(np.int32))
+    y = b.op("qlinear_conv", q, sx, zx, w, sw, b.param(np.zeros(4, np.int8)), sy, zy, bias,
+             pads=(1, 1, 1, 1), strides=(2, 2), rounding=rounding)
+    s = b.op("qlinear_add", y, sy, zy, y, sy, zy, sy, zy)
+    flat = b.op("reshape", b.op("dequantize_linear", s, sy, zy), shape=(1, -1))
+    w2 = b.param(rng.integers(-127, 128, (flat.shape[1], 5)).astype(np.int8))
+    m = b.op("qlinear_matmul", b.op("quantize_linear", flat, sy, zy), sy, zy, w2,
+             b.param((rng.random(5) * 0.01 + 0.001).astype(np.float32)),
+             b.param(np.zeros(5, np.int8)), sy, zy, rounding=rounding)
+    graph = b.build(b.op("dequantize_linear", m, sy, zy), y)
+    check = check_lowering(graph, [rng.standard_normal((1, 3, 9, 9)).astype(np.float32) * 3])
+    assert check["passed"] and check["max_abs_diff"] == 0.0, check

@@ -466,3 +466,7 @@ def _scatter_elements(args: list[Any], attrs: Attrs, outs: Sequence[Value]) -> A
 
 _STRUCTURED.update({"gather_nd": _gather_nd, "scatter_nd": _scatter_nd,
                     "scatter_elements": _scatter_elements})
+
+from mlxa.compare.xla_quant_rules import RULES as QUANT_RULES  # noqa: E402
+
+_STRUCTURED.update(QUANT_RULES)
