@@ -46,11 +46,11 @@ def chosen(graph: Graph, options: CompileOptions = ALL) -> list[str]:
 def kernels_always_win(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bind-time trials keep the kernel, so these tests run the kernel itself (a trial on a
     busy machine may keep numpy's call instead)."""
-    from mlxa.kernels import linear, plan
+    from mlxa.kernels import conv_packed, linear, plan
     from mlxa.kernels.trial import Bound
 
-    monkeypatch.setattr(plan, "keep_faster", lambda c, name, d: Bound(c, name))
-    monkeypatch.setattr(linear, "keep_faster", lambda c, name, d: Bound(c, name))
+    for module in (plan, linear, conv_packed):
+        monkeypatch.setattr(module, "keep_faster", lambda c, name, d: Bound(c, name))
 
 
 # -- the registration API -------------------------------------------------------------------------
@@ -242,3 +242,22 @@ def test_a_trial_keeps_the_faster_call() -> None:
     fast, slow = (lambda: None), (lambda: time.sleep(0.002))
     assert keep_faster(slow, "slow_kernel", fast).variant == "numpy"
     assert keep_faster(fast, "fast_kernel", slow).variant == "fast_kernel"
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
+@pytest.mark.parametrize("depthwise,attrs,act", [
+    (False, {"strides": (2, 2)}, "clip"), (False, {"dilations": (2, 2)}, "relu"),
+    (True, {}, "clip"), (False, {}, None)])
+def test_prepacked_conv_with_its_post_op(depthwise: bool, attrs: dict, act: str | None) -> None:
+    g = GraphBuilder("pc")
+    x = g.input((2, 6, 9, 9))
+    w = f32(6, 1, 3, 3) if depthwise else f32(4, 6, 3, 3)
+    y = g.op("conv", x, g.param(w), g.param(f32(w.shape[0])), pads=(2, 2, 2, 2),
+             group=6 if depthwise else 1, **attrs)
+    if act == "clip":
+        y = g.op("clip", y, min=0.0, max=6.0)
+    elif act == "relu":
+        y = g.op("relu", y)
+    graph = g.build(y)
+    assert chosen(graph, CompileOptions(kernels=("prepack",))) == ["conv_packed"]
+    assert passes(graph, [f32(2, 6, 9, 9) * 3], CompileOptions(kernels=("prepack",)))

@@ -1,0 +1,69 @@
+"""Convolutions through oneDNN with prepacked weights (torch's mkldnn ops, when installed): the
+weight reordered once into oneDNN's blocked layout for this input shape, the bias and a relu or
+clip epilogue applied as oneDNN post-ops. oneDNN reorders the NCHW activations to its blocked
+layout on every call, so whether this beats the op table's conv depends on the shape: binding
+runs both in turns (kernels/trial.py) and keeps the faster; `variant` on the bound call says
+which. The result is a fresh torch tensor copied into the planned output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from mlxa.kernels.registry import Attrs, Site, register_kernel
+from mlxa.kernels.trial import keep_faster
+from mlxa.ops import conv
+from mlxa.ops.bound import Step
+
+
+def conv_applies(site: Site) -> bool:
+    x, w = site.ins[0], site.ins[1]
+    pads = tuple(site.attrs.get("pads", (0, 0, 0, 0)))
+    symmetric = pads[:2] == pads[2:]
+    e = site.epilogue
+    act = e is None or (not e.extra and (e.op == "relu" or (
+        e.op == "clip" and e.attrs.get("min") is not None and e.attrs.get("max") is not None)))
+    return (len(x.shape) == 4 and x.dtype == np.float32 and all(site.params[1:])
+            and symmetric and act and w.dtype == np.float32)
+
+
+def _post_op(epilogue: tuple[str, Attrs] | None) -> tuple[str, list[float]]:
+    if epilogue is None:
+        return "none", []
+    op, attrs = epilogue
+    return ("relu", []) if op == "relu" else ("hardtanh", [float(attrs["min"]),
+                                                           float(attrs["max"])])
+
+
+@register_kernel("conv", name="conv_packed", technique="prepack", applies=conv_applies,
+                 requires=("torch",))
+def bind_conv_packed(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+                     workspace: np.ndarray | None) -> Step:
+    """conv (+ bias, + relu/clip) by oneDNN with its weight packed once, where that pays."""
+    import torch
+
+    from mlxa.kernels.epilogue import bind_conv_act  # here: it registers after this kernel
+
+    x, w, out = ins[0], ins[1], outs[0]
+    pads = list(attrs.get("pads", (0, 0, 0, 0))[:2])
+    strides = list(attrs.get("strides", (1, 1)))
+    dilations = list(attrs.get("dilations", (1, 1)))
+    group = int(attrs.get("group", 1))
+    packed = torch.ops.mkldnn._reorder_convolution_weight(
+        torch.from_numpy(np.array(w)), pads, strides, dilations, group, list(x.shape))
+    bias = torch.from_numpy(np.array(ins[2])) if len(ins) == 3 else None
+    post, scalars = _post_op(attrs.get("epilogue"))
+    run = partial(_run, torch.ops.mkldnn._convolution_pointwise, torch.from_numpy(x), packed,
+                  bias, pads, strides, dilations, group, post, scalars, torch.from_numpy(out))
+    default = (bind_conv_act(ins, outs, attrs, workspace) if "epilogue" in attrs
+               else conv.bind(ins, out, attrs, workspace))
+    return keep_faster(run, "onednn_packed", default)
+
+
+def _run(op: Callable[..., Any], tx: Any, packed: Any, bias: Any, pads: list[int],
+         strides: list[int], dilations: list[int], group: int, post: str,
+         scalars: list[float], to: Any) -> None:
+    to.copy_(op(tx, packed, bias, pads, strides, dilations, group, post, scalars, ""))
