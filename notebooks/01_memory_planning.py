@@ -44,7 +44,8 @@ graph = build("resnet18", batch=1, seed=0, image=IMAGE)
 program = compile_program(graph, CompileOptions(planner="best"))
 print(f"{len(graph.nodes)} nodes as written, {len(program.graph.nodes)} after the passes "
       f"({', '.join(p.name for p in program.passes)})")
-print(f"{len(program.planned_buffers)} planned buffers, arena {format_nbytes(program.plan.arena_nbytes)}, "
+print(f"{len(program.planned_buffers)} planned buffers, "
+      f"arena {format_nbytes(program.plan.arena_nbytes)}, "
       f"lower bound {format_nbytes(program.lower_bound_nbytes)}")
 
 # %% [markdown]

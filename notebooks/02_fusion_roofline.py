@@ -47,9 +47,14 @@ THREADS = 1  # BLAS threads: on a shared machine one thread is far steadier than
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 
-from mlxa.machine.cache import cache_path, fingerprint, get_ceilings, load_cached, machine_description
+from mlxa.machine.cache import (
+    cache_path,
+    fingerprint,
+    get_ceilings,
+    load_cached,
+    machine_description,
+)
 from mlxa.machine.probe import ProbeConfig
 from mlxa.units import format_nbytes
 

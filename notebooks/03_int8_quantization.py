@@ -53,7 +53,10 @@ def inputs_of(name, graph):
         return ([(x[None],) for x in x_train[:CALIBRATION_IMAGES]],
                 [(x[None],) for x in x_test], y_test)
     shape = graph.inputs[0].shape
-    draw = lambda s: (np.random.default_rng(s).standard_normal(shape).astype(np.float32),)
+
+    def draw(seed):
+        return (np.random.default_rng(seed).standard_normal(shape).astype(np.float32),)
+
     return [draw(1000 + i) for i in range(4)], [draw(i) for i in range(4)], None
 
 
@@ -86,16 +89,18 @@ for name, r in studies.items():
           f"({s.ratio:.2f}x smaller)")
     print(f"arena   FP32 {format_nbytes(r.arena.fp32_arena_nbytes)} -> INT8 "
           f"{format_nbytes(r.arena.int8_arena_nbytes)} (values alone "
-          f"{format_nbytes(r.arena.fp32_values_nbytes)} -> {format_nbytes(r.arena.int8_values_nbytes)})")
+          f"{format_nbytes(r.arena.fp32_values_nbytes)} -> "
+          f"{format_nbytes(r.arena.int8_values_nbytes)})")
     print(f"{'runtime':<22} {'median ms':>10} {'SQNR dB':>8} {'agree':>6} {'top-1':>6}")
     for key, ms in r.latency_ms.items():
         sqnr = acc.output_sqnr_db.get(key)
         agree = acc.top1_agreement.get(key)
         top1 = acc.task_top1.get(key)
         print(f"{key:<22} {ms:10.3f} {'' if sqnr is None else f'{sqnr:8.1f}':>8} "
-              f"{'' if agree is None else f'{agree:6.0%}':>6} {'' if top1 is None else f'{top1:6.1%}':>6}")
+              f"{'' if agree is None else f'{agree:6.0%}':>6} "
+              f"{'' if top1 is None else f'{top1:6.1%}':>6}")
     print(f"integer share of FLOPs {r.coverage.share:.1%}; worst layer SQNR "
-          f"{min(l.sqnr_db for l in acc.layers):.1f} dB over {len(acc.layers)} integer ops")
+          f"{min(layer.sqnr_db for layer in acc.layers):.1f} dB over {len(acc.layers)} integer ops")
     print(speedup_note(r))
     for flag in r.flags:
         print("!", flag)
@@ -130,7 +135,8 @@ plt.show()
 # %%
 fig, ax = plt.subplots(figsize=(8, 3))
 for name, r in studies.items():
-    ax.plot([l.name for l in r.accuracy.layers], [l.sqnr_db for l in r.accuracy.layers], "o-",
+    layers = r.accuracy.layers
+    ax.plot([layer.name for layer in layers], [layer.sqnr_db for layer in layers], "o-",
             label=name)
 ax.set(ylabel="SQNR (dB)", title="per-layer SQNR, INT8 vs FP32")
 ax.tick_params(axis="x", rotation=60, labelsize=7)

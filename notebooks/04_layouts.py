@@ -51,7 +51,8 @@ for layout, program in programs.items():
     print(f"{layout:<6} {len(program.graph.nodes):4} nodes, relayouts {ops['relayout']}, "
           f"conv {ops['conv']}, conv_cl {ops['conv_cl']}")
 print("\nthe nhwc program's first nodes (parameters left out):")
-lines = [line for line in format_graph(programs["nhwc"].graph).splitlines() if "= param" not in line]
+lines = [line for line in format_graph(programs["nhwc"].graph).splitlines()
+         if "= param" not in line]
 print("\n".join(lines[:6]))
 
 # %% [markdown]
@@ -75,7 +76,8 @@ m = result.models[0]
 print(f"{m.model} {m.image}x{m.image}: {len(m.convs)} convs, SIMD {result.simd_floats} floats, "
       f"nchwc block {result.block}")
 print(f"prediction agrees (fastest or within 10%): {m.agreement:.0%}; strictly fastest "
-      f"{m.agreement_strict:.0%}; on the {m.decisive} convs with a clear winner {m.agreement_decisive:.0%}")
+      f"{m.agreement_strict:.0%}; on the {m.decisive} convs with a clear winner "
+      f"{m.agreement_decisive:.0%}")
 
 
 def total(convs, runtime, layout):
@@ -107,9 +109,9 @@ x = np.arange(len(m.convs))
 series = (("mlxa", "nhwc", "tab:blue"), ("mlxa", "nchwc", "tab:purple"),
           ("torch", "nhwc", "tab:orange"), ("ort", "nchwc", "tab:green"))
 for runtime, layout, colour in series:
-    pts = [(i, getattr(c, f"{runtime}_ms")[layout] / getattr(c, f"{runtime}_ms")["nchw"], c.depthwise)
-           for i, c in zip(x, m.convs) if getattr(c, f"{runtime}_ms").get(layout)
-           and getattr(c, f"{runtime}_ms").get("nchw")]
+    times = [getattr(c, f"{runtime}_ms") for c in m.convs]
+    pts = [(i, t[layout] / t["nchw"], c.depthwise) for i, t, c in zip(x, times, m.convs)
+           if t.get(layout) and t.get("nchw")]
     if not pts:
         continue
     i, r, dw = map(np.array, zip(*pts))

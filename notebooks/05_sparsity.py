@@ -36,7 +36,6 @@ THREADS = 1
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 
 from mlxa.machine.blas import blas_threads
 from mlxa.models.zoo import build
@@ -72,7 +71,12 @@ from mlxa.studies.sparsity import measure_break_even, product_shapes
 shapes = list(product_shapes(graph).items())[:SHAPES]
 with blas_threads(THREADS, required=False):
     even = [measure_break_even(shape, names, PROBE_BUDGET_S) for shape, names in shapes]
-pct = lambda d: "-" if d is None else f"{d:.1%}"
+
+
+def pct(density):
+    return "-" if density is None else f"{density:.1%}"
+
+
 print(f"{'O x K x N':<18} {'dense ms':>9} {'CSR':>7} {'block':>7}  layers")
 for b in even:
     print(f"{'x'.join(map(str, b.shape)):<18} {b.dense_ms:9.3f} {pct(b.csr_density):>7} "
@@ -112,7 +116,8 @@ print(f"{'runtime':<8} {'dense ms':>9} {'90% zeros':>10} {'pruned/dense':>13} {'
 for z in zeros:
     print(f"{z.runtime:<8} {z.dense_ms:9.2f} {z.pruned_ms:10.2f} {z.ratio:13.2f} {z.noise:10.2f}")
 c = channel
-print(f"\nchannels at {c.level:.0%}: FLOPs {c.flops_before / 1e6:.0f} M -> {c.flops_after / 1e6:.0f} M "
+print(f"\nchannels at {c.level:.0%}: FLOPs {c.flops_before / 1e6:.0f} M -> "
+      f"{c.flops_after / 1e6:.0f} M "
       f"({c.flops_before / c.flops_after:.2f}x fewer), weights {c.params_before / 1e6:.1f} M -> "
       f"{c.params_after / 1e6:.1f} M")
 print(f"eager {c.eager_ms[0]:.2f} -> {c.eager_ms[1]:.2f} ms ({c.eager_speedup:.2f}x), compiled "

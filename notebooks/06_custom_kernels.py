@@ -37,10 +37,9 @@ THREADS = 1
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 
+import mlxa.kernels.library  # noqa: F401  (registers the kernels mlxa ships)
 from mlxa.kernels import KERNELS
-from mlxa.kernels import library  # noqa: F401  (registers the kernels mlxa ships)
 from mlxa.studies.kernels import CASES, run_case
 
 print(f"{'kernel':<22} {'op':<10} {'technique':<10} {'available':<9}")
@@ -52,8 +51,8 @@ results = [run_case(name, threads=THREADS, budget_s=BUDGET_S, backends_on=BACKEN
            for name in CASES]
 for r in results:
     print(f"== {r.name}: {r.description}")
-    print(f"   {r.flops / 1e6:.1f} MFLOP, {r.compulsory_nbytes / 2**20:.2f} MiB compulsory traffic; "
-          f"oracle bound {r.oracle_bound:.1e}")
+    print(f"   {r.flops / 1e6:.1f} MFLOP, {r.compulsory_nbytes / 2**20:.2f} MiB compulsory "
+          f"traffic; oracle bound {r.oracle_bound:.1e}")
     for row in r.rows:
         if row.best_ms is None:
             print(f"   {row.backend:<16} skipped: {row.note}")
