@@ -17,7 +17,7 @@ from mlxa.ir.builder import GraphBuilder
 from mlxa.ir.graph import Graph
 from mlxa.kernels import library  # noqa: F401
 from mlxa.kernels.plan import plan_kernels
-from mlxa.kernels.registry import KERNELS, Site, register_kernel
+from mlxa.kernels.registry import KERNELS, register_kernel
 from mlxa.oracle import check
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
@@ -197,7 +197,7 @@ def test_prepacked_linear_matches_with_and_without_its_bias() -> None:
     assert passes(graph, [f32(2, 3, 16)])
 
 
-# -- the ablation's configurations ------------------------------------------------------------------
+# -- the ablation's configurations ---------------------------------------------------------------
 
 @pytest.mark.parametrize("model", ["small_cnn", "transformer"])
 def test_every_ablation_configuration_compiles_and_passes(model: str) -> None:

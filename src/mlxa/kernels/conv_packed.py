@@ -45,7 +45,7 @@ def bind_conv_packed(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attr
     """conv (+ bias, + relu/clip) by oneDNN with its weight packed once, where that pays."""
     import torch
 
-    from mlxa.kernels.epilogue import bind_conv_act  # here: it registers after this kernel
+    from mlxa.kernels.epilogue import bind_conv_act
 
     x, w, out = ins[0], ins[1], outs[0]
     pads = list(attrs.get("pads", (0, 0, 0, 0))[:2])

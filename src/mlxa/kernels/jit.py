@@ -101,7 +101,7 @@ def bind_layer_norm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs
                  applies=lambda s: _last_axis(s) and s.epilogue is None, requires=("numba",))
 def bind_softmax(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
                  workspace: np.ndarray | None) -> Step:
-    """Softmax over the last axis: one read of each row; the exponentials by a vectorised polynomial."""
+    """Softmax over the last axis: each row read once, exponentials by a vectorised polynomial."""
     cols = ins[0].shape[-1]
     return partial(_loops().softmax, ins[0].reshape(-1, cols), outs[0].reshape(-1, cols))
 

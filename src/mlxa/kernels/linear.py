@@ -6,8 +6,9 @@ The kernel applies to a matmul or gemm whose weight is a constant 2-D parameter,
 add after a matmul, or the fused bias + tanh-GELU chain (oneDNN's gelu_tanh post-op), as its
 epilogue. Whether packing pays depends on the shape and the machine, so binding measures it
 (kernels/trial.py): the packed product and the numpy one (plus its epilogue) take turns on the
-bound arrays and the faster is kept; `variant` on the bound call says which. torch returns a fresh tensor per call, copied into the planned output (M x N floats,
-small beside the product); that tensor is torch's allocation, outside mlxa's counted ones.
+bound arrays and the faster is kept; `variant` on the bound call says which. torch returns a
+fresh tensor per call, copied into the planned output (M x N floats, small beside the product);
+that tensor is torch's allocation, outside mlxa's counted ones.
 """
 
 from __future__ import annotations

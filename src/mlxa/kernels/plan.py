@@ -1,11 +1,12 @@
 """Which custom kernel binds each node of a compiled program, decided once at bind time.
 
-For each node in program order, the enabled kernels of its op are asked in registration order:
+For each node in program order, the enabled kernels of its op are asked (registry.enabled's order):
 first with the epilogue on offer (the only user of the node's output, an elementwise relu, clip,
-bias add or fused chain whose other inputs are constant parameters, when that output is not a graph output and the epilogue writes in place
-over it), then without it. In place matters: the kernel writes the epilogue's output at the
-node's own step, which is safe only in the buffer the node's output already holds. The first kernel whose predicate holds binds the node; a node it absorbed as its
-epilogue runs nothing. Complexity: O(nodes x kernels of an op).
+bias add or fused chain whose other inputs are constant parameters, when that output is not a
+graph output and the epilogue writes in place over it), then without it. In place matters: the
+kernel writes the epilogue's output at the node's own step, which is safe only in the buffer the
+node's output already holds. The first kernel whose predicate holds binds the node; a node it
+absorbed as its epilogue runs nothing. Complexity: O(nodes x kernels of an op).
 """
 
 from __future__ import annotations

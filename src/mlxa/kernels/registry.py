@@ -28,7 +28,9 @@ from mlxa.ops.bound import Step
 
 Attrs = Mapping[str, Any]
 Binder = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], Attrs, "np.ndarray | None"], Step]
-TECHNIQUES = ("epilogue", "prepack", "numba")
+# Tried in this order (then in registration order): a kernel written for a narrow case first, a
+# library's general one next, the numpy epilogue (which applies wherever a conv has one) last.
+TECHNIQUES = ("numba", "prepack", "epilogue")
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,8 @@ KERNELS: dict[str, CustomKernel] = {}
 
 def register_kernel(op: str, *, name: str, technique: str, applies: Callable[[Site], bool],
                     requires: Sequence[str] = (), doc: str = "") -> Callable[[Binder], Binder]:
-    """Decorator: register `bind` as the custom kernel `name` of `op`. Earlier registrations of
-    the same op are tried first."""
+    """Decorator: register `bind` as the custom kernel `name` of `op`. Kernels of one op are
+    tried by technique (TECHNIQUES' order), then in registration order."""
     if technique not in TECHNIQUES:
         raise ValueError(f"technique {technique!r} is not one of {', '.join(TECHNIQUES)}")
 
@@ -102,8 +104,9 @@ def enabled(selection: Iterable[str]) -> tuple[CustomKernel, ...]:
     """The installed kernels a CompileOptions.kernels selection names: a kernel's name, a
     technique, or "all"."""
     chosen = set(selection)
-    return tuple(k for k in KERNELS.values() if k.available
-                 and ("all" in chosen or k.name in chosen or k.technique in chosen))
+    kernels = [k for k in KERNELS.values() if k.available
+               and ("all" in chosen or k.name in chosen or k.technique in chosen)]
+    return tuple(sorted(kernels, key=lambda k: TECHNIQUES.index(k.technique)))
 
 
 def selection_without(technique: str) -> tuple[str, ...]:

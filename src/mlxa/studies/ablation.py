@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,7 @@ def run_ablation(model: str, batch: int, threads: int, repeat: int = 10, rounds:
     models = {label: compile_model(graph, CONFIGS[label]) for label in configs}
     passed = all(check(graph, [x], want, m(x)).passed for m in models.values())
     runners: dict[str, Callable[[], Any]] = {"eager": lambda: eager(x)}
-    runners.update({label: (lambda m=m: m(x)) for label, m in models.items()})
+    runners.update({label: partial(m, x) for label, m in models.items()})
     ort = ort_runner(graph, (x,), threads)
     if ort is not None:
         runners["ort"] = ort
