@@ -6,6 +6,7 @@ table's own (ops/conv.py), so the epilogue is the only change."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import numpy as np
 
 from mlxa.kernels.registry import Attrs, Site, register_kernel
