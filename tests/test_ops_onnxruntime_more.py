@@ -259,3 +259,45 @@ def test_lowering_matches_eager(name: str) -> None:
     graph = b.build(*b.op_multi(name, *values, **attrs))
     check = check_lowering(graph, list(arrays))
     assert check["passed"], check
+
+
+# -- bad nodes: one line naming the node ----------------------------------------------------------
+
+def ones(*shape: int) -> np.ndarray:
+    return np.ones(shape, np.float32)
+
+
+BAD = [
+    case("TopK", [ones(3, 4)], {1: i64(9)}, n_outputs=2, id="k-too-large"),
+    case("ConvTranspose", [ones(1, 3, 4, 4), ones(2, 2, 3, 3)], id="channels"),
+    case("ConvTranspose", [ones(1, 2, 4, 4), ones(2, 2, 3, 3)], pads=[5, 5, 5, 5],
+         id="pads-crop-everything"),
+    case("Einsum", [ones(3, 4), ones(5, 6)], equation="ij,jk->ik", opset=12, id="sizes"),
+    case("Einsum", [ones(3, 3)], equation="ii->i", opset=12, id="diagonal"),
+    case("Resize", [ones(1, 1, 2, 2), None], {2: np.array([1, 1, 0, 2], np.float32)},
+         opset=13, id="zero-scale"),
+    case("Resize", [ones(1, 1, 2, 2), None], {2: np.array([1, 1, 2, 2], np.float32)},
+         opset=13, mode="cubic", id="cubic"),
+    case("CumSum", [ones(3, 4)], {1: np.array(5, np.int64)}, id="axis"),
+    case("GatherElements", [ones(3, 4), np.zeros((3, 5), np.int64)], id="indices-wider"),
+    case("DepthToSpace", [ones(1, 3, 2, 2)], blocksize=2, id="channels"),
+    case("GroupNormalization", [ones(1, 3, 4), ones(3), ones(3)], num_groups=2, opset=21,
+         id="groups"),
+    case("OneHot", [i64(1, 2)], {1: np.array(0, np.int64), 2: np.array([0, 1], np.float32)},
+         id="depth-0"),
+    case("Elu", [ones(3)], alpha=float("inf"), id="alpha-inf"),
+    case("MaxPool", [ones(1, 1, 3, 3, 3)], kernel_shape=[5, 5, 5], id="3d-window-too-large"),
+]
+
+
+@pytest.mark.parametrize("op, inputs, consts, opset, n_outputs, attrs", BAD)
+def test_a_bad_node_is_refused_in_one_line_naming_it(op, inputs, consts, opset, n_outputs,
+                                                     attrs):
+    from mlxa.errors import MlxaError
+    from mlxa.frontends.onnx_import import load_onnx
+
+    model, feeds = one_node_model(op, inputs, consts, n_outputs=n_outputs, opset=opset,
+                                  **attrs)
+    with pytest.raises(MlxaError) as e:
+        load_onnx(model, {k: v.shape for k, v in feeds.items()})
+    assert f"{op} ({op.lower()}_node)" in str(e.value) and "\n" not in str(e.value)

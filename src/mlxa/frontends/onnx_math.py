@@ -297,7 +297,7 @@ def _group_norm(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     groups = int(node.attr("num_groups", 0))
     shape = tuple(x.shape)
     if len(shape) < 3 or groups < 1 or shape[1] % groups:
-        ctx.fail(f"num_groups={groups} does not divide the {shape[1:2]} channels of {list(shape)}")
+        ctx.fail(f"num_groups={groups} does not divide the channels of {list(shape)}")
     dtype = np.dtype(x.dtype)
     grouped = ctx.op("reshape", x, shape=(shape[0], groups, -1))
     y = ctx.op("instance_norm", grouped, np.ones(groups, dtype), np.zeros(groups, dtype),
