@@ -224,8 +224,41 @@ SCATTER = [
          axis=1, reduction="mul", opset=16, id="mul-axis1"),
 ]
 
+def recurrent(op: str, seq: int = 5, batch: int = 2, size: int = 3, hidden: int = 4,
+              dirs: int = 1, bias: bool = True, initial: bool = False, peepholes: bool = False,
+              id: str = "", **attrs):
+    gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[op]
+    inputs = [f32(seq, batch, size), f32(dirs, gates * hidden, size, scale=0.5),
+              f32(dirs, gates * hidden, hidden, scale=0.5)]
+    inputs.append(f32(dirs, 2 * gates * hidden) if bias or initial or peepholes else None)
+    if initial or peepholes:
+        inputs += [None, f32(dirs, batch, hidden)]
+        if op == "LSTM":
+            inputs.append(f32(dirs, batch, hidden))
+    if peepholes:
+        inputs.append(f32(dirs, 3 * hidden))
+    if attrs.get("layout"):
+        inputs[0] = np.ascontiguousarray(inputs[0].transpose(1, 0, 2))
+        inputs[5:] = [None if a is None else np.ascontiguousarray(a.transpose(1, 0, 2))
+                      for a in inputs[5:]]
+    n_outputs = 3 if op == "LSTM" else 2
+    return case(op, inputs, hidden_size=hidden, n_outputs=n_outputs, id=id, **attrs)
+
+
+RECURRENT = [
+    recurrent("LSTM"),
+    recurrent("LSTM", dirs=2, initial=True, direction="bidirectional", id="bidirectional"),
+    recurrent("LSTM", peepholes=True, direction="reverse", id="peepholes-reverse"),
+    recurrent("LSTM", seq=1, bias=False, id="one-step-no-bias"),
+    recurrent("GRU"),
+    recurrent("GRU", linear_before_reset=1, initial=True, id="linear-before-reset"),
+    recurrent("GRU", dirs=2, direction="bidirectional", id="bidirectional"),
+    recurrent("RNN", direction="reverse", id="reverse"),
+    recurrent("RNN", dirs=2, initial=True, direction="bidirectional", id="bidirectional"),
+]
+
 ALL = (ACTIVATIONS + ALONG_AXIS + NORM + WINDOWS + COMPOSITES + RESIZE + LAYOUT + EINSUM + MISC
-       + SCATTER)
+       + SCATTER + RECURRENT)
 
 
 @pytest.mark.parametrize("op, inputs, consts, opset, n_outputs, attrs", ALL)
@@ -259,6 +292,24 @@ def test_lowering_matches_eager(name: str) -> None:
     graph = b.build(*b.op_multi(name, *values, **attrs))
     check = check_lowering(graph, list(arrays))
     assert check["passed"], check
+
+
+def test_batch_first_lstm_is_the_transposed_sequence_first_one() -> None:
+    """ONNX Runtime refuses layout=1: the batch-first model on transposed inputs must give the
+    transposed outputs of ORT's sequence-first run."""
+    from onnx_models import run_ort, run_ours
+
+    p = recurrent("LSTM", initial=True, opset=14).values
+    inputs, attrs = p[1], p[5]
+    model, feeds = one_node_model("LSTM", inputs, n_outputs=3, opset=14, **attrs)
+    want = run_ort(model, feeds)
+    first = [None if a is None else np.ascontiguousarray(np.swapaxes(a, 0, 1)) if a.ndim == 3
+             and k in (0, 5, 6) else a for k, a in enumerate(inputs)]
+    model, feeds = one_node_model("LSTM", first, n_outputs=3, opset=14, layout=1, **attrs)
+    eager, compiled = run_ours(model, feeds)
+    for w, e, c, perm in zip(want, eager, compiled, ((2, 0, 1, 3), (1, 0, 2), (1, 0, 2))):
+        np.testing.assert_allclose(e, np.transpose(w, perm), rtol=1e-5, atol=2e-5)
+        np.testing.assert_allclose(c, e, rtol=1e-6, atol=1e-6)
 
 
 # -- bad nodes: one line naming the node ----------------------------------------------------------

@@ -171,6 +171,7 @@ def _register_families() -> None:
         onnx_math,
         onnx_nn,
         onnx_resize,
+        onnx_rnn,
         onnx_shape,
     )
 
@@ -180,6 +181,7 @@ def _register_families() -> None:
     CONVERTERS.update(onnx_control.CONVERTERS)
     CONVERTERS.update(onnx_resize.CONVERTERS)
     CONVERTERS.update(onnx_einsum.CONVERTERS)
+    CONVERTERS.update(onnx_rnn.CONVERTERS)
 
 
 _register_families()
