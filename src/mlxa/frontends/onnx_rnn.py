@@ -54,8 +54,10 @@ def _checked(ctx: ImportContext, node: OnnxNode) -> tuple[int, int, int, int, in
 
 def _per_direction(ctx: ImportContext, v: Operand | None, d: int) -> Operand | None:
     """Direction d's slice of a [dirs, ...] operand, the dirs axis dropped."""
-    if v is None:
-        return None
+    return None if v is None else _direction_of(ctx, v, d)
+
+
+def _direction_of(ctx: ImportContext, v: Operand, d: int) -> Operand:
     part = ctx.op("slice", v, starts=(d,), ends=(d + 1,), axes=(0,), steps=(1,))
     return ctx.op("squeeze", part, axes=(0,))
 
@@ -74,13 +76,16 @@ def _recurrent(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     seq, batch, hidden, n_dirs, layout = _checked(ctx, node)
     x = node.arg(0) if layout == 0 else ctx.op("transpose", node.arg(0), perm=(1, 0, 2))
     direction = node.attr("direction", "forward")
-    ys, hs, cs = [], [], []
+    ys: list[Operand] = []
+    hs: list[Operand] = []
+    cs: list[Operand] = []
     for d in range(n_dirs):
         reverse = direction == "reverse" or d == 1
         y, h, c = _direction(ctx, node, x, d, reverse, (seq, batch, hidden, layout))
         ys.append(ctx.op("unsqueeze", y, axes=(1,)))
         hs.append(ctx.op("unsqueeze", h, axes=(0,)))
-        cs.append(ctx.op("unsqueeze", c, axes=(0,)) if c is not None else None)
+        if c is not None:
+            cs.append(ctx.op("unsqueeze", c, axes=(0,)))
     y = ys[0] if n_dirs == 1 else ctx.op("concat", *ys, axis=1)  # [S, dirs, B, H]
     y_h = hs[0] if n_dirs == 1 else ctx.op("concat", *hs, axis=0)
     outs = [y, y_h]
@@ -96,10 +101,11 @@ def _direction(ctx: ImportContext, node: OnnxNode, x: Operand, d: int, reverse: 
                sizes: tuple[int, int, int, int]) -> tuple[Operand, Operand, Operand | None]:
     seq, batch, hidden, layout = sizes
     gates = GATES[node.op_type]
-    w, r = _per_direction(ctx, node.arg(1), d), _per_direction(ctx, node.arg(2), d)
+    w, r = _direction_of(ctx, node.arg(1), d), _direction_of(ctx, node.arg(2), d)
     b = _per_direction(ctx, node.input(3), d)
     dtype = np.dtype(x.dtype)
-    wb = rb = np.zeros(gates * hidden, dtype)
+    wb: Operand = np.zeros(gates * hidden, dtype)
+    rb: Operand = wb
     if b is not None:
         wb = ctx.op("slice", b, starts=(0,), ends=(gates * hidden,), axes=(0,), steps=(1,))
         rb = ctx.op("slice", b, starts=(gates * hidden,), ends=(2 * gates * hidden,), axes=(0,),
@@ -107,12 +113,12 @@ def _direction(ctx: ImportContext, node: OnnxNode, x: Operand, d: int, reverse: 
     projected = ctx.op("add", ctx.op("matmul", x, _transposed(ctx, w)), wb)  # [S, B, G*H]
     initial = [_per_direction(ctx, _dirs_first(ctx, node.input(k), layout), d) for k in (5, 6)]
     zeros = np.zeros((batch, hidden), dtype)
-    state = {"h": initial[0] if initial[0] is not None else zeros,
+    state: dict[str, Any] = {"h": initial[0] if initial[0] is not None else zeros,
              "c": initial[1] if initial[1] is not None else zeros,
              "rt": _transposed(ctx, r), "rb": rb, "hidden": hidden,
              "p": _per_direction(ctx, node.input(7), d),
              "linear_before_reset": int(node.attr("linear_before_reset", 0))}
-    steps: list[Operand] = [None] * seq  # type: ignore[list-item]
+    steps: list[Any] = [None] * seq
     for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
         xt = ctx.op("squeeze", ctx.op("slice", projected, starts=(t,), ends=(t + 1,), axes=(0,),
                                       steps=(1,)), axes=(0,))
