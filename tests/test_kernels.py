@@ -261,3 +261,17 @@ def test_prepacked_conv_with_its_post_op(depthwise: bool, attrs: dict, act: str 
     graph = g.build(y)
     assert chosen(graph, CompileOptions(kernels=("prepack",))) == ["conv_packed"]
     assert passes(graph, [f32(2, 6, 9, 9) * 3], CompileOptions(kernels=("prepack",)))
+
+
+def test_a_case_study_reports_every_mlxa_row_within_the_oracle_bound() -> None:
+    from mlxa.report.kernels_text import render_text
+    from mlxa.studies.kernels import run_case
+
+    result = run_case("conv1x1_relu6", budget_s=0.05, backends_on=())
+    rows = {r.backend: r for r in result.rows}
+    assert {"mlxa eager", "mlxa compiled", "mlxa + epilogue"} <= set(rows)
+    for r in rows.values():
+        assert r.error is not None and r.error <= result.oracle_bound, r
+        assert r.best_ms and r.gb_per_s and r.gflop_per_s
+    assert "conv_act" in rows["mlxa + epilogue"].kernel
+    assert "conv1x1_relu6" in render_text([result])
