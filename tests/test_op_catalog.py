@@ -1,7 +1,6 @@
 """The README's op lists are the tables themselves: the op table (mlxa.ops.catalog) and the ONNX
-and ATen converter tables (mlxa.frontends.op_lists), each between its markers. Until the README
-carries the markers, the issue's README material (notes/issue9_readme.md) is checked instead.
-Regenerate with `python -m mlxa.ops.catalog` and `python -m mlxa.frontends.op_lists`."""
+and ATen converter tables (mlxa.frontends.op_lists), each between its markers. Regenerate with
+`python -m mlxa.ops.catalog` and `python -m mlxa.frontends.op_lists`."""
 
 from __future__ import annotations
 
@@ -19,10 +18,7 @@ BLOCKS = {"op-table": op_table_markdown, "onnx-ops": onnx_ops_markdown,
 
 
 def document() -> tuple[str, str]:
-    readme = (ROOT / "README.md").read_text()
-    if "<!-- generated: op-table -->" in readme:
-        return "README.md", readme
-    return "notes/issue9_readme.md", (ROOT / "notes" / "issue9_readme.md").read_text()
+    return "README.md", (ROOT / "README.md").read_text()
 
 
 def block(text: str, name: str) -> str:
