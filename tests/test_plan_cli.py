@@ -48,6 +48,7 @@ def test_golden_named_strategy_with_alignment(tmp_path: Path, golden) -> None:
 
 
 def test_json_outputs_and_plot(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
     path = _instance(tmp_path, SEARCH)
     out, png = tmp_path / "offsets.csv", tmp_path / "timeline.png"
     proc = run_cli("plan", str(path), "--json", "--out", str(out), "--plot", str(png),
@@ -94,6 +95,7 @@ def test_bad_input_one_line_and_nothing_written(tmp_path: Path, name: str, text:
 
 
 def test_timeline_png_with_kinds(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
     from mlxa.planners.contract import Buffer
     from mlxa.planners.registry import get_planner
     from mlxa.report.timeline_plot import render_timeline_png

@@ -6,10 +6,8 @@ where the time moved, and the known pathologies. Text on stdout (`--json`: the d
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +160,7 @@ def _digits_inputs(args: argparse.Namespace) -> tuple[list, list, Any]:
 
 
 def quantization_report(sources: list, args: argparse.Namespace) -> dict[str, Any]:
+    from mlxa.machine.blas import blas_threads
     from mlxa.machine.cpu import cpu_name, load_average
     from mlxa.studies.quantization import SCHEMA, Settings, study
     from mlxa.studies.quantization_flags import int8_dot_support, speedup_note
@@ -169,7 +168,7 @@ def quantization_report(sources: list, args: argparse.Namespace) -> dict[str, An
     settings = Settings(args.calibration, args.activations, args.rounding, args.threads,
                         args.budget, not args.no_ort, args.dynamic)
     models = []
-    with _blas_threads(args.threads):
+    with blas_threads(args.threads, required=False):
         for name, graph, calib, evaluation, labels in sources:
             result = study(graph, name, settings, calib, evaluation, labels)
             data = result.to_json()
@@ -181,19 +180,6 @@ def quantization_report(sources: list, args: argparse.Namespace) -> dict[str, An
                                        "load_average": None if load is None else round(load, 2),
                                        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
             "models": models}
-
-
-@contextlib.contextmanager
-def _blas_threads(threads: int) -> Iterator[None]:
-    """numpy's BLAS on as many threads as ONNX Runtime gets (threadpoolctl, when installed): a
-    pool wider than the free cores runs a product many times slower on a shared machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=threads, user_api="blas"):
-        yield
 
 
 def _write(report: dict[str, Any], args: argparse.Namespace, names: list[str]) -> None:
