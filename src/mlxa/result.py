@@ -12,8 +12,9 @@ import dataclasses
 import math
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self, cast
 
 from mlxa.oracle import Verdict
 
@@ -213,8 +214,24 @@ class Comparison:
     correctness: Verdict
 
 
+class Versioned:
+    """Typed data tagged with its schema: a dataclass whose `schema` field's default names its
+    version. to_json and from_json round-trip it; data of another schema is refused."""
+
+    def to_json(self) -> dict[str, Any]:
+        return to_json(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        want = next(f.default for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                    if f.name == "schema")
+        if data.get("schema") != want:
+            raise ValueError(f"not {want} data (schema {data.get('schema')!r})")
+        return cast(Self, from_json(cls, data))
+
+
 @dataclass(frozen=True)
-class RunResult:
+class RunResult(Versioned):
     meta: Meta
     model: ModelSummary
     config: RunConfig
@@ -224,15 +241,6 @@ class RunResult:
     comparison: Comparison | None = None
     warnings: tuple[str, ...] = ()
     schema: str = SCHEMA
-
-    def to_json(self) -> dict[str, Any]:
-        return to_json(self)
-
-    @staticmethod
-    def from_json(data: dict[str, Any]) -> RunResult:
-        if data.get("schema") != SCHEMA:
-            raise ValueError(f"not a {SCHEMA} run (schema {data.get('schema')!r})")
-        return from_json(RunResult, data)
 
 
 def to_json(obj: Any) -> Any:

@@ -23,7 +23,7 @@ from mlxa.ir.graph import Node
 from mlxa.machine.ceilings import Ceilings, roof_flops_per_s, roof_time_s
 from mlxa.ops import get_op
 from mlxa.profile.spread import Spread
-from mlxa.result import from_json, to_json
+from mlxa.result import Versioned, to_json
 
 SCHEMA = "mlxa.roofline/1"
 WITHIN = 2.0  # "the roofline predicts the node" when measured / predicted is within this factor
@@ -117,7 +117,7 @@ class ExecutorRoofline:
 
 
 @dataclass(frozen=True)
-class RooflineResult:
+class RooflineResult(Versioned):
     model: str
     description: str
     inputs: tuple[str, ...]
@@ -138,11 +138,6 @@ class RooflineResult:
                            within_pct=ex.within_pct)
         return data
 
-    @staticmethod
-    def from_json(data: dict[str, Any]) -> RooflineResult:
-        if data.get("schema") != SCHEMA:
-            raise ValueError(f"not {SCHEMA} data (schema {data.get('schema')!r})")
-        return from_json(RooflineResult, data)
 
     def top_lost(self, n: int = 10) -> tuple[RooflineRow, ...]:
         rows = self.executors[0].rows

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlxa.profile.spread import Spread
-from mlxa.result import from_json, to_json
+from mlxa.result import Versioned
 
 SCHEMA = "mlxa.ceilings/1"
 PLATEAU_TOLERANCE = 1.3  # a point joins a plateau when within this factor of its median
@@ -85,7 +85,7 @@ class TheoreticalPeak:
 
 
 @dataclass(frozen=True)
-class Ceilings:
+class Ceilings(Versioned):
     fingerprint: str
     machine: dict[str, Any]
     threads: int  # BLAS threads of the FP32 peak; bandwidth is one thread (numpy ufuncs)
@@ -101,14 +101,6 @@ class Ceilings:
     warnings: tuple[str, ...] = ()
     schema: str = SCHEMA
 
-    def to_json(self) -> dict[str, Any]:
-        return to_json(self)
-
-    @staticmethod
-    def from_json(data: dict[str, Any]) -> Ceilings:
-        if data.get("schema") != SCHEMA:
-            raise ValueError(f"not {SCHEMA} data (schema {data.get('schema')!r})")
-        return from_json(Ceilings, data)
 
     @property
     def peak_flops_per_s(self) -> float:

@@ -25,7 +25,7 @@ from mlxa.budget import check_fits
 from mlxa.ir.graph import TensorType
 from mlxa.ops import get_op
 from mlxa.profile.spread import Spread, spread_of
-from mlxa.result import from_json, to_json
+from mlxa.result import Versioned
 from mlxa.studies.expr import Call, Expr, Var, parse
 from mlxa.studies.fusion_backends import BACKENDS, Prepared, Unavailable, evaluate
 
@@ -110,7 +110,7 @@ class Skip:
 
 
 @dataclass(frozen=True)
-class FusionResult:
+class FusionResult(Versioned):
     chains: tuple[ChainRun, ...]
     threads: int
     backends: tuple[str, ...]
@@ -120,14 +120,6 @@ class FusionResult:
     warnings: tuple[str, ...] = ()
     schema: str = SCHEMA
 
-    def to_json(self) -> dict[str, Any]:
-        return to_json(self)
-
-    @staticmethod
-    def from_json(data: dict[str, Any]) -> FusionResult:
-        if data.get("schema") != SCHEMA:
-            raise ValueError(f"not {SCHEMA} data (schema {data.get('schema')!r})")
-        return from_json(FusionResult, data)
 
 
 @dataclass(frozen=True)
