@@ -190,3 +190,36 @@ def test_bound_calls_live_with_their_model() -> None:
         del compiled
     gc.collect()
     assert not any(ref() is not None for ref in arenas)
+
+
+POISON = np.frombuffer(np.array([0x7FA00000], np.uint32).tobytes(), np.uint8)  # a signalling NaN
+
+
+@pytest.mark.parametrize("name", ["small_cnn", "mobilenet_v2", "resnet18"])
+def test_no_kernel_reads_memory_it_did_not_write(monkeypatch, name: str) -> None:
+    """Every fresh buffer (arena, scratch, eager results) is filled with signalling NaNs: an
+    arithmetic op that reads an element nobody wrote raises 'invalid value'. (The wide
+    depthwise layout once added the bias to the unwritten tail of its product.)"""
+    import warnings
+
+    from mlxa.models.zoo import build
+    from mlxa.ops import memory
+
+    real = memory.empty
+
+    def poisoned(shape, dtype):
+        out = real(shape, dtype)
+        raw = out.reshape(-1).view(np.uint8)
+        raw[:] = np.resize(POISON, raw.size)
+        return out
+
+    monkeypatch.setattr(memory, "empty", poisoned)
+    sizes = {"mobilenet_v2": {"image": 64, "width_mult": 0.5},
+             "resnet18": {"image": 64, "width": 16}}.get(name, {})
+    graph = build(name, batch=1, **sizes)
+    x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        want = EagerModel(graph)(x)[0]
+        got = compile_model(graph)(x)[0]
+    assert np.isfinite(want).all() and np.isfinite(got).all()

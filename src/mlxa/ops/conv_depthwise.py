@@ -70,10 +70,11 @@ def bind(src: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarra
             prod = np.reshape(dst, (n, m, -1), copy=False)
         steps += [partial(np.copyto, col.reshape(view.shape), view),
                   partial(np.matmul, wk[c0:c0 + n], col, out=prod)]
-        if bias is not None:  # on the contiguous product, while it is in cache
-            full = bufs[1][:n] if wide else prod
-            steps.append(partial(np.add, full, bias[c0 * m:(c0 + n) * m].reshape(n, m, 1),
-                                 out=full))
+        if bias is not None:  # on the product the matmul wrote, while it is in cache (the
+            # wide layout's last Wp - ow columns are never written: reading them would add to
+            # uninitialised memory)
+            steps.append(partial(np.add, prod, bias[c0 * m:(c0 + n) * m].reshape(n, m, 1),
+                                 out=prod))
         if wide:
             steps.append(partial(np.copyto, dst, rows))
     return sequence(steps)
