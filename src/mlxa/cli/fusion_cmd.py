@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mlxa.cli.html_flag import add_html_arg, check_html
 from mlxa.errors import UserInputError
 
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -34,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                 "(the picture draws the cached ceilings)")
     p.add_argument("--ceilings", metavar="FILE",
                    help="the picture's ceilings from a machine.json instead of the cache")
+    add_html_arg(p, "fusion")
     p.set_defaults(run=run)
 
 
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from mlxa.studies.fusion import CHAINS, DEFAULT_SIZES, StudyConfig
     from mlxa.studies.fusion_backends import BACKENDS
 
+    check_html(args)
     chains = [] if args.only_expr else list(CHAINS)
     if args.expr is not None:
         parse(args.expr)  # refuse bad text before anything runs
@@ -98,8 +101,13 @@ def _run(args: argparse.Namespace, chains: list[tuple[str, str, str]], config: o
     if out is not None and ceilings is not None:
         from mlxa.report.fusion_plot import fusion_png
 
-        write_files({out / "fusion.json": render_json(result).encode(),
-                     out / "fusion.txt": text.encode(),
-                     out / "fusion.png": fusion_png(result, ceilings)})
+        png = fusion_png(result, ceilings)
+        files = {out / "fusion.json": render_json(result).encode(),
+                 out / "fusion.txt": text.encode(), out / "fusion.png": png}
+        if args.html:
+            from mlxa.report.study_html import fusion_html
+
+            files[out / "fusion.html"] = fusion_html(result, text, png).encode()
+        write_files(files)
     print(render_json(result) if args.json else text, end="")
     return 0

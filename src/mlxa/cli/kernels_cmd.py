@@ -1,7 +1,8 @@
 """`mlxa kernels`: the custom kernels mlxa ships and where they apply, the case studies against
 XLA, Inductor and ONNX Runtime (studies/kernels.py), and with `--ablation` the compiled
 executor's speedup over eager attributed to each technique (studies/ablation.py). Text on
-stdout, or `--json`."""
+stdout, or `--json`; with `--out DIR` the case studies' kernels.json and kernels.txt (and with
+`--html` kernels.html) are written together, all or none."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import argparse
 import json
 import os
 
+from mlxa.cli.html_flag import add_html_arg, check_html
 from mlxa.errors import UserInputError
 
 
@@ -30,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-compilers", action="store_true",
                    help="leave out XLA, Inductor and ONNX Runtime in the case studies")
     p.add_argument("--json", action="store_true", help="print the data as JSON")
+    p.add_argument("--out", metavar="DIR",
+                   help="also write kernels.json and kernels.txt into DIR (the case studies)")
+    add_html_arg(p, "kernels")
     p.set_defaults(run=run)
 
 
@@ -38,6 +43,13 @@ def run(args: argparse.Namespace) -> int:
 
     cases = case_names(args.case)  # bad input refused before any work
     batches, models = _check(args)
+    check_html(args)
+    if args.out and args.ablation:
+        raise UserInputError("--out writes the case studies; --ablation prints only")
+    if args.out:
+        from mlxa.atomic import ensure_writable_dir
+
+        ensure_writable_dir(args.out)
     if args.list:
         print(_listing())
         return 0
@@ -49,11 +61,30 @@ def run(args: argparse.Namespace) -> int:
 
     on = () if args.no_compilers else ("xla", "inductor", "ort")
     results = [run_case(c, args.threads, args.budget, backends_on=on) for c in cases]
-    if args.json:
-        print(json.dumps([r.to_json() for r in results], indent=2))
-    else:
-        print(render_text(results, _header(args.threads)))
+    text = render_text(results, _header(args.threads))
+    data = json.dumps([r.to_json() for r in results], indent=2)
+    if args.out:
+        _write(results, args, text, data)
+    print(data if args.json else text)
     return 0
+
+
+def _write(results: list, args: argparse.Namespace, text: str, data: str) -> None:
+    from pathlib import Path
+
+    from mlxa.atomic import write_files
+
+    out = Path(args.out)
+    files = {out / "kernels.json": (data + "\n").encode(), out / "kernels.txt": (text + "\n")
+             .encode()}
+    if args.html:
+        from mlxa.machine.cpu import cpu_name
+        from mlxa.report.study_html import kernels_html
+
+        meta = {"cpu": cpu_name(), "CPUs": os.cpu_count(), "threads": args.threads,
+                "load (1 min)": round(os.getloadavg()[0], 2)}
+        files[out / "kernels.html"] = kernels_html(results, meta, text).encode()
+    write_files(files)
 
 
 def _check(args: argparse.Namespace) -> tuple[list[int], list[str]]:

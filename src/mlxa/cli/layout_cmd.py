@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mlxa.cli.html_flag import add_html_arg, check_html
 from mlxa.errors import UserInputError
 
 CNNS = ("resnet18", "resnet50", "mobilenet_v2")
@@ -29,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated subset of mlxa,torch,ort (mlxa always runs)")
     p.add_argument("--json", action="store_true", help="print the data as JSON")
     p.add_argument("--out", metavar="DIR", help="also write layout.json, layout.txt, layout.png")
+    add_html_arg(p, "layout")
     p.set_defaults(run=run)
 
 
@@ -41,6 +43,7 @@ def _names(text: str, known: tuple[str, ...], option: str) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_html(args)
     models = _names(args.models, CNNS, "--models")
     backends = _names(args.backends, BACKENDS, "--backends")
     if not (1 <= args.batch <= 64 and 16 <= args.image <= 512 and 1 <= args.threads <= 256
@@ -60,7 +63,13 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         from mlxa.report.layout_plot import layout_png
 
-        write_files({out / "layout.json": render_json(result).encode(),
-                     out / "layout.txt": text.encode(), out / "layout.png": layout_png(result)})
+        png = layout_png(result)
+        files = {out / "layout.json": render_json(result).encode(),
+                 out / "layout.txt": text.encode(), out / "layout.png": png}
+        if args.html:
+            from mlxa.report.study_html import layout_html
+
+            files[out / "layout.html"] = layout_html(result, text, png).encode()
+        write_files(files)
     print(render_json(result) if args.json else text, end="")
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mlxa.cli.html_flag import add_html_arg, check_html
 from mlxa.machine.ceilings import Ceilings
 
 
@@ -23,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true",
                    help="a rough sweep (16 KiB to 4 MiB, tiny matrices) in about a second: for "
                         "smoke tests, not for ceilings")
+    add_html_arg(p, "machine")
     p.set_defaults(run=run)
 
 
@@ -55,6 +57,7 @@ def ceilings_for(path: str | None) -> tuple[Ceilings, str]:
 def run(args: argparse.Namespace) -> int:
     from mlxa.report.machine_text import render_json, render_machine_text
 
+    check_html(args)
     out = None
     if args.out:
         from mlxa.atomic import ensure_writable_dir
@@ -69,16 +72,21 @@ def run(args: argparse.Namespace) -> int:
         ceilings, note = load_ceilings(args.refresh, args.quick)
     text = render_machine_text(ceilings, note)
     if out is not None:
-        write_machine(ceilings, out, text)
+        write_machine(ceilings, out, text, args.html)
     print(render_json(ceilings) if args.json else text, end="")
     return 0
 
 
-def write_machine(ceilings: Ceilings, out: Path, text: str) -> None:
+def write_machine(ceilings: Ceilings, out: Path, text: str, html: bool = False) -> None:
     from mlxa.atomic import write_files
     from mlxa.report.ceilings_plot import bandwidth_png
     from mlxa.report.machine_text import render_json
 
-    write_files({out / "machine.json": render_json(ceilings).encode(),
-                 out / "machine.txt": text.encode(),
-                 out / "machine_bandwidth.png": bandwidth_png(ceilings)})
+    png = bandwidth_png(ceilings)
+    files = {out / "machine.json": render_json(ceilings).encode(),
+             out / "machine.txt": text.encode(), out / "machine_bandwidth.png": png}
+    if html:
+        from mlxa.report.study_html import machine_html
+
+        files[out / "machine.html"] = machine_html(ceilings, text, png).encode()
+    write_files(files)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from mlxa.cli.html_flag import add_html_arg, check_html
 from mlxa.errors import UserInputError
 
 DIGITS_CALIBRATION = 64  # training images, one per batch
@@ -50,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the data as JSON")
     p.add_argument("--out", metavar="DIR", help="write NAME.json, NAME.txt and NAME.png here")
     p.add_argument("--name", default=None, help="report name (default: the model names)")
+    add_html_arg(p, "NAME")
     p.set_defaults(run=run)
 
 
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> None:
     from mlxa.cli.model_sources import check_positive
 
+    check_html(args)
     if args.model_path and args.model:
         raise UserInputError("give a model file or --model, not both")
     for name in ("calibration_batches", "n_eval", "threads"):
@@ -189,7 +192,12 @@ def _write(report: dict[str, Any], args: argparse.Namespace, names: list[str]) -
 
     name = args.name or "_".join(names)
     base = Path(args.out)
-    write_files({base / f"{name}.json": (json.dumps(report, indent=2, allow_nan=False)
-                                         + "\n").encode(),
-                 base / f"{name}.txt": render_text(report).encode(),
-                 base / f"{name}.png": quantization_png(report)})
+    text, png = render_text(report), quantization_png(report)
+    files = {base / f"{name}.json": (json.dumps(report, indent=2, allow_nan=False)
+                                     + "\n").encode(),
+             base / f"{name}.txt": text.encode(), base / f"{name}.png": png}
+    if args.html:
+        from mlxa.report.study_html import quantize_html
+
+        files[base / f"{name}.html"] = quantize_html(report, text, png).encode()
+    write_files(files)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mlxa.cli.html_flag import add_html_arg, check_html
 from mlxa.cli.model_args import add_model_args
 from mlxa.errors import UserInputError
 
@@ -28,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the data as JSON")
     p.add_argument("--out", metavar="DIR", help="also write <name>_roofline.json, .txt and .png")
     p.add_argument("--name", help="report file name prefix (default: the model's name)")
+    add_html_arg(p, "<name>_roofline")
     p.set_defaults(run=run)
 
 
@@ -41,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 < args.budget <= 3600:
         raise UserInputError(f"--budget must be between 0 and 3600 seconds, got {args.budget}")
+    check_html(args)
     if args.name is not None:
         check_name(args.name)
     if args.threads is not None:
@@ -53,17 +56,24 @@ def run(args: argparse.Namespace) -> int:
                                   args.budget, eager=not args.no_eager)
     text = render_roofline_text(result)
     if out is not None:
-        _write(result, ceilings, out, args.name or str(model.info.get("name", "model")), text)
+        _write(result, ceilings, out, args.name or str(model.info.get("name", "model")), text,
+               args.html)
     print(render_json(result) if args.json else text, end="")
     return 0
 
 
-def _write(result: object, ceilings: object, out: Path, name: str, text: str) -> None:
+def _write(result: object, ceilings: object, out: Path, name: str, text: str,
+           html: bool = False) -> None:
     from mlxa.atomic import safe_name, write_files
     from mlxa.report.roofline_plot import roofline_png
     from mlxa.report.roofline_text import render_json
 
     stem = out / f"{safe_name(name)}_roofline"
-    write_files({stem.with_suffix(".json"): render_json(result).encode(),  # type: ignore[arg-type]
-                 stem.with_suffix(".txt"): text.encode(),
-                 stem.with_suffix(".png"): roofline_png(result, ceilings)})  # type: ignore[arg-type]
+    files = {stem.with_suffix(".json"): render_json(result).encode(),  # type: ignore[arg-type]
+             stem.with_suffix(".txt"): text.encode(),
+             stem.with_suffix(".png"): roofline_png(result, ceilings)}  # type: ignore[arg-type]
+    if html:
+        from mlxa.report.study_html import roofline_html
+
+        files[stem.with_suffix(".html")] = roofline_html(result, ceilings, text).encode()
+    write_files(files)

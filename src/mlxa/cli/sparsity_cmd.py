@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mlxa.cli.html_flag import add_html_arg, check_html
 from mlxa.errors import UserInputError
 
 CNNS = ("resnet18", "resnet50", "mobilenet_v2", "small_cnn")
@@ -31,10 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the data as JSON")
     p.add_argument("--out", metavar="DIR",
                    help="also write sparsity.json, sparsity.txt, sparsity.png")
+    add_html_arg(p, "sparsity")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_html(args)
     if args.model not in CNNS:
         raise UserInputError(f"--model {args.model!r}: expected one of {', '.join(CNNS)}")
     if not (1 <= args.batch <= 64 and 16 <= args.image <= 512 and 1 <= args.threads <= 256
@@ -57,8 +60,13 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         from mlxa.report.sparsity_plot import sparsity_png
 
-        write_files({out / "sparsity.json": render_json(result).encode(),
-                     out / "sparsity.txt": text.encode(),
-                     out / "sparsity.png": sparsity_png(result)})
+        png = sparsity_png(result)
+        files = {out / "sparsity.json": render_json(result).encode(),
+                 out / "sparsity.txt": text.encode(), out / "sparsity.png": png}
+        if args.html:
+            from mlxa.report.study_html import sparsity_html
+
+            files[out / "sparsity.html"] = sparsity_html(result, text, png).encode()
+        write_files(files)
     print(render_json(result) if args.json else text, end="")
     return 0
