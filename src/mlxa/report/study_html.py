@@ -41,10 +41,18 @@ def picture(png: bytes | None, alt: str) -> str:
             f'src="data:image/png;base64,{data}"></div>')
 
 
+def fact(value: object) -> str:
+    """A value of a run's meta as text: lists joined, mappings as 'key value', floats rounded."""
+    if isinstance(value, (list, tuple)):
+        return " ".join(map(fact, value))
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {fact(v)}" for k, v in value.items() if v is not None)
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
 def machine_facts(meta: Mapping[str, Any], extra: Sequence[tuple[str, object]] = ()) -> str:
-    pairs = [(str(k), str(v)) for k, v in extra] + [
-        (str(k), " ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))
-        for k, v in meta.items() if v is not None and v != ""]
+    pairs = [(str(k), fact(v)) for k, v in [*extra, *meta.items()]
+             if v is not None and v != ""]
     return how("read when the run started (/proc/cpuinfo, the affinity mask, os.getloadavg, "
                "threadpoolctl); the fingerprint keys the cached ceilings of mlxa machine.") \
         + kv(pairs)
@@ -64,6 +72,12 @@ def nbytes_cell(n: int) -> tuple[str, int]:
     from mlxa.units import format_nbytes
 
     return format_nbytes(n), n
+
+
+def flops_cell(n: int) -> tuple[str, int]:
+    from mlxa.units import format_flops
+
+    return format_flops(n), n
 
 
 def shape(dims: Iterable[int]) -> str:
@@ -108,7 +122,8 @@ def machine_html(c: Any, text: str, png: bytes | None) -> str:
         ("compute", "Compute peaks",
          how(f"the best of timed BLAS calls (FP32) and integer GEMMs (INT8); theoretical = "
              f"{t.cores} cores x {t.ghz:.2f} GHz ({t.ghz_source}) x {t.simd_lanes} lanes x "
-             f"{t.fma_units} FMA units x 2; {t.assumption}. INT8: {c.int8_note}")
+             f"{t.fma_units} FMA units x 2; {t.assumption}."
+             + (f" INT8: {c.int8_note}" if c.int8_note else ""))
          + table(("peak", "best GOP/s", "median GOP/s", "trials", "how"), peaks, "0,4",
                  sortable=True)),
         ("picture", "Bandwidth curve", picture(png, "bandwidth by working set"))]
@@ -163,7 +178,7 @@ def roofline_html(r: Any, ceilings: Any, text: str) -> str:
 
 def _roofline_rows(rows: Sequence[Any]) -> str:
     out = [((f"%{w.work.index}", w.work.index), w.work.op, shape(w.work.shape),
-            num(w.measured_ms, ".4f"), num(w.share_pct, ".1f"), num(w.work.flops, ".0f"),
+            num(w.measured_ms, ".4f"), num(w.share_pct, ".1f"), flops_cell(w.work.flops),
             nbytes_cell(w.work.moved_nbytes), num(w.work.intensity_flops_per_byte, ".2f"),
             num(w.achieved_flops_per_s, ".2f", 1e-9), num(w.roof_flops_per_s, ".1f", 1e-9),
             num(w.predicted_ms, ".4f"), num(w.efficiency_ratio, ".0%"), w.bound)
@@ -236,7 +251,7 @@ def quantize_html(report: Mapping[str, Any], text: str, png: bytes | None) -> st
                  num(s["accuracy"]["top1_agreement"].get(k), ".1f", 100),
                  num(s["accuracy"]["task_top1"].get(k), ".2f", 100))
                 for s in models for k, db in s["accuracy"]["output_sqnr_db"].items()]
-    floats = [(s["model"], o["op"], str(o["count"]), num(o["flops"], ".0f"), o["reason"])
+    floats = [(s["model"], o["op"], str(o["count"]), flops_cell(o["flops"]), o["reason"])
               for s in models for o in s["coverage"]["float_ops"]]
     flags = [(s["model"], f) for s in models for f in s["flags"]]
     sections = [
