@@ -54,8 +54,8 @@ def machine_facts(meta: Mapping[str, Any], extra: Sequence[tuple[str, object]] =
     pairs = [(str(k), fact(v)) for k, v in [*extra, *meta.items()]
              if v is not None and v != ""]
     return how("read when the run started (/proc/cpuinfo, the affinity mask, os.getloadavg, "
-               "threadpoolctl); the fingerprint keys the cached ceilings of mlxa machine.") \
-        + kv(pairs)
+               "threadpoolctl); a fingerprint, where shown, keys the cached ceilings of mlxa "
+               "machine.") + kv(pairs)
 
 
 def study_page(title: str, subtitle: str, summary: str, sections: Sequence[Section],
