@@ -267,3 +267,109 @@ def _reason(eager: np.ndarray, opt: np.ndarray, opt_error: float, limit: float, 
     if not opt_error <= limit:  # a NaN error fails too
         return f"optimized error {opt_error:.3g} > bound {limit:.3g}"
     return ""
+
+
+# -- quantized programs --------------------------------------------------------------------------
+#
+# An INT8 program is not float32 with extra rounding: each quantized value carries an error of up
+# to half a quantization step (1/255 of its range at u8), accumulated through every layer. The
+# rule above (K x eager + C eps) would fail every quantized model, so a quantized program is
+# judged by its own budget: the signal-to-quantization-noise ratio of its outputs against the
+# float64 reference, SQNR = 10 log10(sum ref^2 / sum (y - ref)^2), must reach SQNR_FLOOR_DB.
+#
+# Why 15 dB. One 8-bit rounding of a full-range signal gives 6.02 x 8 + 1.76 = 49.9 dB; measured
+# at the output of mlxa's INT8 programs (u8 and s8 activations, seeds 0 and 1, minmax
+# calibration; percentile and mse too on the three small models), against the float64 reference:
+# digits_cnn 40.0 to 43.3 dB on held-out digits, mlp 31.8 to 34.2, small_cnn 24.3 to 38.4,
+# transformer 34.6 to 35.6, mobilenet_v2 30.1 to 31.9, resnet18 34.3 to 36.4, resnet50 33.2 to
+# 35.3 dB on seeded random
+# inputs (tests/test_oracle_quantized.py re-measures the small ones). The lowest, 24.3 dB, sits
+# 9 dB (8x the noise power) above the floor. The bugs the tests inject into small_cnn fall below
+# it: the output dequantized on twice its scale 0 dB, a requantization multiplier off by 2x in
+# one layer 5 to 7 dB, a layer reading its input 16 steps off its zero point 6 to 12 dB. SQNR is
+# taken over all the inputs given together, so one near-zero output cannot decide the verdict.
+
+SQNR_FLOOR_DB = 15.0
+SQNR_CAP_DB = 300.0  # JSON has no infinity: identical outputs report this
+QUANTIZED_RULE = (f"per output, over all inputs together: SQNR = 10 log10(sum ref^2 / sum "
+                  f"(y - ref)^2) against the graph in float64; PASS when SQNR >= "
+                  f"{SQNR_FLOOR_DB:g} dB, every element finite where ref is, shapes equal")
+
+
+def sqnr_db(ref: np.ndarray, y: np.ndarray) -> float:
+    """Signal to quantization noise in dB, capped at +-SQNR_CAP_DB (identical outputs, or an
+    all-zero reference)."""
+    ref64 = np.asarray(ref, REFERENCE_DTYPE)
+    noise = float(np.sum((np.asarray(y, REFERENCE_DTYPE) - ref64) ** 2))
+    signal = float(np.sum(ref64 ** 2))
+    if noise == 0 or signal == 0 or not math.isfinite(noise):
+        return SQNR_CAP_DB if noise == 0 else -SQNR_CAP_DB
+    return max(-SQNR_CAP_DB, min(SQNR_CAP_DB, 10.0 * math.log10(signal / noise)))
+
+
+@dataclass(frozen=True)
+class QuantizedOutput:
+    """One output of a quantized program judged: its SQNR and max relative error against the
+    float64 reference (`relative_error`), and why it failed ("" when it passed)."""
+
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    sqnr_db: float
+    relative_error: float
+    floor_db: float
+    passed: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class QuantizedVerdict:
+    outputs: tuple[QuantizedOutput, ...]
+    passed: bool
+    rule: str = QUANTIZED_RULE
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passed": self.passed, "rule": self.rule,
+                "outputs": [{k: _json_number(v) for k, v in dataclasses.asdict(o).items()}
+                            for o in self.outputs]}
+
+
+def judge_quantized(reference: Sequence[np.ndarray], quantized: Sequence[np.ndarray],
+                    names: Sequence[str] = (), floor_db: float = SQNR_FLOOR_DB
+                    ) -> QuantizedVerdict:
+    """The verdict on a quantized program's outputs (each may hold several inputs' outputs
+    stacked) against the float64 reference's, output by output."""
+    outputs = []
+    for i, ref in enumerate(reference):
+        y = np.asarray(quantized[i]) if i < len(quantized) else None
+        outputs.append(_judge_quantized_one(i, _name(names, i), np.asarray(ref), y, floor_db))
+    return QuantizedVerdict(tuple(outputs), all(o.passed for o in outputs)
+                            and len(quantized) == len(reference))
+
+
+def _judge_quantized_one(index: int, name: str, ref: np.ndarray, y: np.ndarray | None,
+                         floor_db: float) -> QuantizedOutput:
+    if y is None or y.shape != ref.shape:
+        got = "no output" if y is None else f"shape {list(y.shape)}"
+        return QuantizedOutput(index, name, tuple(ref.shape), -SQNR_CAP_DB, math.inf, floor_db,
+                               False, f"{got}, reference {list(ref.shape)}")
+    db, err = sqnr_db(ref, y), relative_error(y, ref)
+    lost = int(np.count_nonzero(np.isfinite(np.asarray(ref, REFERENCE_DTYPE))
+                                & ~np.isfinite(np.asarray(y, REFERENCE_DTYPE))))
+    reason = (f"{lost} elements not finite where the reference is" if lost else
+              f"SQNR {db:.1f} dB < floor {floor_db:g} dB" if not db >= floor_db else "")
+    return QuantizedOutput(index, name, tuple(ref.shape), db, err, floor_db, not reason, reason)
+
+
+def check_quantized(graph: Graph, inputs: Sequence[Sequence[np.ndarray]],
+                    quantized: Sequence[Sequence[np.ndarray]], names: Sequence[str] = ()
+                    ) -> QuantizedVerdict:
+    """`judge_quantized` over several inputs: `quantized[j]` is the program's outputs on
+    `inputs[j]`; the reference is the float graph in float64 on the same inputs, and each
+    output's runs are stacked before the SQNR is taken."""
+    refs = [reference_outputs(graph, x) for x in inputs]
+    stacked_ref = [np.concatenate([r[i].reshape(-1) for r in refs]) for i in range(len(refs[0]))]
+    n = min(len(q) for q in quantized)
+    stacked = [np.concatenate([np.asarray(q[i]).reshape(-1) for q in quantized])
+               for i in range(n)]
+    return judge_quantized(stacked_ref, stacked, names)

@@ -48,6 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-ort", action="store_true", help="leave out ONNX Runtime")
     p.add_argument("--dynamic", action="store_true",
                    help="also time ONNX Runtime's quantize_dynamic (the ConvInteger path)")
+    p.add_argument("--ceilings", metavar="FILE",
+                   help="set the runs against the FP32 and INT8 roofs of a machine.json (mlxa "
+                        "machine --out); default: the cached ceilings, if `mlxa machine` has run")
     p.add_argument("--json", action="store_true", help="print the data as JSON")
     p.add_argument("--out", metavar="DIR", help="write NAME.json, NAME.txt and NAME.png here")
     p.add_argument("--name", default=None, help="report name (default: the model names)")
@@ -167,6 +170,7 @@ def quantization_report(sources: list, args: argparse.Namespace) -> dict[str, An
     from mlxa.machine.cpu import cpu_name, load_average
     from mlxa.studies.quantization import SCHEMA, Settings, study
     from mlxa.studies.quantization_flags import int8_dot_support, speedup_note
+    from mlxa.studies.quantization_roofs import attach_roofs
 
     settings = Settings(args.calibration, args.activations, args.rounding, args.threads,
                         args.budget, not args.no_ort, args.dynamic)
@@ -177,9 +181,10 @@ def quantization_report(sources: list, args: argparse.Namespace) -> dict[str, An
             data = result.to_json()
             data["speedup_note"] = speedup_note(result)
             models.append(data)
+    ceilings = attach_roofs(models, args.ceilings, args.threads)
     load = load_average()
     return {"schema": SCHEMA, "meta": {"cpu": cpu_name(), **int8_dot_support(),
-                                       "threads": args.threads,
+                                       "threads": args.threads, "ceilings": ceilings,
                                        "load_average": None if load is None else round(load, 2),
                                        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
             "models": models}

@@ -1,5 +1,6 @@
-"""`mlxa quantize` as a picture: three bar panels per model (parameter bytes, latency, output
-SQNR), FP32 beside INT8, from the study's JSON data. matplotlib is imported here only."""
+"""`mlxa quantize` as a picture: bar panels per model (parameter bytes, latency, output SQNR, and
+with ceilings the conv/matmul throughput against the FP32 and INT8 roofs), FP32 beside INT8, from
+the study's JSON data. matplotlib is imported here only."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def quantization_png(report: Mapping[str, Any]) -> bytes:
     except ImportError:
         raise UserInputError("the PNG needs matplotlib (pip install 'mlxa[plots]')") from None
     models = report["models"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    roofs = [s["roofs"] for s in models if s.get("roofs")]
+    fig, axes = plt.subplots(1, 4 if roofs else 3, figsize=(20 if roofs else 15, 4.5))
     _panel(axes[0], models, SIZE_BARS, lambda s, k: s["size"][k] / 2 ** 20, "parameters (MiB)",
            log=True)
     for i, s in enumerate(models):  # the ratio over each model's pair
@@ -35,6 +37,8 @@ def quantization_png(report: Mapping[str, Any]) -> bytes:
            log=True)
     _panel(axes[2], models, SQNR_BARS, lambda s, k: s["accuracy"]["output_sqnr_db"].get(k),
            "output SQNR vs FP32 (dB, higher is better)")
+    if roofs:
+        _roof_panel(axes[3], models, roofs[0])
     fig.suptitle(f"FP32 vs INT8 on {report['meta']['cpu']}, {report['meta']['threads']} "
                  f"thread(s)")
     fig.tight_layout()
@@ -42,6 +46,27 @@ def quantization_png(report: Mapping[str, Any]) -> bytes:
     fig.savefig(out, format="png", dpi=100)
     plt.close(fig)
     return out.getvalue()
+
+
+ROOF_BARS = (("mlxa FP32", "mlxa fp32"), ("mlxa INT8", "mlxa int8"), ("ORT FP32", "ort fp32"),
+             ("ORT INT8", "ort int8"))
+
+
+def _roof_panel(ax: Any, models: list[Mapping[str, Any]], roofs: Mapping[str, Any]) -> None:
+    """Achieved conv/matmul ops/s per side, the two roofs (one machine) as lines across."""
+    def rate(s: Mapping[str, Any], key: str) -> float | None:
+        found = [a["ops_per_s"] / 1e9 for a in (s.get("roofs") or {}).get("achieved", ())
+                 if f"{a['runtime']} {a['precision']}" == key]
+        return found[0] if found else None
+
+    _panel(ax, models, ROOF_BARS, rate, "conv/matmul G(FL)OP/s against the roofs", log=True)
+    ax.axhline(roofs["fp32_peak_ops_per_s"] / 1e9, color="C0", linestyle="--", lw=1)
+    ax.annotate("FP32 roof", (-0.4, roofs["fp32_peak_ops_per_s"] / 1e9), fontsize=7,
+                va="bottom")
+    if roofs["int8_peak_ops_per_s"]:
+        ax.axhline(roofs["int8_peak_ops_per_s"] / 1e9, color="C3", linestyle="--", lw=1)
+        ax.annotate("INT8 roof", (-0.4, roofs["int8_peak_ops_per_s"] / 1e9), fontsize=7,
+                    va="bottom")
 
 
 def _panel(ax: Any, models: list[Mapping[str, Any]], bars: tuple[tuple[str, str], ...],

@@ -21,6 +21,8 @@ def render_text(report: Mapping[str, Any]) -> str:
     lines = [f"mlxa quantize: FP32 vs INT8 on {meta['cpu']} (VNNI {_yes(meta['vnni'])}, AMX "
              f"{_yes(meta['amx'])}), {meta['threads']} thread(s), load average "
              f"{meta['load_average']}"]
+    if meta.get("ceilings"):
+        lines.append(f"roofs: {meta['ceilings']}")
     for study in report["models"]:
         lines += ["", *_model(study)]
     return "\n".join(lines) + "\n"
@@ -35,8 +37,8 @@ def _model(s: Mapping[str, Any]) -> list[str]:
     lines = [f"== {s['model']} {list(s['input_shape'])}: {cfg['calibration']} calibration on "
              f"{s['calibration_batches']} batches, {cfg['activations']} activations, "
              f"{cfg['rounding']} requantization"]
-    return lines + _size(s) + _latency(s) + _accuracy(s) + _coverage(s) + _attribution(s) + \
-        [f"  ! {f}" for f in s["flags"]]
+    return lines + _size(s) + _latency(s) + _accuracy(s) + _verdicts(s) + _coverage(s) + \
+        _attribution(s) + _roofs(s) + [f"  ! {f}" for f in s["flags"]]
 
 
 def _size(s: Mapping[str, Any]) -> list[str]:
@@ -114,3 +116,33 @@ def _attribution(s: Mapping[str, Any]) -> list[str]:
             lines.append(f"             {r['kind']:20} {format_ms(r['fp32_ms']):>12} -> "
                          f"{format_ms(r['int8_ms']):>12} ({r['int8_ms'] - r['fp32_ms']:+.3f} ms)")
     return lines
+
+
+def _verdicts(s: Mapping[str, Any]) -> list[str]:
+    verdicts = s["accuracy"].get("verdicts") or {}
+    if not verdicts:
+        return []
+    floor = next(iter(verdicts.values()))["outputs"][0]["floor_db"]
+    lines = [f"  oracle     quantized rule: output SQNR against the float64 reference >= "
+             f"{floor:g} dB"]
+    for key, v in verdicts.items():
+        o = v["outputs"][0]
+        lines.append(f"             {key:24} {'PASS' if v['passed'] else 'FAIL'} "
+                     f"{o['sqnr_db']:6.2f} dB{'  ' + o['reason'] if o['reason'] else ''}")
+    return lines
+
+
+def _roofs(s: Mapping[str, Any]) -> list[str]:
+    r = s.get("roofs")
+    if not r:
+        return []
+    int8 = r["int8_peak_ops_per_s"]
+    lines = [f"  roofs      conv/matmul work {format_flops(r['linear_flops'])}; FP32 roof "
+             f"{r['fp32_peak_ops_per_s'] / 1e9:.1f} GFLOP/s, INT8 roof "
+             + (f"{int8 / 1e9:.1f} GOP/s" if int8 else "not measured"),
+             f"             ({r['how']})"]
+    for a in r["achieved"]:
+        share = "" if a["roof_share"] is None else f"  {100 * a['roof_share']:5.1f}% of its roof"
+        lines.append(f"             {a['runtime']} {a['precision'].upper():4} "
+                     f"{format_ms(a['linear_ms']):>12} {a['ops_per_s'] / 1e9:9.2f} G/s{share}")
+    return lines + [f"             - {n}" for n in r["notes"]]

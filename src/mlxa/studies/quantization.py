@@ -22,6 +22,7 @@ import numpy as np
 from mlxa.compiler import CompiledProgram, CompileOptions, compile_program
 from mlxa.ir.graph import Graph, Value
 from mlxa.ops import get_op
+from mlxa.oracle import judge_quantized, reference_outputs, sqnr_db
 from mlxa.passes.fold_batch_norm import fold_batch_norm
 from mlxa.passes.quantize import CLAMPS, QuantizeSpec, quantize_qdq
 from mlxa.planners.registry import HEURISTICS
@@ -30,7 +31,6 @@ from mlxa.runtime.compiled import CompiledModel
 from mlxa.runtime.eager import EagerModel
 
 SCHEMA = "mlxa.quantize/1"
-SQNR_CAP_DB = 300.0  # JSON has no infinity: identical outputs report this
 INT_OPS = ("qlinear_conv", "qlinear_matmul", "qlinear_add")
 QDQ_OPS = ("quantize_linear", "dequantize_linear")
 FLOAT_REASONS = {
@@ -97,13 +97,16 @@ class Layer:
 @dataclass(frozen=True)
 class Accuracy:
     """SQNR = 10 log10(sum ref^2 / sum (y - ref)^2) against the FP32 output of the same
-    runtime; agreement: the share of inputs whose top-1 class is FP32's; task: top-1 on labels."""
+    runtime; agreement: the share of inputs whose top-1 class is FP32's; task: top-1 on labels.
+    verdicts: each quantized column judged by the oracle's quantized rule (its SQNR against the
+    float64 reference over all inputs, oracle.judge_quantized), as JSON."""
 
     inputs: int
     output_sqnr_db: Mapping[str, float]
     top1_agreement: Mapping[str, float]
     task_top1: Mapping[str, float]
     layers: tuple[Layer, ...]
+    verdicts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ class Study:
     ort_ops_left: Mapping[str, Mapping[str, int]]
     ort_failures: Mapping[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
+    linear_flops: int = 0  # the conv, gemm and matmul nodes' FLOPs (the roofs' work)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -186,7 +190,8 @@ def study(graph: Graph, name: str, settings: Settings,
         accuracy=accuracy(graph, int8, onnx_models, evaluation, labels, settings.threads),
         coverage=coverage(int8.graph), attribution=attribution(fp32, int8, evaluation[0]),
         ort_attribution=_ort_attribution(onnx_models, evaluation[0], settings.threads),
-        ort_ops_left=_ops_left(onnx_models, settings.threads), ort_failures=failures)
+        ort_ops_left=_ops_left(onnx_models, settings.threads), ort_failures=failures,
+        linear_flops=linear_flops(graph))
     return dataclasses.replace(result, flags=flags(result, onnx_models))
 
 
@@ -278,15 +283,6 @@ def _values_arena(program: CompiledProgram) -> int:
 
 # -- accuracy ------------------------------------------------------------------------------------
 
-def sqnr_db(ref: np.ndarray, y: np.ndarray) -> float:
-    ref64 = np.asarray(ref, np.float64)
-    noise = float(np.sum((np.asarray(y, np.float64) - ref64) ** 2))
-    signal = float(np.sum(ref64 ** 2))
-    if noise == 0 or signal == 0:  # identical outputs (or a zero reference): the cap stands in
-        return SQNR_CAP_DB if noise == 0 else -SQNR_CAP_DB
-    return min(SQNR_CAP_DB, 10.0 * float(np.log10(signal / noise)))
-
-
 def accuracy(graph: Graph, int8: CompiledProgram, onnx_models: Mapping[str, Any],
              evaluation: Sequence[tuple[np.ndarray, ...]], labels: Sequence[int] | None,
              threads: int) -> Accuracy:
@@ -303,8 +299,11 @@ def accuracy(graph: Graph, int8: CompiledProgram, onnx_models: Mapping[str, Any]
     agree = {k: float(np.mean(outputs[k].argmax(-1) == refs[k].argmax(-1))) for k in quantized}
     task = ({k: float(np.mean(y.argmax(-1) == np.asarray(labels))) for k, y in outputs.items()}
             if labels is not None else {})
+    reference = np.concatenate([reference_outputs(graph, x)[0].ravel() for x in evaluation])
+    verdicts = {k: judge_quantized([reference], [outputs[k].ravel()]).to_json()
+                for k in quantized}
     return Accuracy(len(evaluation), {k: sqnr_db(refs[k], outputs[k]) for k in quantized},
-                    agree, task, layers(graph, int8.graph, evaluation[:4]))
+                    agree, task, layers(graph, int8.graph, evaluation[:4]), verdicts)
 
 
 def _copying(model: CompiledModel) -> Callable[..., tuple[np.ndarray, ...]]:
@@ -372,6 +371,13 @@ def coverage(int8: Graph) -> Coverage:
     float_ops = tuple(FloatOp(op, c, f, FLOAT_REASONS.get(op, DEFAULT_REASON))
                       for op, (c, f) in sorted(floats.items(), key=lambda kv: -kv[1][1]))
     return Coverage(int_flops, total, float_ops)
+
+
+def linear_flops(graph: Graph) -> int:
+    """FLOPs of the conv, gemm and matmul nodes: the work the FP32 and INT8 roofs bound."""
+    return sum(get_op(n.op).cost([v.type for v in n.inputs], [v.type for v in n.outputs],
+                                 n.attrs).flops
+               for n in graph.nodes if n.op in ("conv", "gemm", "matmul"))
 
 
 def _eight_bit(node: Any) -> bool:

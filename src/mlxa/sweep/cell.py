@@ -9,8 +9,8 @@ The backends measure what `mlxa analyze` measures, so a sweep row and an analyze
   (arena + workspace + input/output buffers + the peak traced during the call), the figure the
   analyze report sets against the eager peak. At int8 the program is quantized (passes/
   quantize.py, calibrated on the measured input and seeded random batches) and its speedup is over
-  fp32 eager; its error against float64 is recorded, not judged (`correct` None): the oracle's
-  rule bounds float32 rounding, not 8-bit quantization;
+  fp32 eager; it is judged by the oracle's quantized rule (output SQNR against float64 at
+  least oracle.SQNR_FLOOR_DB), since the float rule bounds float32 rounding, not 8-bit steps;
 - onnxruntime: the graph exported to ONNX and run at ORT_ENABLE_ALL with as many intra-op threads
   as numpy's BLAS has, timed by the same budgeted loop; its outputs judged by the same oracle.
   ORT allocates in its own arena, out of tracemalloc's sight, so its memory is not measured
@@ -93,9 +93,18 @@ def _mlxa(cell: Cell, graph: Graph, inputs: tuple[np.ndarray, ...], info: Any) -
                    lower_bound_nbytes=result.plan.lower_bound_nbytes,
                    speedup_ratio=c.speedup_ratio, speedup_low_ratio=c.speedup_low_ratio,
                    speedup_high_ratio=c.speedup_high_ratio, error_ratio=_worst_error(c.correctness),
-                   # the oracle's rule bounds float32 rounding; INT8 error is reported, not judged
-                   correct=c.correctness.passed if cell.precision == "fp32" else None)
+                   correct=c.correctness.passed if cell.precision == "fp32"
+                   else _quantized_passed(graph, inputs, program))
     return row
+
+
+def _quantized_passed(graph: Graph, inputs: tuple[np.ndarray, ...], program: Any) -> bool:
+    """An INT8 program judged by the oracle's quantized rule (its own error budget)."""
+    from mlxa.oracle import check_quantized
+    from mlxa.runtime.compiled import CompiledModel
+
+    outputs = tuple(np.array(a) for a in CompiledModel(program)(*inputs))
+    return check_quantized(graph, [inputs], [outputs]).passed
 
 
 def compile_cell(cell: Cell, graph: Graph, inputs: tuple[np.ndarray, ...]) -> Any:
