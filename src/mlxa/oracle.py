@@ -21,6 +21,10 @@ leave 2.5x and 3x of headroom. In float32 the bound is then 1e-5 to 2e-5 of the 
 while the bugs the tests inject err by 1e-4 to 0.9 of it: a wrong kernel (relu run as identity
 or as a leaky relu), garbage from an overlapping buffer, one element off. Measured on float32
 and float64 only (float16's eps would make C * eps 6% of the scale).
+
+Quantized (INT8) programs answer to their own budget, not to this rule: output SQNR against the
+float64 reference at least SQNR_FLOOR_DB (`judge_quantized`, `check_quantized`; the measurements
+behind the floor are with them, at the end of this module).
 """
 
 from __future__ import annotations
