@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, chains: list[tuple[str, str, str]], config: object) -> int:
     from mlxa.atomic import ensure_writable_dir, write_files
-    from mlxa.cli.machine_cmd import ceilings_for
+    from mlxa.machine.cache import ceilings_for
     from mlxa.machine.cpu import cpu_count, load_average
     from mlxa.report.fusion_text import render_fusion_text, render_json
     from mlxa.session import run_meta

@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from mlxa.cli.html_flag import add_html_arg, check_html
+from mlxa.machine.cache import load_ceilings
 from mlxa.machine.ceilings import Ceilings
 
 
@@ -26,32 +27,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "smoke tests, not for ceilings")
     add_html_arg(p, "machine")
     p.set_defaults(run=run)
-
-
-def load_ceilings(refresh: bool = False, quick: bool = False) -> tuple[Ceilings, str]:
-    """The cached ceilings (measured when missing) and a note saying which."""
-    from mlxa.machine.cache import get_ceilings
-    from mlxa.machine.probe import QUICK, ProbeConfig
-
-    ceilings, path, hit = get_ceilings(refresh, QUICK if quick else ProbeConfig())
-    note = f"read from the cache {path}" if hit else f"measured now, cached in {path}"
-    return ceilings, note + (" (quick sweep)" if quick else "")
-
-
-def ceilings_for(path: str | None) -> tuple[Ceilings, str]:
-    """The ceilings in a machine.json (`--ceilings FILE`), else the cached ones."""
-    import json
-
-    from mlxa.errors import UserInputError
-
-    if path is None:
-        return load_ceilings()
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return Ceilings.from_json(data), f"read from {path}"
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise UserInputError(f"--ceilings {path!r}: not a machine.json of mlxa machine "
-                             f"({type(e).__name__})") from None
 
 
 def run(args: argparse.Namespace) -> int:

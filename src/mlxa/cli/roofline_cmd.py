@@ -36,9 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mlxa.analysis.roofline_run import measure_roofline
     from mlxa.atomic import check_name, ensure_writable_dir
-    from mlxa.cli.machine_cmd import ceilings_for
     from mlxa.cli.model_args import check_positive, load_model
     from mlxa.machine.blas import blas_threads
+    from mlxa.machine.cache import ceilings_for
     from mlxa.report.roofline_text import render_json, render_roofline_text
 
     if not 0 < args.budget <= 3600:

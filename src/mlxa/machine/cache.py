@@ -92,3 +92,26 @@ def _version(dist: str) -> str | None:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return None
+
+
+def load_ceilings(refresh: bool = False, quick: bool = False) -> tuple[Ceilings, str]:
+    """The cached ceilings (measured when missing) and a note saying which."""
+    from mlxa.machine.probe import QUICK, ProbeConfig
+
+    ceilings, path, hit = get_ceilings(refresh, QUICK if quick else ProbeConfig())
+    note = f"read from the cache {path}" if hit else f"measured now, cached in {path}"
+    return ceilings, note + (" (quick sweep)" if quick else "")
+
+
+def ceilings_for(path: str | None) -> tuple[Ceilings, str]:
+    """The ceilings in a machine.json (`--ceilings FILE`), else the cached ones."""
+    from mlxa.errors import UserInputError
+
+    if path is None:
+        return load_ceilings()
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return Ceilings.from_json(data), f"read from {path}"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserInputError(f"--ceilings {path!r}: not a machine.json of mlxa machine "
+                             f"({type(e).__name__})") from None

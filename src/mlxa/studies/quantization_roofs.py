@@ -56,7 +56,7 @@ def ceilings_or_note(path: str | None) -> tuple[Ceilings | None, str]:
     """The ceilings in `path` (a machine.json), else the cached ones of this machine (in
     $MLXA_CACHE_DIR when set), else None; and a line saying which."""
     if path is not None:
-        from mlxa.cli.machine_cmd import ceilings_for
+        from mlxa.machine.cache import ceilings_for
 
         return ceilings_for(path)
     from mlxa.machine.cache import cache_path, fingerprint, load_cached, machine_description
