@@ -81,7 +81,7 @@ def test_cache_hit_and_miss_by_fingerprint(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "machine_description", lambda: dict(machine))
     measured = []
 
-    def measure(config, fp, description, threads, clock):
+    def measure(config, fp, description, threads, clock, progress=None):
         measured.append(fp)
         return fake_ceilings(fingerprint=fp)
 

@@ -22,6 +22,7 @@ from mlxa.compiler import compile_program
 from mlxa.ir.graph import Graph
 from mlxa.machine.ceilings import Ceilings
 from mlxa.profile.node_times import NodeTimes, measure_node_times
+from mlxa.report.progress import Progress, no_progress
 from mlxa.runtime.compiled import CompiledModel
 from mlxa.runtime.eager import EagerModel
 from mlxa.session import run_meta
@@ -63,9 +64,10 @@ def eager_works(model: EagerModel) -> list[NodeWork]:
 def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Ceilings,
                      info: dict[str, Any], ceilings_note: str = "", budget_s: float = 20.0,
                      eager: bool = True, probe: PeakProbe | None = None,
-                     clock: Callable[[], float] = time.perf_counter) -> RooflineResult:
+                     clock: Callable[[], float] = time.perf_counter,
+                     progress: Progress = no_progress) -> RooflineResult:
     """`probe`: the product timed in the same rounds (default PeakProbe()); its median rate is
-    the compute roof of the rows."""
+    the compute roof of the rows. `progress` hears of the timing rounds (profile/node_times.py)."""
     with np.errstate(all="ignore"):
         compiled = CompiledModel(compile_program(graph))
         executors: dict[str, Any] = {"compiled": compiled}
@@ -74,7 +76,8 @@ def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Cei
             executors["eager"] = EagerModel(graph)
             works["eager"] = eager_works(executors["eager"])
         probe = probe or PeakProbe()
-        times = measure_node_times({**executors, "peak": probe}, inputs, budget_s, clock=clock)
+        times = measure_node_times({**executors, "peak": probe}, inputs, budget_s, clock=clock,
+                                   progress=progress)
     peak = probe.flops / times["peak"].end_to_end.median_s
     parts = tuple(_executor(key, works[key], times[key], ceilings, peak) for key in executors)
     meta = run_meta()

@@ -5,7 +5,6 @@ ONNX Runtime at sizes from L1 to DRAM, against this machine's copy bandwidth."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from mlxa.cli.html_flag import add_html_arg, check_html
 from mlxa.errors import UserInputError
@@ -89,8 +88,10 @@ def _run(args: argparse.Namespace, chains: list[tuple[str, str, str]], config: o
     assert isinstance(config, StudyConfig)
     out = ensure_writable_dir(args.out) if args.out else None
     ceilings = ceilings_for(args.ceilings)[0] if out is not None else None
-    runs, skipped = run_study(chains, config, progress=lambda s: print(
-        f"mlxa fusion: {s}", file=sys.stderr) if sys.stderr.isatty() else None)
+    from mlxa.report.progress import terminal_progress
+
+    with terminal_progress() as progress:  # bars on a terminal only
+        runs, skipped = run_study(chains, config, progress=progress)
     meta = run_meta()
     result = FusionResult(runs, config.threads, config.backends, skipped,
                           ceilings.fingerprint if ceilings else "",

@@ -57,10 +57,12 @@ def run(args: argparse.Namespace) -> int:
     if args.ablation:
         return _ablation(args, models, batches)
     from mlxa.report.kernels_text import render_text
-    from mlxa.studies.kernels import run_case
+    from mlxa.report.progress import terminal_progress
+    from mlxa.studies.kernels import run_cases
 
     on = () if args.no_compilers else ("xla", "inductor", "ort")
-    results = [run_case(c, args.threads, args.budget, backends_on=on) for c in cases]
+    with terminal_progress() as progress:  # bars on a terminal only
+        results = run_cases(cases, args.threads, args.budget, on, progress)
     text = render_text(results, _header(args.threads))
     data = json.dumps([r.to_json() for r in results], indent=2)
     if args.out:

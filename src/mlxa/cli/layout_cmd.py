@@ -5,7 +5,6 @@ per-conv prediction of the fastest layout checked against the measurement."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from mlxa.cli.html_flag import add_html_arg, check_html
 from mlxa.errors import UserInputError
@@ -57,8 +56,10 @@ def run(args: argparse.Namespace) -> int:
     out = ensure_writable_dir(args.out) if args.out else None
     config = Config(models, args.batch, args.image, args.threads, args.budget, args.block,
                     tuple(sorted(set(backends) | {"mlxa"})))
-    result = run_study(config, progress=lambda s: print(f"mlxa layout: {s}", file=sys.stderr)
-                       if sys.stderr.isatty() else None)
+    from mlxa.report.progress import terminal_progress
+
+    with terminal_progress() as progress:  # bars on a terminal only
+        result = run_study(config, progress=progress)
     text = render_text(result)
     if out is not None:
         from mlxa.report.layout_plot import layout_png

@@ -43,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         check_positive("--threads", args.threads)
-    with blas_threads(args.threads):
-        ceilings, note = load_ceilings(args.refresh, args.quick)
+    from mlxa.report.progress import terminal_progress
+
+    with blas_threads(args.threads), terminal_progress() as progress:  # bars on a terminal
+        ceilings, note = load_ceilings(args.refresh, args.quick, progress)
     text = render_machine_text(ceilings, note)
     if out is not None:
         write_machine(ceilings, out, text, args.html)

@@ -61,10 +61,13 @@ def run(args: argparse.Namespace) -> int:
     _check_options(args)
     buffers = read_instance(args.file)
     source = shown(Path(args.file).name)
-    outcome = plan_instance(buffers, source, args.strategy, args.alignment,
-                            args.time_limit, args.target,
-                            clock=None if args.no_timing else time.monotonic,
-                            use_cpsat=not args.no_cpsat)
+    from mlxa.report.progress import terminal_progress
+
+    with terminal_progress() as progress:  # no --quiet here: silent unless stderr is a terminal
+        outcome = plan_instance(buffers, source, args.strategy, args.alignment,
+                                args.time_limit, args.target,
+                                clock=None if args.no_timing else time.monotonic,
+                                use_cpsat=not args.no_cpsat, progress=progress)
     outputs = []  # made in memory first: an interrupt while drawing leaves nothing on disk
     if args.plot:
         from mlxa.report.timeline_plot import timeline_png

@@ -166,6 +166,13 @@ def _digits_inputs(args: argparse.Namespace) -> tuple[list, list, Any]:
 
 
 def quantization_report(sources: list, args: argparse.Namespace) -> dict[str, Any]:
+    from mlxa.report.progress import terminal_progress
+
+    with terminal_progress() as progress:  # bars on a terminal only
+        return _report(sources, args, progress)
+
+
+def _report(sources: list, args: argparse.Namespace, progress: Any) -> dict[str, Any]:
     from mlxa.machine.blas import blas_threads
     from mlxa.machine.cpu import cpu_name, load_average
     from mlxa.studies.quantization import SCHEMA, Settings, study
@@ -177,7 +184,7 @@ def quantization_report(sources: list, args: argparse.Namespace) -> dict[str, An
     models = []
     with blas_threads(args.threads, required=False):
         for name, graph, calib, evaluation, labels in sources:
-            result = study(graph, name, settings, calib, evaluation, labels)
+            result = study(graph, name, settings, calib, evaluation, labels, progress)
             data = result.to_json()
             data["speedup_note"] = speedup_note(result)
             models.append(data)

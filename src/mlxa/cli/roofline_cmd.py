@@ -50,10 +50,12 @@ def run(args: argparse.Namespace) -> int:
         check_positive("--threads", args.threads)
     out = ensure_writable_dir(args.out) if args.out else None
     model = load_model(args)
-    with blas_threads(args.threads):
+    from mlxa.report.progress import terminal_progress
+
+    with blas_threads(args.threads), terminal_progress() as progress:  # bars on a terminal
         ceilings, note = ceilings_for(args.ceilings)
         result = measure_roofline(model.graph, model.inputs, ceilings, model.info, note,
-                                  args.budget, eager=not args.no_eager)
+                                  args.budget, eager=not args.no_eager, progress=progress)
     text = render_roofline_text(result)
     if out is not None:
         _write(result, ceilings, out, args.name or str(model.info.get("name", "model")), text,

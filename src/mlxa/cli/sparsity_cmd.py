@@ -5,7 +5,6 @@ pruning's real speedup, and accuracy against sparsity on digits_cnn."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from mlxa.cli.html_flag import add_html_arg, check_html
 from mlxa.errors import UserInputError
@@ -54,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
     config = Config(args.model, args.image, args.batch, args.threads, args.level,
                     args.channel_level, args.probe_budget, args.model_budget,
                     not args.no_accuracy)
-    result = run_study(config, progress=lambda s: print(f"mlxa sparsity: {s}", file=sys.stderr)
-                       if sys.stderr.isatty() else None)
+    from mlxa.report.progress import terminal_progress
+
+    with terminal_progress() as progress:  # bars on a terminal only
+        result = run_study(config, progress=progress)
     text = render_text(result)
     if out is not None:
         from mlxa.report.sparsity_plot import sparsity_png

@@ -25,6 +25,7 @@ from mlxa.machine.blas import blas_info
 from mlxa.machine.ceilings import SCHEMA, Ceilings
 from mlxa.machine.cpu import cpu_count, cpu_flags, cpu_name
 from mlxa.machine.probe import ProbeConfig, measure
+from mlxa.report.progress import Progress, no_progress
 
 
 def cache_dir() -> Path:
@@ -63,8 +64,9 @@ def load_cached(path: Path, fp: str) -> Ceilings | None:
 
 
 def get_ceilings(refresh: bool = False, config: ProbeConfig | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> tuple[Ceilings, Path, bool]:
-    """(ceilings, cache file, True when read from the cache)."""
+                 clock: Callable[[], float] = time.perf_counter,
+                 progress: Progress = no_progress) -> tuple[Ceilings, Path, bool]:
+    """(ceilings, cache file, True when read from the cache); `progress` hears of a measure."""
     config = config or ProbeConfig()
     description = machine_description()
     fp = fingerprint(description)
@@ -74,7 +76,7 @@ def get_ceilings(refresh: bool = False, config: ProbeConfig | None = None,
         if cached is not None:
             return cached, path, True
     threads = int(description.get("blas", {}).get("threads") or cpu_count())
-    ceilings = measure(config, fp, description, threads, clock)
+    ceilings = measure(config, fp, description, threads, clock, progress=progress)
     store(path, ceilings)
     return ceilings, path, False
 
@@ -94,11 +96,13 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def load_ceilings(refresh: bool = False, quick: bool = False) -> tuple[Ceilings, str]:
+def load_ceilings(refresh: bool = False, quick: bool = False,
+                  progress: Progress = no_progress) -> tuple[Ceilings, str]:
     """The cached ceilings (measured when missing) and a note saying which."""
     from mlxa.machine.probe import QUICK, ProbeConfig
 
-    ceilings, path, hit = get_ceilings(refresh, QUICK if quick else ProbeConfig())
+    ceilings, path, hit = get_ceilings(refresh, QUICK if quick else ProbeConfig(),
+                                       progress=progress)
     note = f"read from the cache {path}" if hit else f"measured now, cached in {path}"
     return ceilings, note + (" (quick sweep)" if quick else "")
 

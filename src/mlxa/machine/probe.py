@@ -31,6 +31,7 @@ from mlxa.machine.ceilings import (
 )
 from mlxa.machine.cpu import _cpuinfo_field, cpu_count, cpu_flags, load_average
 from mlxa.profile.spread import time_trials
+from mlxa.report.progress import Progress, no_progress
 
 Clock = Callable[[], float]
 
@@ -54,13 +55,22 @@ QUICK = ProbeConfig(min_nbytes=16 << 10, max_nbytes=4 << 20, size_budget_s=0.01,
 
 
 def measure(config: ProbeConfig, fingerprint: str, machine: dict[str, object], threads: int,
-            clock: Clock = time.perf_counter) -> Ceilings:
+            clock: Clock = time.perf_counter, progress: Progress = no_progress) -> Ceilings:
+    """`progress` hears of each working set, the FP32 peak and the INT8 peak, between them."""
     t0 = clock()
-    points = tuple(bandwidth_point(ws, config, clock) for ws in working_sets(config))
+    sets = working_sets(config)
+    total = len(sets) + 2
+    measured = []
+    for ws in sets:
+        measured.append(bandwidth_point(ws, config, clock))
+        progress("machine probe", len(measured), total)
+    points = tuple(measured)
     plateaus = find_plateaus([p.working_set_nbytes for p in points],
                              [p.copy_bytes_per_s for p in points])
     fp32 = fp32_peak(config, clock)
+    progress("machine probe", total - 1, total)
     int8, note = int8_peak(config, threads, clock)
+    progress("machine probe", total, total)
     warnings = noise_warnings(points, fp32)
     return Ceilings(fingerprint, machine, threads, points, plateaus, fp32,
                     theoretical_peak(threads), int8, note, clock() - t0,

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,9 +69,11 @@ class _Decision:
 
 def solve(buffers: Sequence[Buffer], alignment: int = 1,
           time_limit_s: float = DEFAULT_TIME_LIMIT_S, target: int | None = None,
-          use_cpsat: bool = True, start: Plan | None = None) -> ExactResult:
+          use_cpsat: bool = True, start: Plan | None = None,
+          on_step: Callable[[], None] | None = None) -> ExactResult:
     """Plan within `time_limit_s`; stop early once optimal or once the arena is <= `target`.
-    `start` (a valid plan, e.g. the best heuristic's) saves recomputing the greedy plans."""
+    `start` (a valid plan, e.g. the best heuristic's) saves recomputing the greedy plans;
+    `on_step` (progress) is called after the greedy start and after each decision question."""
     deadline = time.monotonic() + time_limit_s
     arr = Arrays.of(buffers, alignment)
     lb = lower_bound(buffers, alignment)
@@ -79,6 +81,8 @@ def solve(buffers: Sequence[Buffer], alignment: int = 1,
     first = None if start is None else np.array(start.offsets, np.int64) // alignment
     offsets = iterated_offsets(arr, -(-lb // alignment), time.monotonic() + heur_budget,
                                start=first)
+    step = on_step or (lambda: None)
+    step()
     best = _Incumbent(buffers, alignment, offsets * alignment, "iterated")
     pos = np.flatnonzero(arr.size > 0)
     if best.arena <= lb or pos.size > MAX_SEARCH_BUFFERS:
@@ -98,6 +102,7 @@ def solve(buffers: Sequence[Buffer], alignment: int = 1,
             break
         share = 1.0 if cap == hi - 1 == lo else 0.8 if cap == goal else 0.5
         answer = _decide(inst, cap, ranks, (deadline - time.monotonic()) * share, use_cpsat)
+        step()
         if answer.outcome == "found":
             offsets = np.zeros(len(buffers), np.int64)
             assert answer.offsets is not None  # a 'found' answer carries its offsets

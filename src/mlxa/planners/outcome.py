@@ -42,6 +42,7 @@ from mlxa.planners.iterated import (
 )
 from mlxa.planners.limits import range_problem
 from mlxa.planners.registry import HEURISTICS, PLANNERS, best_of
+from mlxa.report.progress import Progress, no_progress
 
 AUTO = "auto"
 VALIDATE_ALL_BUFFERS = 5000
@@ -85,10 +86,18 @@ def strategies() -> list[str]:
 def plan_instance(buffers: Sequence[Buffer], source: str, strategy: str = AUTO,
                   alignment: int = 1, time_limit_s: float = 10.0, target: int | None = None,
                   clock: Callable[[], float] | None = time.monotonic,
-                  use_cpsat: bool = True) -> PlanOutcome:
+                  use_cpsat: bool = True, progress: Progress = no_progress) -> PlanOutcome:
     """Plan `buffers` with `strategy` within `time_limit_s`; `clock=None` leaves timing out of
-    the outcome; `use_cpsat=False` keeps the exact planner to its own (deterministic) search."""
+    the outcome; `use_cpsat=False` keeps the exact planner to its own (deterministic) search.
+    `progress` hears the seconds spent against the time limit (the estimate is the limit) at
+    each step of the search, and the limit itself when planning ends."""
     t0 = clock() if clock else 0.0
+    started = time.monotonic()
+
+    def tick() -> None:
+        progress("planning", min(time.monotonic() - started, time_limit_s), time_limit_s)
+
+    tick()
     problem = range_problem(buffers, alignment)
     if problem is not None:
         raise UserInputError(f"{source}: {problem}")
@@ -96,14 +105,15 @@ def plan_instance(buffers: Sequence[Buffer], source: str, strategy: str = AUTO,
     limit = _Limit(time.monotonic() + time_limit_s - reserve_s, time_limit_s)
     lb = lower_bound(buffers, alignment)
     if strategy == AUTO:
-        out = _auto(buffers, alignment, limit, target, lb, use_cpsat)
+        out = _auto(buffers, alignment, limit, target, lb, use_cpsat, tick)
     elif strategy == "exact":
-        out = _exact(buffers, alignment, limit.left_s(), target, None, {}, use_cpsat)
+        out = _exact(buffers, alignment, limit.left_s(), target, None, {}, use_cpsat, tick)
     else:
         plan = _named(buffers, strategy, alignment, limit, lb)
         out = (plan, strategy, "", plan.arena_nbytes <= lb, lb, {strategy: plan.arena_nbytes})
     plan, won, engine, proven, bound, candidates = out
     _check(buffers, plan, alignment, won)
+    progress("planning", time_limit_s, time_limit_s)
     return PlanOutcome(source, len(buffers), alignment, lb, plan, won, engine, proven, bound,
                        time_limit_s, (clock() - t0) if clock else None, candidates)
 
@@ -151,11 +161,12 @@ def _plan(arr: Arrays, offsets: np.ndarray, alignment: int, strategy: str) -> Pl
 
 
 def _auto(buffers: Sequence[Buffer], alignment: int, limit: _Limit, target: int | None,
-          lb: int, use_cpsat: bool) -> _Result:
+          lb: int, use_cpsat: bool, tick: Callable[[], None]) -> _Result:
     arr = Arrays.of(buffers, alignment, checked=True)
     units = {"no_reuse": no_reuse_offsets(arr)}
     greedy_deadline = time.monotonic() + GREEDY_SHARE * limit.time_limit_s
     units.update(greedy_plans(arr, min(limit.deadline, greedy_deadline)))
+    tick()
     if len(units) <= len(GREEDY):  # time ran short: a quick plan far better than no reuse
         units["windows"] = window_offsets(arr)
     order = sorted(units, key=lambda n: CANDIDATE_ORDER.index(n) if n in CANDIDATE_ORDER else 9)
@@ -172,7 +183,8 @@ def _auto(buffers: Sequence[Buffer], alignment: int, limit: _Limit, target: int 
     if int(np.count_nonzero(arr.size)) > exact_mod.MAX_SEARCH_BUFFERS:
         start = _best_start(arr, units[won], min(limit.deadline, greedy_deadline))
         return _improve_large(arr, start, best, alignment, limit, lb, candidates)
-    return _exact(buffers, alignment, limit.left_s(), target, best, candidates, use_cpsat)
+    return _exact(buffers, alignment, limit.left_s(), target, best, candidates, use_cpsat,
+                  tick)
 
 
 def _best_start(arr: Arrays, start: np.ndarray, deadline: float) -> np.ndarray:
@@ -205,8 +217,9 @@ def _improve_large(arr: Arrays, start: np.ndarray, best: Plan, alignment: int, l
 
 
 def _exact(buffers: Sequence[Buffer], alignment: int, time_limit_s: float, target: int | None,
-           start: Plan | None, candidates: dict[str, int], use_cpsat: bool) -> _Result:
-    result = exact_mod.solve(buffers, alignment, time_limit_s, target, use_cpsat, start)
+           start: Plan | None, candidates: dict[str, int], use_cpsat: bool,
+           tick: Callable[[], None]) -> _Result:
+    result = exact_mod.solve(buffers, alignment, time_limit_s, target, use_cpsat, start, tick)
     candidates = {**candidates, "exact": result.plan.arena_nbytes}
     if start is not None and start.arena_nbytes <= result.plan.arena_nbytes:
         return (start, start.strategy, "", result.proven_optimal, result.bound_nbytes,

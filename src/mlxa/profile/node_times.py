@@ -17,6 +17,7 @@ import numpy as np
 
 from mlxa.profile.per_node import timer_overhead_s
 from mlxa.profile.spread import Spread, spread_of
+from mlxa.report.progress import Progress, no_progress
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class NodeTimes:
 
 def measure_node_times(executors: Mapping[str, Any], inputs: tuple[np.ndarray, ...],
                        budget_s: float, min_rounds: int = 3, max_rounds: int = 50,
-                       clock: Callable[[], float] = time.perf_counter) -> dict[str, NodeTimes]:
+                       clock: Callable[[], float] = time.perf_counter,
+                       progress: Progress = no_progress) -> dict[str, NodeTimes]:
+    """`progress` hears the seconds spent against `budget_s` after each round, between them."""
     overhead = timer_overhead_s(clock)
     for ex in executors.values():
         ex(*inputs)  # warm-up: first-touch pages, lazily built weights, BLAS threads
@@ -57,6 +60,8 @@ def measure_node_times(executors: Mapping[str, Any], inputs: tuple[np.ndarray, .
             t0 = clock()
             ex(*inputs)
             whole[key].append(clock() - t0)
+        progress("node times", min(clock() - start, budget_s), budget_s)
+    progress("node times", budget_s, budget_s)
     return {k: NodeTimes(np.maximum(np.array(nodes[k]) - overhead, 0.0), spread_of(whole[k]),
                          overhead)
             for k in executors}

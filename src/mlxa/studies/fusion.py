@@ -25,6 +25,7 @@ from mlxa.budget import check_fits
 from mlxa.ir.graph import TensorType
 from mlxa.ops import get_op
 from mlxa.profile.spread import Spread, spread_of
+from mlxa.report.progress import Progress, no_progress
 from mlxa.result import Versioned
 from mlxa.studies.expr import Call, Expr, Var, parse
 from mlxa.studies.fusion_backends import BACKENDS, Prepared, Unavailable, evaluate
@@ -148,18 +149,21 @@ def uses_b(e: Expr) -> bool:
 
 def run_study(chains: Sequence[tuple[str, str, str]], config: StudyConfig,
               clock: Callable[[], float] = time.perf_counter,
-              progress: Callable[[str], None] = lambda s: None
+              progress: Progress = no_progress
               ) -> tuple[tuple[ChainRun, ...], tuple[Skip, ...]]:
+    """Every chain at every size; `progress` hears of each (chain, size) cell, between them."""
     runs: list[ChainRun] = []
+    total = len(chains) * len(config.sizes)
+    progress("fusion cells", 0, total)
     skipped: list[Skip] = []
     for name, label, text in chains:
         e = parse(text)
         states: dict[str, dict[str, Any]] = {k: {} for k in config.backends}
         sizes = []
         for nbytes in config.sizes:
-            progress(f"{name} at {nbytes} bytes")
             size_run, skips = _run_size(e, nbytes, config, states, clock)
             sizes.append(size_run)
+            progress("fusion cells", len(runs) * len(config.sizes) + len(sizes), total)
             skipped += [Skip(k, name, note) for k, note in skips
                         if not any(s.backend == k and s.chain == name for s in skipped)]
         runs.append(ChainRun(name, label, text, flops_per_element(e), tuple(sizes)))

@@ -22,6 +22,7 @@ from mlxa.ir.builder import GraphBuilder
 from mlxa.ir.graph import Graph
 from mlxa.ops import get_op
 from mlxa.oracle import bound, reference_outputs, relative_error
+from mlxa.report.progress import Progress, no_progress
 from mlxa.studies import kernels_backends as backends
 from mlxa.studies.interleave import blas_threads, interleave
 
@@ -147,6 +148,18 @@ def case_names(text: str | None) -> list[str]:
         raise UserInputError(f"unknown kernel case {', '.join(unknown) or repr(text)}; "
                              f"cases: {', '.join(CASES)}")
     return names
+
+
+def run_cases(names: Sequence[str], threads: int = 1, budget_s: float = 2.0,
+              backends_on: Sequence[str] = ("xla", "inductor", "ort"),
+              progress: Progress = no_progress) -> list[CaseResult]:
+    """run_case for each name; `progress` hears of each case, between them."""
+    results: list[CaseResult] = []
+    progress("kernel cases", 0, len(names))
+    for name in names:
+        results.append(run_case(name, threads, budget_s, backends_on=backends_on))
+        progress("kernel cases", len(results), len(names))
+    return results
 
 
 def run_case(name: str, threads: int = 1, budget_s: float = 2.0, seed: int = 0,

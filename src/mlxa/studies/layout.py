@@ -11,7 +11,6 @@ compiled model's time. Conv geometries that repeat are measured once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ from mlxa.ops import conv as conv_op
 from mlxa.ops import get_op
 from mlxa.passes.fold_batch_norm import fold_batch_norm
 from mlxa.passes.layout import simd_floats
+from mlxa.report.progress import Progress, no_progress
 from mlxa.studies.interleave import blas_threads, interleave
 from mlxa.studies.layout_backends import mlxa_conv_calls, ort_conv_times, torch_conv_calls
 
@@ -134,10 +134,9 @@ class Config:
     backends: tuple[str, ...] = ("mlxa", "torch", "ort")
 
 
-Progress = Callable[[str], None] | None
 
-
-def run_study(config: Config, progress: Progress = None) -> LayoutResult:
+def run_study(config: Config, progress: Progress = no_progress) -> LayoutResult:
+    """Every conv of every model; `progress` hears of each conv, per model, between them."""
     from mlxa.models.zoo import build
     from mlxa.session import run_meta
 
@@ -168,13 +167,14 @@ def _model(name: str, graph: Graph, config: Config, block: int, simd: int,
     convs = [n for n in folded.nodes if n.op == "conv"]
     cache: dict[tuple, tuple[dict, dict, dict]] = {}
     rows = []
+    stage = f"layout, {name} convs"
+    progress(stage, 0, len(convs))
     for i, node in enumerate(convs):
         key = (node.inputs[0].shape, node.inputs[1].shape, _attrs_key(node))
         if key not in cache:
-            if progress:
-                progress(f"{name}: conv {i + 1}/{len(convs)} {node.name}")
             cache[key] = _measure(node, folded, config, block)
         rows.append(_row(node, *cache[key], block, simd))
+        progress(stage, i + 1, len(convs))
     transposes = _transposes(graph, config, block)
     agree = float(np.mean([r.agrees for r in rows])) if rows else 0.0
     strict = float(np.mean([r.agrees_strict for r in rows])) if rows else 0.0

@@ -27,6 +27,7 @@ from mlxa.passes.fold_batch_norm import fold_batch_norm
 from mlxa.passes.quantize import CLAMPS, QuantizeSpec, quantize_qdq
 from mlxa.planners.registry import HEURISTICS
 from mlxa.profile.latency import LatencyStats, measure_interleaved
+from mlxa.report.progress import Progress, no_progress
 from mlxa.runtime.compiled import CompiledModel
 from mlxa.runtime.eager import EagerModel
 
@@ -166,14 +167,20 @@ class Study:
 def study(graph: Graph, name: str, settings: Settings,
           calibration: Sequence[tuple[np.ndarray, ...]],
           evaluation: Sequence[tuple[np.ndarray, ...]],
-          labels: Sequence[int] | None = None) -> Study:
+          labels: Sequence[int] | None = None, progress: Progress = no_progress) -> Study:
+    """`progress` hears of four steps, between them: compiling FP32 and INT8, the ONNX Runtime
+    models, the latency, the accuracy and attribution."""
     from mlxa.studies.quantization_flags import flags
+
+    stage = f"quantize {name}"
 
     spec = QuantizeSpec(tuple(calibration), settings.calibration, settings.activations,
                         rounding=settings.rounding)
     fp32 = compile_program(graph)
     int8 = compile_program(graph, CompileOptions(quantize=spec))
+    progress(stage, 1, 4)
     onnx_models, failures = _onnx_models(graph, spec, settings) if settings.ort else ({}, {})
+    progress(stage, 2, 4)
     runners = _runners(fp32, int8, onnx_models, evaluation[0], settings.threads)
     # mlxa's pair and ONNX Runtime's take turns within their group: interleaving a microsecond
     # ORT call with a Python-heavy mlxa call charged the ORT call for the caches mlxa left cold
@@ -182,6 +189,7 @@ def study(graph: Graph, name: str, settings: Settings,
     for group in (g for g in groups if g):
         stats.update(measure_interleaved(group, warmup=2, repeat=None,
                                          budget_s=settings.budget_s / len(groups)))
+    progress(stage, 3, 4)
     result = Study(
         model=name, input_shape=graph.inputs[0].shape, settings=settings,
         calibration_batches=len(calibration), size=size(graph, int8.graph, onnx_models),
@@ -192,6 +200,7 @@ def study(graph: Graph, name: str, settings: Settings,
         ort_attribution=_ort_attribution(onnx_models, evaluation[0], settings.threads),
         ort_ops_left=_ops_left(onnx_models, settings.threads), ort_failures=failures,
         linear_flops=linear_flops(graph))
+    progress(stage, 4, 4)
     return dataclasses.replace(result, flags=flags(result, onnx_models))
 
 

@@ -29,6 +29,7 @@ from mlxa.passes.sparsify import (
     prune_report,
     sparsify,
 )
+from mlxa.report.progress import Progress, no_progress
 from mlxa.studies.interleave import blas_threads, interleave
 from mlxa.studies.sparse_kernels import (
     BlockSparse,
@@ -160,14 +161,6 @@ class Config:
     accuracy: bool = True
 
 
-Progress = Callable[[str], None] | None
-
-
-def _say(progress: Progress, text: str) -> None:
-    if progress:
-        progress(text)
-
-
 def graph_flops(graph: Graph) -> int:
     return sum(get_op(n.op).cost([v.type for v in n.inputs], [v.type for v in n.outputs],
                                  n.attrs).flops for n in graph.nodes)
@@ -241,24 +234,27 @@ def measure_break_even(shape: tuple[int, int, int], names: list[str],
                      csr_p, block_p)
 
 
-def run_study(config: Config, progress: Progress = None) -> SparsityResult:
+def run_study(config: Config, progress: Progress = no_progress) -> SparsityResult:
+    """`progress` hears of each step (pruning levels, each break-even shape, the runtimes,
+    channel pruning), between them."""
     from mlxa.models.zoo import build
     from mlxa.session import run_meta
     from mlxa.studies import sparsity_models as models
 
     graph = fold_batch_norm(build(config.model, batch=config.batch, image=config.image))
     with blas_threads(config.threads):
-        _say(progress, "pruning at every level")
         levels, tables = level_rows(graph), layer_tables(graph, config.layer_level)
         shapes = product_shapes(graph)
+        total = len(shapes) + 3  # the levels, each shape's break-even, runtimes, channels
+        progress("sparsity", 1, total)
         even = []
         for i, (shape, names) in enumerate(shapes.items()):
-            _say(progress, f"break-even {i + 1}/{len(shapes)}: {shape}")
             even.append(measure_break_even(shape, names, config.probe_budget_s))
-        _say(progress, "ONNX Runtime, XLA and mlxa, dense vs pruned")
+            progress("sparsity", 2 + i, total)
         runtimes = models.runtime_zeros(graph, 0.9, config)
-        _say(progress, "channel pruning")
+        progress("sparsity", total - 1, total)
         channel = models.channel_pruning(config.model, graph, config)
+        progress("sparsity", total, total)
     dense_top1, accuracy = models.accuracy_curve() if config.accuracy else (0.0, ())
     meta = run_meta()
     info = {"cpu": meta.cpu, "date": meta.date, "command": meta.command,
