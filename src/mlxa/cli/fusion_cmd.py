@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlxa.cli.html_flag import add_html_arg, check_html
+from mlxa.cli.html_flag import add_html_arg, check_html, write_study
 from mlxa.errors import UserInputError
 
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, chains: list[tuple[str, str, str]], config: object) -> int:
-    from mlxa.atomic import ensure_writable_dir, write_files
+    from mlxa.atomic import ensure_writable_dir
     from mlxa.machine.cache import ceilings_for
     from mlxa.machine.cpu import cpu_count, load_average
     from mlxa.report.fusion_text import render_fusion_text, render_json
@@ -101,14 +101,10 @@ def _run(args: argparse.Namespace, chains: list[tuple[str, str, str]], config: o
     text = render_fusion_text(result)
     if out is not None and ceilings is not None:
         from mlxa.report.fusion_plot import fusion_png
+        from mlxa.report.study_html import fusion_html
 
         png = fusion_png(result, ceilings)
-        files = {out / "fusion.json": render_json(result).encode(),
-                 out / "fusion.txt": text.encode(), out / "fusion.png": png}
-        if args.html:
-            from mlxa.report.study_html import fusion_html
-
-            files[out / "fusion.html"] = fusion_html(result, text, png).encode()
-        write_files(files)
+        write_study(out / "fusion", render_json(result), text, png,
+                    (lambda: fusion_html(result, text, png)) if args.html else None)
     print(render_json(result) if args.json else text, end="")
     return 0

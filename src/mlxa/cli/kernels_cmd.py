@@ -74,19 +74,17 @@ def run(args: argparse.Namespace) -> int:
 def _write(results: list, args: argparse.Namespace, text: str, data: str) -> None:
     from pathlib import Path
 
-    from mlxa.atomic import write_files
+    from mlxa.cli.html_flag import write_study
+    from mlxa.machine.cpu import cpu_name
+    from mlxa.report.study_html import kernels_html
 
-    out = Path(args.out)
-    files = {out / "kernels.json": (data + "\n").encode(), out / "kernels.txt": (text + "\n")
-             .encode()}
-    if args.html:
-        from mlxa.machine.cpu import cpu_name
-        from mlxa.report.study_html import kernels_html
-
+    def page() -> str:
         meta = {"cpu": cpu_name(), "CPUs": os.cpu_count(), "threads": args.threads,
                 "load (1 min)": round(os.getloadavg()[0], 2)}
-        files[out / "kernels.html"] = kernels_html(results, meta, text).encode()
-    write_files(files)
+        return kernels_html(results, meta, text)
+
+    write_study(Path(args.out) / "kernels", data + "\n", text + "\n",
+                page=page if args.html else None)
 
 
 def _check(args: argparse.Namespace) -> tuple[list[int], list[str]]:

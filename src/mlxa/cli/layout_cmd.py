@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlxa.cli.html_flag import add_html_arg, check_html
+from mlxa.cli.html_flag import add_html_arg, check_html, write_study
 from mlxa.errors import UserInputError
 
 CNNS = ("resnet18", "resnet50", "mobilenet_v2")
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             and 0 < args.budget <= 60 and args.block in (0, 4, 8, 16, 32, 64)):
         raise UserInputError("--batch 1..64, --image 16..512, --threads >= 1, --budget "
                              "(0, 60] seconds, --block one of 4, 8, 16, 32, 64")
-    from mlxa.atomic import ensure_writable_dir, write_files
+    from mlxa.atomic import ensure_writable_dir
     from mlxa.report.layout_text import render_json, render_text
     from mlxa.studies.layout import Config, run_study
 
@@ -63,14 +63,10 @@ def run(args: argparse.Namespace) -> int:
     text = render_text(result)
     if out is not None:
         from mlxa.report.layout_plot import layout_png
+        from mlxa.report.study_html import layout_html
 
         png = layout_png(result)
-        files = {out / "layout.json": render_json(result).encode(),
-                 out / "layout.txt": text.encode(), out / "layout.png": png}
-        if args.html:
-            from mlxa.report.study_html import layout_html
-
-            files[out / "layout.html"] = layout_html(result, text, png).encode()
-        write_files(files)
+        write_study(out / "layout", render_json(result), text, png,
+                    (lambda: layout_html(result, text, png)) if args.html else None)
     print(render_json(result) if args.json else text, end="")
     return 0

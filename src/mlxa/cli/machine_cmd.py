@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlxa.cli.html_flag import add_html_arg, check_html
+from mlxa.cli.html_flag import add_html_arg, check_html, write_study
 from mlxa.machine.cache import load_ceilings
 from mlxa.machine.ceilings import Ceilings
 
@@ -55,15 +55,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_machine(ceilings: Ceilings, out: Path, text: str, html: bool = False) -> None:
-    from mlxa.atomic import write_files
     from mlxa.report.ceilings_plot import bandwidth_png
     from mlxa.report.machine_text import render_json
+    from mlxa.report.study_html import machine_html
 
     png = bandwidth_png(ceilings)
-    files = {out / "machine.json": render_json(ceilings).encode(),
-             out / "machine.txt": text.encode(), out / "machine_bandwidth.png": png}
-    if html:
-        from mlxa.report.study_html import machine_html
-
-        files[out / "machine.html"] = machine_html(ceilings, text, png).encode()
-    write_files(files)
+    write_study(out / "machine", render_json(ceilings), text, png,
+                (lambda: machine_html(ceilings, text, png)) if html else None,
+                png_suffix="_bandwidth.png")

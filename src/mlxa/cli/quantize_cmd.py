@@ -198,18 +198,12 @@ def _report(sources: list, args: argparse.Namespace, progress: Any) -> dict[str,
 
 
 def _write(report: dict[str, Any], args: argparse.Namespace, names: list[str]) -> None:
-    from mlxa.atomic import write_files
+    from mlxa.cli.html_flag import write_study
     from mlxa.report.quantization_plot import quantization_png
     from mlxa.report.quantization_text import render_text
+    from mlxa.report.study_html import quantize_html
 
     name = args.name or "_".join(names)
-    base = Path(args.out)
     text, png = render_text(report), quantization_png(report)
-    files = {base / f"{name}.json": (json.dumps(report, indent=2, allow_nan=False)
-                                     + "\n").encode(),
-             base / f"{name}.txt": text.encode(), base / f"{name}.png": png}
-    if args.html:
-        from mlxa.report.study_html import quantize_html
-
-        files[base / f"{name}.html"] = quantize_html(report, text, png).encode()
-    write_files(files)
+    write_study(Path(args.out) / name, json.dumps(report, indent=2, allow_nan=False) + "\n",
+                text, png, (lambda: quantize_html(report, text, png)) if args.html else None)

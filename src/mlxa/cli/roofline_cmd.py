@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlxa.cli.html_flag import add_html_arg, check_html
+from mlxa.cli.html_flag import add_html_arg, check_html, write_study
 from mlxa.cli.model_args import add_model_args
 from mlxa.errors import UserInputError
 
@@ -66,16 +66,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _write(result: object, ceilings: object, out: Path, name: str, text: str,
            html: bool = False) -> None:
-    from mlxa.atomic import safe_name, write_files
+    from mlxa.atomic import safe_name
     from mlxa.report.roofline_plot import roofline_png
     from mlxa.report.roofline_text import render_json
+    from mlxa.report.study_html import roofline_html
 
-    stem = out / f"{safe_name(name)}_roofline"
-    files = {stem.with_suffix(".json"): render_json(result).encode(),  # type: ignore[arg-type]
-             stem.with_suffix(".txt"): text.encode(),
-             stem.with_suffix(".png"): roofline_png(result, ceilings)}  # type: ignore[arg-type]
-    if html:
-        from mlxa.report.study_html import roofline_html
-
-        files[stem.with_suffix(".html")] = roofline_html(result, ceilings, text).encode()
-    write_files(files)
+    write_study(out / f"{safe_name(name)}_roofline",
+                render_json(result), text,  # type: ignore[arg-type]
+                roofline_png(result, ceilings),  # type: ignore[arg-type]
+                (lambda: roofline_html(result, ceilings, text)) if html else None)

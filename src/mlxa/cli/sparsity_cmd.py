@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from mlxa.cli.html_flag import add_html_arg, check_html
+from mlxa.cli.html_flag import add_html_arg, check_html, write_study
 from mlxa.errors import UserInputError
 
 CNNS = ("resnet18", "resnet50", "mobilenet_v2", "small_cnn")
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError("--batch 1..64, --image 16..512, --threads >= 1, --level in "
                              "[0.5, 1), --channel-level in (0, 1), budgets positive (probe <= "
                              "10 s, model <= 60 s)")
-    from mlxa.atomic import ensure_writable_dir, write_files
+    from mlxa.atomic import ensure_writable_dir
     from mlxa.report.sparsity_text import render_json, render_text
     from mlxa.studies.sparsity import Config, run_study
 
@@ -60,14 +60,10 @@ def run(args: argparse.Namespace) -> int:
     text = render_text(result)
     if out is not None:
         from mlxa.report.sparsity_plot import sparsity_png
+        from mlxa.report.study_html import sparsity_html
 
         png = sparsity_png(result)
-        files = {out / "sparsity.json": render_json(result).encode(),
-                 out / "sparsity.txt": text.encode(), out / "sparsity.png": png}
-        if args.html:
-            from mlxa.report.study_html import sparsity_html
-
-            files[out / "sparsity.html"] = sparsity_html(result, text, png).encode()
-        write_files(files)
+        write_study(out / "sparsity", render_json(result), text, png,
+                    (lambda: sparsity_html(result, text, png)) if args.html else None)
     print(render_json(result) if args.json else text, end="")
     return 0
