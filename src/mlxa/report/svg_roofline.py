@@ -144,9 +144,10 @@ def _roofs(c: Ceilings, ilo: float, ihi: float, gmin: float, x: Any, y: Any) -> 
         end = min(ihi, peak / gbs) if peak else ihi
         if end <= start:
             continue
+        # labelled where the slope starts, apart from the others: at the ridges they overlap
         out.append(f'<line class="roof" x1="{x(start):.1f}" y1="{y(start * gbs):.1f}" '
                    f'x2="{x(end):.1f}" y2="{y(end * gbs):.1f}" stroke="#1d4f91" '
-                   f'stroke-width="1.5"/><text x="{x(end) + 4:.1f}" y="{y(end * gbs) + 12:.1f}" '
+                   f'stroke-width="1.5"/><text x="{x(start) + 6:.1f}" y="{y(start * gbs) - 5:.1f}" '
                    f'font-size="10.5" fill="#1d4f91">{esc(label)} {gbs:.1f} GB/s</text>')
     if peak:
         out.append(f'<line class="roof" x1="{LEFT}" x2="{W - RIGHT}" y1="{y(peak):.1f}" '
