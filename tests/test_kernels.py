@@ -181,7 +181,7 @@ def test_vectorised_exp_holds_at_the_extremes() -> None:
     x = g.input((4, 64))
     graph = g.build(g.op("gelu", g.op("add", x, g.param(f32(64))), approximate="tanh"))
     big = np.linspace(-60, 60, 256, dtype=np.float32).reshape(4, 64)
-    assert chosen(graph) == ["bias_gelu_vexp"]
+    assert chosen(graph) == ["chain_loop"]
     assert passes(graph, [big])
 
 

@@ -3,6 +3,7 @@ technique, so the order of these imports does not matter). Libraries are importe
 kernel is bound."""
 
 from mlxa.kernels import (  # noqa: F401  (registers the kernels)
+    chain,
     conv_packed,
     epilogue,
     jit,
