@@ -175,6 +175,111 @@ def test_depthwise_kernel_on_odd_geometries(shape: tuple[int, ...], kernel: tupl
     assert passes(graph, [f32(*shape)])
 
 
+def depthwise_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, strides: tuple[int, int],
+                        pads: tuple[int, ...], lo: float, hi: float) -> np.ndarray:
+    """float64 depthwise conv + bias + clamp, tap by tap over a zero-padded copy."""
+    (sh, sw), (pt, pl, pb, pr) = strides, pads
+    kh, kw = w.shape[2:]
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    oh, ow = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
+    out = np.zeros((x.shape[0], x.shape[1], oh, ow)) + b[None, :, None, None]
+    for i in range(kh):
+        for j in range(kw):
+            tap = xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+            out += w[None, :, 0, i, j, None, None].astype(np.float64) * tap
+    return np.clip(out, lo, hi)
+
+
+EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": 0.0, "max": 6.0})}
+# (N, C, H, W), kernel, strides, pads (top, left, bottom, right): the "same" 3x3 loops (pads 1,
+# strides 1 and 2) at 7x7, 14x14 and a 40-wide image, odd sizes that leave them for the padded
+# loops (5x9, 7x7 at stride 2), pads 0 and asymmetric ones, 5x5 kernels, batch 2.
+DEPTHWISE_CASES = [
+    ((1, 3, 7, 7), 3, (1, 1), (1, 1, 1, 1)),
+    ((2, 4, 14, 14), 3, (1, 1), (1, 1, 1, 1)),
+    ((1, 2, 40, 36), 3, (1, 1), (1, 1, 1, 1)),
+    ((2, 3, 5, 9), 3, (1, 1), (1, 1, 1, 1)),
+    ((1, 2, 1, 1), 3, (1, 1), (1, 1, 1, 1)),
+    ((1, 2, 2, 1), 3, (1, 1), (1, 1, 1, 1)),
+    ((1, 3, 14, 14), 3, (2, 2), (1, 1, 1, 1)),
+    ((2, 2, 8, 6), 3, (2, 2), (1, 1, 1, 1)),
+    ((1, 2, 64, 40), 3, (2, 2), (1, 1, 1, 1)),
+    ((1, 2, 2, 2), 3, (2, 2), (1, 1, 1, 1)),
+    ((1, 3, 7, 7), 3, (2, 2), (1, 1, 1, 1)),
+    ((2, 3, 5, 9), 3, (2, 2), (1, 1, 1, 1)),
+    ((1, 3, 7, 7), 3, (1, 1), (0, 0, 0, 0)),
+    ((1, 2, 9, 40), 3, (1, 1), (0, 0, 0, 0)),
+    ((2, 3, 5, 9), 3, (2, 2), (0, 0, 0, 0)),
+    ((1, 2, 14, 14), 3, (2, 2), (0, 0, 1, 1)),
+    ((1, 2, 12, 70), 3, (2, 2), (0, 1, 1, 0)),
+    ((1, 3, 9, 8), 3, (1, 1), (2, 0, 1, 2)),
+    ((2, 3, 7, 7), 5, (1, 1), (2, 2, 2, 2)),
+    ((1, 2, 5, 9), 5, (1, 1), (1, 0, 1, 0)),
+    ((1, 2, 36, 33), 5, (1, 1), (2, 2, 2, 2)),
+    ((2, 3, 14, 14), 5, (2, 2), (2, 2, 2, 2)),
+    ((1, 2, 5, 9), 5, (2, 2), (1, 3, 0, 1)),
+    ((1, 2, 9, 9), 3, (1, 2), (1, 1, 1, 1)),
+    ((1, 2, 11, 10), 3, (3, 3), (1, 1, 1, 1)),
+]
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'mlxa[kernels]')")
+@pytest.mark.parametrize("epilogue", sorted(EPILOGUES))
+@pytest.mark.parametrize("shape,k,strides,pads", DEPTHWISE_CASES)
+def test_depthwise_loops_match_the_float64_reference(shape: tuple[int, ...], k: int,
+                                                     strides: tuple[int, int],
+                                                     pads: tuple[int, ...], epilogue: str) -> None:
+    """Every loop bind_depthwise chooses, on its borders and odd sizes, with and without a
+    planned workspace (too small for it too), bias or none, each epilogue."""
+    from mlxa.kernels.jit import bind_depthwise
+
+    n, c, h, wd = shape
+    x = f32(*shape) * 3
+    w, b = f32(c, 1, k, k), f32(c)
+    oh = (h + pads[0] + pads[2] - k) // strides[0] + 1
+    ow = (wd + pads[1] + pads[3] - k) // strides[1] + 1
+    attrs: dict = {"strides": strides, "pads": pads, "group": c}
+    lo, hi = -np.inf, np.inf
+    if EPILOGUES[epilogue] is not None:
+        attrs["epilogue"] = EPILOGUES[epilogue]
+        lo, hi = (0.0, 6.0) if epilogue == "clip" else (0.0, np.inf)
+    for ins, workspace in (([x, w, b], None), ([x, w], np.empty(64, np.uint8)),
+                           ([x, w, b], np.empty(1 << 20, np.uint8))):
+        out = np.full((n, c, oh, ow), np.nan, np.float32)
+        bind_depthwise(ins, [out], attrs, workspace)()
+        bias = ins[2] if len(ins) == 3 else np.zeros(c, np.float32)
+        want = depthwise_reference(x, w, bias, strides, pads, lo, hi)
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+        bind_depthwise(ins, [out], attrs, workspace)()  # a second call reuses its scratch
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'mlxa[kernels]')")
+@pytest.mark.parametrize("shape,strides,loop", [
+    ((1, 4, 14, 14), (1, 1), "depthwise3_same"), ((1, 4, 56, 56), (2, 2), "depthwise3_same_s2"),
+    ((1, 4, 7, 7), (2, 2), "depthwise_s2"), ((1, 4, 5, 9), (1, 1), "depthwise3_same")])
+def test_mobilenet_depthwise_convs_take_the_same_loops(shape: tuple[int, ...],
+                                                       strides: tuple[int, int],
+                                                       loop: str) -> None:
+    """3x3 pads 1: stride 1 always, stride 2 on even sizes, in the "same" loops (no padded
+    copy); and the loops read a non-contiguous input through the padded ones."""
+    from mlxa.kernels.jit import bind_depthwise
+
+    c = shape[1]
+    x, w = f32(*shape), f32(c, 1, 3, 3)
+    oh, ow = (shape[2] - 1) // strides[0] + 1, (shape[3] - 1) // strides[1] + 1
+    out = np.empty((1, c, oh, ow), np.float32)
+    attrs = {"strides": strides, "pads": (1, 1, 1, 1), "group": c}
+    assert bind_depthwise([x, w], [out], attrs, None).func.__name__ == loop
+    strided = np.repeat(x, 2, axis=3)[..., ::2]
+    step = bind_depthwise([strided, w], [out], attrs, None)
+    assert step.func.__name__ in ("depthwise_s1", "depthwise_s2")
+    step()
+    want = depthwise_reference(x, w, np.zeros(c, np.float32), strides, (1, 1, 1, 1),
+                               -np.inf, np.inf)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'mlxa[kernels]')")
 def test_vectorised_exp_holds_at_the_extremes() -> None:
     g = GraphBuilder("gelu")

@@ -37,7 +37,10 @@ def depthwise_applies(site: Site) -> bool:
                  requires=("numba",))
 def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
                    workspace: np.ndarray | None) -> Step:
-    """Depthwise conv + bias + ReLU6/ReLU epilogue, one loop nest, no column buffer."""
+    """Depthwise conv + bias + ReLU6/ReLU epilogue, one loop nest, no column buffer. 3x3 pads 1
+    (MobileNet's) at stride 1, and at stride 2 on even sizes, in the "same" loops (no padded
+    copy, one vectorised loop per channel); other pads at strides 1 and 2 over a padded copy
+    (stride 2: split into its four phases); any other stride in the generic loop."""
     x, w, out = ins[0], ins[1], outs[0]
     b = ins[2] if len(ins) == 3 else np.zeros(w.shape[0], x.dtype)
     lo, hi = -np.inf, np.inf
@@ -47,18 +50,59 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
         hi = np.inf if op == "relu" else ea.get("max", np.inf)
     sh, sw = attrs.get("strides", (1, 1))
     pads = attrs.get("pads", (0, 0, 0, 0))
+    hgt, wid = x.shape[2], x.shape[3]
+    if _same3(x, w, out, (sh, sw), pads):
+        buf, acc = _buffers(workspace, (hgt + 2) * wid + 2, 2 * hgt * wid)
+        return partial(_loops().depthwise3_same, x, w, b, out, np.float32(lo), np.float32(hi),
+                       buf, acc)
+    if _same3_s2(x, w, out, (sh, sw), pads):
+        oh, ow = out.shape[2], out.shape[3]
+        npos = (oh - 1) * 2 * ow + ow
+        buf, acc = _buffers(workspace, 2 * (hgt + 1) * ow + 1, 2 * npos)
+        return partial(_loops().depthwise3_same_s2, x, w, b, out, np.float32(lo),
+                       np.float32(hi), buf, acc)
     if (sh, sw) == (1, 1) and pads[0] < w.shape[2] and pads[1] < w.shape[3]:
         hp, wp = out.shape[2] - 1 + w.shape[2], out.shape[3] - 1 + w.shape[3]
         pad, acc = _buffers(workspace, hp * wp, (out.shape[2] - 1) * wp + out.shape[3])
         return partial(_loops().depthwise_s1, x, w, b, out, int(pads[0]), int(pads[1]),
-                       np.float32(lo), np.float32(hi), pad, acc)
+                       np.float32(lo), np.float32(hi), pad, acc, _rowwise(out))
     if (sh, sw) == (2, 2) and pads[0] < w.shape[2] and pads[1] < w.shape[3]:
         hq, wq = out.shape[2] + (w.shape[2] - 1) // 2, out.shape[3] + (w.shape[3] - 1) // 2
         phases, acc = _buffers(workspace, 4 * hq * wq, (out.shape[2] - 1) * wq + out.shape[3])
         return partial(_loops().depthwise_s2, x, w, b, out, int(pads[0]), int(pads[1]),
-                       np.float32(lo), np.float32(hi), phases, acc)
+                       np.float32(lo), np.float32(hi), phases, acc, _rowwise(out))
     return partial(_loops().depthwise, x, w, b, out, int(sh), int(sw), int(pads[0]),
                    int(pads[1]), np.float32(lo), np.float32(hi))
+
+
+ROWWISE_MIN = 32
+
+
+def _flat(*arrays: np.ndarray) -> bool:
+    """The "same" loops view x and out as flat arrays."""
+    return all(a.flags.c_contiguous for a in arrays)
+
+
+def _same3(x: np.ndarray, w: np.ndarray, out: np.ndarray, strides: tuple[int, int],
+           pads: Sequence[int]) -> bool:
+    """3x3, stride 1, pads 1 all round: MobileNet's depthwise conv, in depthwise3_same."""
+    return (w.shape[2:] == (3, 3) and tuple(strides) == (1, 1) and _flat(x, out)
+            and tuple(int(p) for p in pads) == (1, 1, 1, 1) and out.shape == x.shape)
+
+
+def _same3_s2(x: np.ndarray, w: np.ndarray, out: np.ndarray, strides: tuple[int, int],
+              pads: Sequence[int]) -> bool:
+    """3x3, stride 2, pads 1 all round, even H and W: in depthwise3_same_s2."""
+    hgt, wid = x.shape[2], x.shape[3]
+    return (w.shape[2:] == (3, 3) and tuple(strides) == (2, 2) and _flat(x, out) and hgt % 2 == 0
+            and wid % 2 == 0 and tuple(int(p) for p in pads) == (1, 1, 1, 1)
+            and out.shape[2:] == (hgt // 2, wid // 2))
+
+
+def _rowwise(out: np.ndarray) -> bool:
+    """Output rows at least ROWWISE_MIN wide are computed row by row straight into `out`;
+    narrower ones over the whole "wide" output at once (see jit_loops.depthwise_s1)."""
+    return bool(out.shape[3] >= ROWWISE_MIN)
 
 
 def _buffers(workspace: np.ndarray | None, *sizes: int) -> list[np.ndarray]:

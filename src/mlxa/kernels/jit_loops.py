@@ -55,11 +55,75 @@ def depthwise(x, w, b, out, sh, sw, pt, pl, lo, hi):  # pragma: no cover - compi
 
 
 @numba.njit(cache=True, boundscheck=False)
-def depthwise_s1(x, w, b, out, pt, pl, lo, hi, pad, acc):  # pragma: no cover - compiled
-    """Stride 1: per channel, the image copied into a zero-padded (Hp, Wp) buffer once, then
-    each tap one contiguous run over the whole "wide" output (P = (oh-1)*Wp + ow positions at
-    the padded pitch, the Wp - ow columns past each row ignored): 9 long vectorised loops per
-    channel instead of 9 short ones per output row. `pad` holds Hp*Wp floats, `acc` P."""
+def _copy(src, dst, count):  # pragma: no cover - compiled
+    """dst[:count] = src[:count] as a plain loop: numba's slice assignment checks shapes and
+    overlap on every call, which costs more than the copy for a 7-wide row."""
+    for k in range(count):
+        dst[k] = src[k]
+
+
+@numba.njit(cache=True, boundscheck=False, fastmath={"contract"})
+def _taps3_s1(src, s0, pitch, wc, bias, lo, hi, dst, count):  # pragma: no cover - compiled
+    """dst[k] = clamp(bias + sum_ij wc[i, j] * src[s0 + k + i*pitch + j], lo, hi), k < count:
+    the 3x3 taps in registers, one store per output; every read is a contiguous run."""
+    w00, w01, w02 = wc[0, 0], wc[0, 1], wc[0, 2]
+    w10, w11, w12 = wc[1, 0], wc[1, 1], wc[1, 2]
+    w20, w21, w22 = wc[2, 0], wc[2, 1], wc[2, 2]
+    r0 = src[s0:s0 + count + 2]  # 0-based views: the index is provably >= 0
+    r1 = src[s0 + pitch:s0 + pitch + count + 2]
+    r2 = src[s0 + 2 * pitch:s0 + 2 * pitch + count + 2]
+    for k in range(count):
+        s = (bias + w00 * r0[k] + w01 * r0[k + 1] + w02 * r0[k + 2]
+             + w10 * r1[k] + w11 * r1[k + 1] + w12 * r1[k + 2]
+             + w20 * r2[k] + w21 * r2[k + 1] + w22 * r2[k + 2])
+        dst[k] = min(max(s, lo), hi)
+
+
+@numba.njit(cache=True, boundscheck=False, fastmath={"contract"})
+def _taps3_s2(ph, s0, size, wq, wc, bias, lo, hi, dst, count):  # pragma: no cover - compiled
+    """Stride 2 over the four phase planes of `ph` (ee, eo, oe, oo, each `size` floats at
+    pitch wq): tap (i, j) reads plane (i % 2, j % 2) at (i // 2)*wq + j // 2 past s0."""
+    w00, w01, w02 = wc[0, 0], wc[0, 1], wc[0, 2]
+    w10, w11, w12 = wc[1, 0], wc[1, 1], wc[1, 2]
+    w20, w21, w22 = wc[2, 0], wc[2, 1], wc[2, 2]
+    ee0 = ph[s0:s0 + count + 1]  # 0-based views read at k and k + 1 only: an index that
+    eo0 = ph[size + s0:size + s0 + count]  # could be negative would make numba wrap it, and
+    oe = ph[2 * size + s0:2 * size + s0 + count + 1]  # LLVM then gathers
+    oo = ph[3 * size + s0:3 * size + s0 + count]
+    ee2 = ph[s0 + wq:s0 + wq + count + 1]
+    eo2 = ph[size + s0 + wq:size + s0 + wq + count]
+    for k in range(count):
+        s = (bias + w00 * ee0[k] + w01 * eo0[k] + w02 * ee0[k + 1]
+             + w10 * oe[k] + w11 * oo[k] + w12 * oe[k + 1]
+             + w20 * ee2[k] + w21 * eo2[k] + w22 * ee2[k + 1])
+        dst[k] = min(max(s, lo), hi)
+
+
+@numba.njit(cache=True, boundscheck=False, fastmath={"contract"})
+def _taps_any(src, starts, wc, bias, lo, hi, acc, count):  # pragma: no cover - compiled
+    """Any kernel size: acc[k] = clamp(bias + sum_t wc.flat[t] * src[starts[t] + k]), one
+    contiguous pass per tap over `count` positions, then the clamp."""
+    a = acc[:count]
+    a[:] = bias
+    kw = wc.shape[1]
+    for t in range(starts.size):
+        wv = wc[t // kw, t % kw]
+        s = src[starts[t]:starts[t] + count]
+        for k in range(count):
+            a[k] += wv * s[k]
+    for k in range(count):
+        a[k] = min(max(a[k], lo), hi)
+
+
+@numba.njit(cache=True, boundscheck=False)
+def depthwise_s1(x, w, b, out, pt, pl, lo, hi, pad, acc, rowwise):  # pragma: no cover - compiled
+    """Stride 1: per channel the image copied, a row slice at a time, into a zero-padded
+    (Hp, Wp) buffer whose borders are zeroed once per call. A 3x3 kernel then computes each
+    output from registers (_taps3_s1): row by row straight into `out` when `rowwise` (wide
+    images), else over the whole "wide" output at the padded pitch (P = (oh-1)*Wp + ow
+    positions, so a 7x7 image is one 61-long vectorised loop, not seven of 7) and copied out.
+    Other kernel sizes accumulate tap by tap over the wide output. `pad` holds Hp*Wp floats,
+    `acc` P."""
     nb, ch, hgt, wid = x.shape
     kh, kw = w.shape[2], w.shape[3]
     oh, ow = out.shape[2], out.shape[3]
@@ -68,30 +132,161 @@ def depthwise_s1(x, w, b, out, pt, pl, lo, hi, pad, acc):  # pragma: no cover - 
     img = pad[:hp * wp].reshape(hp, wp)
     rows, cols = min(hgt, hp - pt), min(wid, wp - pl)
     img[:, :] = 0.0
+    fast = kh == 3 and kw == 3
+    starts = np.empty(kh * kw, np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            starts[i * kw + j] = i * wp + j
     for n in range(nb):
         for c in range(ch):
             for r in range(rows):
-                for q in range(cols):
-                    img[pt + r, pl + q] = x[n, c, r, q]
-            a = acc[:npos]
-            a[:] = b[c]
-            for i in range(kh):
-                for j in range(kw):
-                    wv = w[c, 0, i, j]
-                    src = pad[i * wp + j:i * wp + j + npos]
-                    for k in range(npos):
-                        a[k] += wv * src[k]
+                _copy(x[n, c, r], img[pt + r, pl:], cols)
+            if fast and rowwise:
+                for oy in range(oh):
+                    _taps3_s1(pad, oy * wp, wp, w[c, 0], b[c], lo, hi, out[n, c, oy], ow)
+                continue
+            if fast:
+                _taps3_s1(pad, 0, wp, w[c, 0], b[c], lo, hi, acc, npos)
+            else:
+                _taps_any(pad, starts, w[c, 0], b[c], lo, hi, acc, npos)
             for oy in range(oh):
-                for ox in range(ow):
-                    out[n, c, oy, ox] = min(max(a[oy * wp + ox], lo), hi)
+                _copy(acc[oy * wp:], out[n, c, oy], ow)
+
+
+@numba.njit(cache=True, boundscheck=False, fastmath={"contract"})
+def _same3_flat(src, ml, mr, wc, bias, lo, hi, dst, pitch, count):  # pragma: no cover
+    """A whole image at once, 3x3 stride 1 "same": `src` holds the image at pitch `pitch`
+    after pitch + 1 zeros (and as many after it), so output k reads src[k + i*pitch + j] for
+    every tap; a tap left or right of the image lands on the row before or after, which the
+    column masks `ml` (0 at column 0) and `mr` (0 at the last column) cancel."""
+    w00, w01, w02 = wc[0, 0], wc[0, 1], wc[0, 2]
+    w10, w11, w12 = wc[1, 0], wc[1, 1], wc[1, 2]
+    w20, w21, w22 = wc[2, 0], wc[2, 1], wc[2, 2]
+    a0 = src[:count + 2]  # 0-based views read at k + constant only: an index numba could
+    a1 = src[pitch:pitch + count + 2]  # not prove >= 0 would be wrapped, and the loop
+    a2 = src[2 * pitch:2 * pitch + count + 2]  # would gather
+    for k in range(count):
+        left = w00 * a0[k] + w10 * a1[k] + w20 * a2[k]
+        right = w02 * a0[k + 2] + w12 * a1[k + 2] + w22 * a2[k + 2]
+        s = bias + w01 * a0[k + 1] + w11 * a1[k + 1] + w21 * a2[k + 1]
+        s += ml[k] * left + mr[k] * right
+        dst[k] = min(max(s, lo), hi)
 
 
 @numba.njit(cache=True, boundscheck=False)
-def depthwise_s2(x, w, b, out, pt, pl, lo, hi, phases, acc):  # pragma: no cover - compiled
-    """Stride 2: per channel, the zero-padded image split once into its four phases (row and
-    column parity), each (Hq, Wq); tap (i, j) then reads phase (i % 2, j % 2) at a constant
-    offset, so, as at stride 1, each tap is one contiguous run over the wide output (pitch Wq).
-    `phases` holds 4*Hq*Wq floats, `acc` (oh-1)*Wq + ow."""
+def _column_mask(mask, period, zero_at, count):  # pragma: no cover - compiled
+    """mask[k] = 0 where k % period == zero_at, else 1, for k < count."""
+    mask[:count] = 1.0
+    for k in range(zero_at, count, period):
+        mask[k] = 0.0
+
+
+@numba.njit(cache=True, boundscheck=False)
+def depthwise3_same(x, w, b, out, lo, hi, buf, acc):  # pragma: no cover - compiled
+    """3x3, stride 1, pads 1 on every side (the output the size of the input): each channel
+    copied once, contiguously, between zero margins, then one vectorised loop over the whole
+    image writes `out` in place (_same3_flat): no per-row loops, so a 7x7 image costs one
+    49-long loop. `buf` holds (H+2)*W + 2 floats, `acc` 2*H*W (the column masks)."""
+    nb, ch, hgt, wid = x.shape
+    npos = hgt * wid
+    src = buf[:npos + 2 * wid + 2]
+    src[:] = 0.0
+    ml, mr = acc[:npos], acc[npos:2 * npos]
+    _column_mask(ml, wid, 0, npos)
+    _column_mask(mr, wid, wid - 1, npos)
+    xf, of = x.reshape(nb * ch * npos), out.reshape(nb * ch * npos)  # one reshape per call:
+    for n in range(nb):  # numba's costs more than a 7x7 channel
+        for c in range(ch):
+            at = (n * ch + c) * npos
+            _copy(xf[at:], src[wid + 1:], npos)
+            _same3_flat(src, ml, mr, w[c, 0], b[c], lo, hi, of[at:], wid, npos)
+
+
+@numba.njit(cache=True, boundscheck=False, fastmath={"contract"})
+def _same3_s2_flat(ev, od, ml, wc, bias, lo, hi, dst, ow, count):  # pragma: no cover
+    """A whole image, 3x3 stride 2 "same", over its "wide" output (pitch 2*ow, the second
+    half of each pitch discarded): `ev` and `od` hold the even and the odd columns of the
+    input rows at pitch ow after a zero row, `od` one element later, so output k reads
+    ev[k + i*ow] and od[k + i*ow + (0, 1)] for tap row i; the left taps of column 0 fall on
+    the row before, which `ml` (0 there) cancels."""
+    w00, w01, w02 = wc[0, 0], wc[0, 1], wc[0, 2]
+    w10, w11, w12 = wc[1, 0], wc[1, 1], wc[1, 2]
+    w20, w21, w22 = wc[2, 0], wc[2, 1], wc[2, 2]
+    e0, e1, e2 = ev[:count], ev[ow:ow + count], ev[2 * ow:2 * ow + count]
+    o0, o1, o2 = od[:count + 1], od[ow:ow + count + 1], od[2 * ow:2 * ow + count + 1]
+    for k in range(count):
+        left = w00 * o0[k] + w10 * o1[k] + w20 * o2[k]
+        s = (bias + w01 * e0[k] + w02 * o0[k + 1] + w11 * e1[k] + w12 * o1[k + 1]
+             + w21 * e2[k] + w22 * o2[k + 1])
+        s += ml[k] * left
+        dst[k] = min(max(s, lo), hi)
+
+
+@numba.njit(cache=True, boundscheck=False)
+def _deinterleave(src, even, odd, pairs):  # pragma: no cover - compiled
+    """even[t], odd[t] = src[2t], src[2t + 1]: wide loads and shuffles once vectorised."""
+    s = src[:2 * pairs]
+    e = even[:pairs]
+    o = odd[:pairs]
+    for t in range(pairs):
+        e[t] = s[2 * t]
+        o[t] = s[2 * t + 1]
+
+
+@numba.njit(cache=True, boundscheck=False)
+def depthwise3_same_s2(x, w, b, out, lo, hi, buf, acc):  # pragma: no cover - compiled
+    """3x3, stride 2, pads 1 on every side, even H and W (the output (H/2, W/2)): each
+    channel split once, as one flat array, into its even and odd columns (a row of W has
+    W/2 of each, so the split rows stay rows, at pitch W/2, even and odd input rows
+    alternating), after a zero row (the top padding; the bottom and right padding are never
+    read). Output row oy reads split rows 2oy-1, 2oy, 2oy+1 at a constant offset, so one
+    vectorised loop computes the whole wide output (pitch W, _same3_s2_flat), copied out row
+    by row. `buf` holds 2*(H+1)*(W/2) + 1 floats, `acc` twice (H/2 - 1)*W + W/2."""
+    nb, ch, hgt, wid = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    half = hgt * ow
+    ev = buf[:ow + half]
+    od = buf[ow + half:2 * (ow + half) + 1]  # one more zero first: od[p + 1] = odd p
+    ev[:ow] = 0.0
+    od[:ow + 1] = 0.0
+    npos = (oh - 1) * 2 * ow + ow
+    wide, ml = acc[:npos], acc[npos:2 * npos]
+    _column_mask(ml, 2 * ow, 0, npos)
+    xf = x.reshape(nb * ch * hgt * wid)  # one reshape per call: numba's is slow
+    for n in range(nb):
+        for c in range(ch):
+            _deinterleave(xf[(n * ch + c) * hgt * wid:], ev[ow:], od[ow + 1:], half)
+            _same3_s2_flat(ev, od, ml, w[c, 0], b[c], lo, hi, wide, ow, npos)
+            for oy in range(oh):
+                _copy(wide[2 * oy * ow:], out[n, c, oy], ow)
+
+
+@numba.njit(cache=True, boundscheck=False)
+def _split_row(src, even, odd, pl, qmax):  # pragma: no cover - compiled
+    """Input row `src` (its first `qmax` columns) into the even and odd columns of its padded
+    row (column q lands at q + pl): a leading odd column when pl is odd, then (even, odd)
+    pairs in one vectorised loop (_deinterleave), then a trailing even column if one is left."""
+    q = 0
+    if pl % 2 == 1 and qmax > 0:
+        odd[pl // 2] = src[0]
+        q = 1
+    d = (q + pl) // 2
+    pairs = (qmax - q) // 2
+    _deinterleave(src[q:], even[d:], odd[d:], pairs)
+    q += 2 * pairs
+    if q < qmax:
+        even[(q + pl) // 2] = src[q]
+
+
+@numba.njit(cache=True, boundscheck=False)
+def depthwise_s2(x, w, b, out, pt, pl, lo, hi, phases, acc, rowwise):  # pragma: no cover - compiled
+    """Stride 2: per channel the zero-padded image split into its four phases (row and
+    column parity), each (Hq, Wq): each input row goes to one phase row pair, its even and its
+    odd columns in one pass (_split_row), into planes whose borders are zeroed once per call.
+    Tap (i, j) then reads phase (i % 2, j % 2) at a constant offset, so, as at stride 1, a 3x3
+    kernel computes each output from registers (_taps3_s2), row by row into `out` when
+    `rowwise`, else over the wide output (pitch Wq) and copied out; other kernel sizes
+    accumulate tap by tap. `phases` holds 4*Hq*Wq floats, `acc` (oh-1)*Wq + ow."""
     nb, ch, hgt, wid = x.shape
     kh, kw = w.shape[2], w.shape[3]
     oh, ow = out.shape[2], out.shape[3]
@@ -99,29 +294,30 @@ def depthwise_s2(x, w, b, out, pt, pl, lo, hi, phases, acc):  # pragma: no cover
     size = hq * wq
     npos = (oh - 1) * wq + ow
     ph = phases[:4 * size].reshape(2, 2, hq, wq)
+    ph[:, :, :, :] = 0.0
+    rows = max(0, min(hgt, 2 * hq - pt))
+    qmax = max(0, min(wid, 2 * wq - pl))
+    fast = kh == 3 and kw == 3
+    starts = np.empty(kh * kw, np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            starts[i * kw + j] = ((i % 2) * 2 + j % 2) * size + (i // 2) * wq + j // 2
     for n in range(nb):
         for c in range(ch):
-            ph[:, :, :, :] = 0.0
-            for r in range(hgt):
+            for r in range(rows):
                 y = r + pt
-                if y >= 2 * hq:
-                    break
-                for q in range(wid):
-                    xx = q + pl
-                    if xx < 2 * wq:
-                        ph[y % 2, xx % 2, y // 2, xx // 2] = x[n, c, r, q]
-            a = acc[:npos]
-            a[:] = b[c]
-            for i in range(kh):
-                for j in range(kw):
-                    wv = w[c, 0, i, j]
-                    start = ((i % 2) * 2 + j % 2) * size + (i // 2) * wq + j // 2
-                    src = phases[start:start + npos]
-                    for k in range(npos):
-                        a[k] += wv * src[k]
+                _split_row(x[n, c, r], ph[y % 2, 0, y // 2], ph[y % 2, 1, y // 2], pl, qmax)
+            if fast and rowwise:
+                for oy in range(oh):
+                    _taps3_s2(phases, oy * wq, size, wq, w[c, 0], b[c], lo, hi, out[n, c, oy],
+                              ow)
+                continue
+            if fast:
+                _taps3_s2(phases, 0, size, wq, w[c, 0], b[c], lo, hi, acc, npos)
+            else:
+                _taps_any(phases, starts, w[c, 0], b[c], lo, hi, acc, npos)
             for oy in range(oh):
-                for ox in range(ow):
-                    out[n, c, oy, ox] = min(max(a[oy * wq + ox], lo), hi)
+                _copy(acc[oy * wq:], out[n, c, oy], ow)
 
 
 @numba.njit(cache=True, boundscheck=False)

@@ -1,0 +1,87 @@
+"""Depthwise conv benchmark: MobileNetV2's depthwise 3x3 convs (batch 1, pads 1, ReLU6) through
+the Numba kernel `depthwise_act` (kernels/jit.py bind_depthwise). Prints, per shape, the
+median time per call, its GFLOP/s and GB/s (input + output bytes), the roof the issue asks for
+(max of FLOPs at 100 GFLOP/s and bytes at 20 GB/s) and the max abs error against a float64
+numpy reference. Asserts nothing. Pin it to one core for stable figures:
+
+    OPENBLAS_NUM_THREADS=1 taskset -c 1 python benchmarks/depthwise.py [--reps 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from mlxa.kernels.jit import bind_depthwise
+
+# (channels, input height/width, stride): MobileNetV2's depthwise convs at 224x224
+SHAPES = [(32, 112, 1), (96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28, 2),
+          (384, 14, 1), (576, 14, 1), (576, 14, 2), (960, 7, 1)]
+
+
+def reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int,
+              lo: float, hi: float) -> np.ndarray:
+    """float64 depthwise conv + bias + clamp, tap by tap over a zero-padded copy."""
+    n, c, h, wd = x.shape
+    kh, kw = w.shape[2:]
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+    xp = np.zeros((n, c, h + 2 * pad, wd + 2 * pad))
+    xp[:, :, pad:pad + h, pad:pad + wd] = x
+    out = np.broadcast_to(b[None, :, None, None].astype(np.float64), (n, c, oh, ow)).copy()
+    for i in range(kh):
+        for j in range(kw):
+            tap = xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+            out += w[None, :, 0, i, j, None, None].astype(np.float64) * tap
+    return np.clip(out, lo, hi)
+
+
+def median_call(step, reps: int) -> float:  # type: ignore[no-untyped-def]
+    for _ in range(5):
+        step()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=200)
+    args = p.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"{'shape (out)':<22}{'s':>2}{'median us':>11}{'GFLOP/s':>9}{'GB/s':>7}"
+          f"{'roof us':>9}{'x roof':>8}{'max err':>10}")
+    total = 0.0
+    for c, h, s in SHAPES:
+        x = (rng.standard_normal((1, c, h, h)) * 3).astype(np.float32)
+        w = rng.standard_normal((c, 1, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(c).astype(np.float32)
+        o = (h + 2 - 3) // s + 1
+        out = np.empty((1, c, o, o), np.float32)
+        attrs = {"strides": (s, s), "pads": (1, 1, 1, 1), "group": c,
+                 "epilogue": ("clip", {"min": 0.0, "max": 6.0})}
+        ws = np.empty(4 * c * (h + 2) * (h + 2) + 64, np.uint8)
+        step = bind_depthwise([x, w, b], [out], attrs, ws)
+        t = median_call(step, args.reps)
+        total += t
+        err = float(np.abs(out - reference(x, w, b, s, 1, 0.0, 6.0)).max())
+        flops = 2 * 9 * c * o * o
+        nbytes = 4 * (x.size + out.size)
+        roof = max(flops / 100e9, nbytes / 20e9)
+        print(f"{f'1x{c}x{o}x{o}':<22}{s:>2}{t * 1e6:>11.1f}{flops / t / 1e9:>9.1f}"
+              f"{nbytes / t / 1e9:>7.1f}{roof * 1e6:>9.1f}{t / roof:>8.2f}{err:>10.2e}")
+    print(f"total {total * 1e3:.3f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
