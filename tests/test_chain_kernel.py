@@ -155,3 +155,37 @@ def test_the_generated_module_is_cached_and_an_unwritable_cache_falls_back(
     out = np.empty_like(x)
     chain.compiled(src)(out, np.empty(8, np.float32), True, (1, 1), x, np.array([1.0], np.float32))
     np.testing.assert_array_equal(out, x * x + 1)
+
+
+@needs_numba
+@pytest.mark.parametrize(("op", "exact", "bound", "relative"), [
+    ("sigmoid", lambda x: 1 / (1 + np.exp(-x)), 2.5e-7, False),
+    ("tanh", np.tanh, 5e-7, False),
+    ("exp", np.exp, 3e-7, True),
+])
+def test_the_vector_approximations_hold_their_stated_error(op, exact, bound, relative) -> None:
+    """On a dense grid through both clamps, against float64: sigmoid and tanh absolutely (and
+    inside [0, 1] and [-1, 1]), exp relatively."""
+    x = np.linspace(-30, 30, 1 << 16, dtype=np.float32).reshape(-1, 64)
+    got, _ = _run([make_step(op, (0,), {})], [x], x.shape)
+    want = exact(x.astype(np.float64))
+    err = np.abs(got - want)
+    if relative:
+        fin = want > np.finfo(np.float32).tiny
+        err = err[fin] / want[fin]
+    assert float(err.max()) <= bound
+    if op != "exp":
+        assert got.min() >= (0.0 if op == "sigmoid" else -1.0) and got.max() <= 1.0
+
+
+@needs_numba
+def test_sigmoid_and_tanh_stay_in_range_on_every_float32_near_saturation() -> None:
+    """The rational form is not clamped inside |x| < 16 (8 for tanh): every float32 there
+    with |x| >= 8 (4) is checked."""
+    lo, hi = np.array([8.0, 16.0], np.float32).view(np.int32)
+    x = np.arange(lo, hi, dtype=np.int32).view(np.float32)  # 2^23 values
+    x = np.concatenate([x, -x, np.float32([16.0, -16.0]), np.full(62, 8, np.float32)])
+    x = x.reshape(-1, 64)
+    for op, scale, low in (("sigmoid", 1.0, 0.0), ("tanh", 0.5, -1.0)):
+        got, _ = _run([make_step(op, (0,), {})], [x * np.float32(scale)], x.shape)
+        assert got.min() >= low and got.max() <= 1.0
