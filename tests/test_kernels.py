@@ -192,12 +192,15 @@ def depthwise_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, strides: tu
 
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": 0.0, "max": 6.0})}
 # (N, C, H, W), kernel, strides, pads (top, left, bottom, right): the "same" 3x3 loops (pads 1,
-# strides 1 and 2) at 7x7, 14x14 and a 40-wide image, odd sizes that leave them for the padded
-# loops (5x9, 7x7 at stride 2), pads 0 and asymmetric ones, 5x5 kernels, batch 2.
+# strides 1 and 2) at 7x7, 14x14 and images wide enough to be read in place (4 rows the
+# fewest), odd sizes that leave them for the padded loops (5x9, 7x7 at stride 2), pads 0 and
+# asymmetric ones, 5x5 kernels, batch 2, strides the generic loop takes.
 DEPTHWISE_CASES = [
     ((1, 3, 7, 7), 3, (1, 1), (1, 1, 1, 1)),
     ((2, 4, 14, 14), 3, (1, 1), (1, 1, 1, 1)),
     ((1, 2, 40, 36), 3, (1, 1), (1, 1, 1, 1)),
+    ((2, 2, 4, 33), 3, (1, 1), (1, 1, 1, 1)),
+    ((1, 2, 3, 40), 3, (1, 1), (1, 1, 1, 1)),
     ((2, 3, 5, 9), 3, (1, 1), (1, 1, 1, 1)),
     ((1, 2, 1, 1), 3, (1, 1), (1, 1, 1, 1)),
     ((1, 2, 2, 1), 3, (1, 1), (1, 1, 1, 1)),

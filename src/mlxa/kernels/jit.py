@@ -52,9 +52,9 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
     pads = attrs.get("pads", (0, 0, 0, 0))
     hgt, wid = x.shape[2], x.shape[3]
     if _same3(x, w, out, (sh, sw), pads):
-        buf, acc = _buffers(workspace, (hgt + 2) * wid + 2, 2 * hgt * wid)
+        buf, acc = _buffers(workspace, max(hgt + 2, 6) * wid + 6, 2 * hgt * wid)
         return partial(_loops().depthwise3_same, x, w, b, out, np.float32(lo), np.float32(hi),
-                       buf, acc)
+                       buf, acc, bool(hgt >= 4 and wid >= DIRECT_MIN))
     if _same3_s2(x, w, out, (sh, sw), pads):
         oh, ow = out.shape[2], out.shape[3]
         npos = (oh - 1) * 2 * ow + ow
@@ -76,6 +76,7 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
 
 
 ROWWISE_MIN = 32
+DIRECT_MIN = 32  # depthwise3_same reads images at least this wide in place
 
 
 def _flat(*arrays: np.ndarray) -> bool:

@@ -182,24 +182,40 @@ def _column_mask(mask, period, zero_at, count):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, boundscheck=False)
-def depthwise3_same(x, w, b, out, lo, hi, buf, acc):  # pragma: no cover - compiled
-    """3x3, stride 1, pads 1 on every side (the output the size of the input): each channel
-    copied once, contiguously, between zero margins, then one vectorised loop over the whole
-    image writes `out` in place (_same3_flat): no per-row loops, so a 7x7 image costs one
-    49-long loop. `buf` holds (H+2)*W + 2 floats, `acc` 2*H*W (the column masks)."""
+def depthwise3_same(x, w, b, out, lo, hi, buf, acc, direct):  # pragma: no cover - compiled
+    """3x3, stride 1, pads 1 on every side (the output the size of the input): one vectorised
+    loop over a whole channel writes `out` in place (_same3_flat), reading the image as if
+    it were flat between pitch + 1 zeros. Small images are copied so, once per channel,
+    contiguously: a 7x7 channel costs one 49-long loop. With `direct` (H >= 4), the outputs
+    from row 1 column 1 to row H-2 column W-2 read the input itself, and only the first and
+    the last 2W + 2 of its floats are copied, after and before the zeros: three loops, and
+    no copy of the rest. `buf` holds max((H+2)*W + 2, 6W + 6) floats, `acc` 2*H*W (the
+    column masks)."""
     nb, ch, hgt, wid = x.shape
     npos = hgt * wid
-    src = buf[:npos + 2 * wid + 2]
-    src[:] = 0.0
+    edge = 2 * wid + 2
+    buf[:max(npos + edge, 2 * (wid + 1 + edge))] = 0.0
+    src = buf[:npos + edge]
+    top, bottom = buf[:wid + 1 + edge], buf[wid + 1 + edge:2 * (wid + 1 + edge)]
     ml, mr = acc[:npos], acc[npos:2 * npos]
     _column_mask(ml, wid, 0, npos)
     _column_mask(mr, wid, wid - 1, npos)
     xf, of = x.reshape(nb * ch * npos), out.reshape(nb * ch * npos)  # one reshape per call:
-    for n in range(nb):  # numba's costs more than a 7x7 channel
+    first, last = wid + 1, npos - wid - 1  # numba's costs more than a 7x7 channel
+    for n in range(nb):
         for c in range(ch):
             at = (n * ch + c) * npos
-            _copy(xf[at:], src[wid + 1:], npos)
-            _same3_flat(src, ml, mr, w[c, 0], b[c], lo, hi, of[at:], wid, npos)
+            if not direct:
+                _copy(xf[at:], src[wid + 1:], npos)
+                _same3_flat(src, ml, mr, w[c, 0], b[c], lo, hi, of[at:], wid, npos)
+                continue
+            _copy(xf[at:], top[wid + 1:], edge)
+            _copy(xf[at + npos - edge:], bottom, edge)
+            _same3_flat(top, ml, mr, w[c, 0], b[c], lo, hi, of[at:], wid, first)
+            _same3_flat(xf[at:], ml[first:], mr[first:], w[c, 0], b[c], lo, hi,
+                        of[at + first:], wid, last - first)
+            _same3_flat(bottom, ml[last:], mr[last:], w[c, 0], b[c], lo, hi, of[at + last:],
+                        wid, npos - last)
 
 
 @numba.njit(cache=True, boundscheck=False, fastmath={"contract"})
