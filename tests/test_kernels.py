@@ -88,9 +88,10 @@ def test_a_kernel_binds_only_where_its_predicate_holds(doubling_relu: list[int])
     assert doubling_relu  # it ran
 
 
-def test_kernels_are_off_unless_selected(doubling_relu: list[int]) -> None:
+def test_kernels_bind_only_as_selected(doubling_relu: list[int]) -> None:
     graph, inputs = two_relus()
-    assert chosen(graph, CompileOptions()) == []
+    assert chosen(graph, CompileOptions(kernels=())) == []
+    assert chosen(graph, CompileOptions()) == ["toy_relu"]  # every kernel is on offer by default
     assert chosen(graph, CompileOptions(kernels=("epilogue",))) == []
     assert chosen(graph, CompileOptions(kernels=("numba",))) == ["toy_relu"]
 
@@ -383,3 +384,33 @@ def test_a_case_study_reports_every_mlxa_row_within_the_oracle_bound() -> None:
         assert r.best_ms and r.gb_per_s and r.gflop_per_s
     assert "conv_act" in rows["mlxa + epilogue"].kernel
     assert "conv1x1_relu6" in render_text([result])
+
+
+# -- --kernels on the command line ---------------------------------------------------------------
+
+def test_kernels_flag_refuses_an_unknown_name() -> None:
+    for command in ("analyze", "roofline"):
+        assert_one_line_error(run_cli(command, "--kernels", "numba,bogus"), "bogus")
+
+
+def test_analyze_records_the_kernel_selection(tmp_path) -> None:
+    import json
+
+    for flag, want in (("none", []), ("numba,epilogue", ["numba", "epilogue"])):
+        proc = run_cli("analyze", "--model", "small_cnn", "--budget", "0.2", "--quiet",
+                       "--kernels", flag, "--out", str(tmp_path), "--name", "run")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads((tmp_path / "run.json").read_text())["config"]["kernels"] == want
+
+
+def test_importing_mlxa_makes_idle_openmp_threads_sleep_unless_told_otherwise() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, mlxa; print(os.environ['OMP_WAIT_POLICY'])"
+    for env, want in (({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE")):
+        base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**base, **env}, check=True).stdout.strip()
+        assert out == want

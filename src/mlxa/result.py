@@ -87,6 +87,8 @@ class RunConfig:
     budget_s: float = 3.0
     per_op: bool = False
     threads: int | None = None
+    # custom kernels the compiled executor may bind (CompileOptions.kernels); () none
+    kernels: tuple[str, ...] = ("all",)
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,9 @@ class PlanSummary:
     buffers: tuple[PlannedBuffer, ...]
     compile_ms: float = 0.0
     nodes: tuple[CompiledNode, ...] = ()  # the compiled graph in program order
+    # nodes bound by a custom kernel: "%3 conv -> depthwise_act (+ clip %4)", "[ran numpy]"
+    # where the bind-time trial kept the op table's call
+    kernels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ the compiled outputs against a float64 reference (oracle.py).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import platform
 import sys
@@ -79,10 +80,12 @@ def _analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, in
         executors["baseline"] = EagerModel(graph)
     if config.mode in ("optimized", "both"):
         t0 = time.perf_counter()
-        program = program or _compile(graph, CompileOptions(planner=config.planner), progress)
+        program = program or _compile(graph, CompileOptions(planner=config.planner,
+                                                           kernels=config.kernels), progress)
         compile_ms = (time.perf_counter() - t0) * 1e3
         executors["optimized"] = CompiledModel(program)
-        plan = plan_summary(program, compile_ms)
+        plan = dataclasses.replace(plan_summary(program, compile_ms),
+                                   kernels=executors["optimized"].kernel_lines())
     outputs = {k: tuple(np.array(a) for a in ex(*inputs)) for k, ex in executors.items()}
     for key, ex in executors.items():
         runners[key] = _bound_call(ex, inputs)

@@ -18,7 +18,7 @@ from mlxa.analysis.roofline import (
     node_work,
     roofline_rows,
 )
-from mlxa.compiler import compile_program
+from mlxa.compiler import CompileOptions, compile_program
 from mlxa.ir.graph import Graph
 from mlxa.machine.ceilings import Ceilings
 from mlxa.profile.node_times import NodeTimes, measure_node_times
@@ -65,11 +65,13 @@ def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Cei
                      info: dict[str, Any], ceilings_note: str = "", budget_s: float = 20.0,
                      eager: bool = True, probe: PeakProbe | None = None,
                      clock: Callable[[], float] = time.perf_counter,
-                     progress: Progress = no_progress) -> RooflineResult:
+                     progress: Progress = no_progress,
+                     options: CompileOptions | None = None) -> RooflineResult:
     """`probe`: the product timed in the same rounds (default PeakProbe()); its median rate is
-    the compute roof of the rows. `progress` hears of the timing rounds (profile/node_times.py)."""
+    the compute roof of the rows. `progress` hears of the timing rounds (profile/node_times.py).
+    `options`: the compilation (default CompileOptions(): every custom kernel on offer)."""
     with np.errstate(all="ignore"):
-        compiled = CompiledModel(compile_program(graph))
+        compiled = CompiledModel(compile_program(graph, options or CompileOptions()))
         executors: dict[str, Any] = {"compiled": compiled}
         works = {"compiled": compiled_works(compiled)}
         if eager:

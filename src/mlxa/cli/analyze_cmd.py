@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlxa.atomic import check_name, ensure_writable_dir, safe_name
+from mlxa.cli.kernels_flag import add_kernels_arg, kernel_selection
 from mlxa.cli.model_args import add_model_args, check_positive, load_model
 from mlxa.errors import UserInputError
 
@@ -27,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also time every node: median ms, share, FLOPs, bytes, GFLOP/s, GB/s")
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads for both executors (default: the BLAS default)")
+    add_kernels_arg(p)
     p.add_argument("--out", default="reports", help="report directory (default reports/)")
     p.add_argument("--name", help="report file name without extension (default: the model's)")
     p.add_argument("--quiet", action="store_true",
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         check_name(args.name)
     if args.plots:
         _check_plots(args.mode)
+    kernel_selection(args)  # an unknown name is refused before the model loads
     model = load_model(args)
     out_dir = ensure_writable_dir(args.out)
     from mlxa.machine.blas import blas_threads
@@ -80,7 +83,7 @@ def _analyze(args: argparse.Namespace, model: Any, out_dir: Path) -> int:
 
     config = RunConfig(mode=args.mode, planner=args.planner, warmup=args.warmup,
                        repeat=args.repeat, budget_s=args.budget, per_op=args.per_op,
-                       threads=args.threads)
+                       threads=args.threads, kernels=kernel_selection(args))
     with terminal_progress(enabled=not args.quiet) as progress:
         result = analyze(model.graph, model.inputs, config, model_info(model.info),
                          progress=progress)

@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from mlxa.cli.html_flag import add_html_arg, check_html, write_study
+from mlxa.cli.kernels_flag import add_kernels_arg, kernel_selection
 from mlxa.cli.model_args import add_model_args
 from mlxa.errors import UserInputError
 
@@ -22,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads for both executors and the ceilings' FP32 peak (default: "
                         "the BLAS default; on a busy machine 1 is steadier)")
+    add_kernels_arg(p)
     p.add_argument("--no-eager", action="store_true", help="the compiled program only")
     p.add_argument("--ceilings", metavar="FILE",
                    help="read the ceilings from a machine.json (mlxa machine --out) instead of "
@@ -48,14 +50,17 @@ def run(args: argparse.Namespace) -> int:
         check_name(args.name)
     if args.threads is not None:
         check_positive("--threads", args.threads)
+    kernels = kernel_selection(args)
     out = ensure_writable_dir(args.out) if args.out else None
     model = load_model(args)
+    from mlxa.compiler import CompileOptions
     from mlxa.report.progress import terminal_progress
 
     with blas_threads(args.threads), terminal_progress() as progress:  # bars on a terminal
         ceilings, note = ceilings_for(args.ceilings)
         result = measure_roofline(model.graph, model.inputs, ceilings, model.info, note,
-                                  args.budget, eager=not args.no_eager, progress=progress)
+                                  args.budget, eager=not args.no_eager, progress=progress,
+                                  options=CompileOptions(kernels=kernels))
     text = render_roofline_text(result)
     if out is not None:
         _write(result, ceilings, out, args.name or str(model.info.get("name", "model")), text,

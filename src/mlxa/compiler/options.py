@@ -39,7 +39,7 @@ class CompileOptions:
     # Custom kernels (mlxa.kernels) the compiled executor may bind, by name or technique
     # ("epilogue", "prepack", "numba"; "all": every registered one): chosen per node at bind
     # time where a kernel's predicate holds and its library is installed; () binds the op table.
-    kernels: tuple[str, ...] = ()
+    kernels: tuple[str, ...] = ("all",)
 
     def pass_names(self) -> tuple[str, ...]:
         """The passes these options run, in pipeline order."""

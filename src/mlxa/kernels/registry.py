@@ -112,3 +112,21 @@ def enabled(selection: Iterable[str]) -> tuple[CustomKernel, ...]:
 def selection_without(technique: str) -> tuple[str, ...]:
     """Every registered kernel's name except those of one technique (an ablation's row)."""
     return tuple(k.name for k in KERNELS.values() if k.technique != technique)
+
+
+def parse_selection(text: str) -> tuple[str, ...]:
+    """A --kernels value as a CompileOptions.kernels selection: "all", "none", or a comma list
+    of kernel names and techniques. Raises UserInputError naming an unknown entry."""
+    from mlxa.errors import UserInputError
+
+    words = tuple(w.strip() for w in text.split(",") if w.strip())
+    if words == ("none",):
+        return ()
+    known = {"all", *TECHNIQUES, *KERNELS}
+    unknown = [w for w in words if w not in known]
+    if unknown or not words:
+        raise UserInputError(f"--kernels: unknown kernel or technique {unknown[0]!r} (choose "
+                             f"all, none, a technique ({', '.join(TECHNIQUES)}) or a kernel "
+                             "that `mlxa kernels --list` names)" if unknown
+                             else "--kernels: empty (all, none, or names)")
+    return words

@@ -81,10 +81,19 @@ def _plan(plan: PlanSummary) -> list[str]:
         f"Planners: {planners}",
         f"Fused groups: {', '.join(plan.fusion_groups) or 'none'}; "
         f"in-place ops: {plan.inplace_ops}",
+        f"Custom kernels: {_kernels(plan.kernels)}",
         f"Workspace {format_nbytes(plan.workspace_nbytes)}, input/output buffers "
         f"{format_nbytes(plan.io_buffers_nbytes)}: footprint "
         f"{format_nbytes(plan.footprint_nbytes)}",
     ]
+
+
+def _kernels(lines: tuple[str, ...], shown: int = 6) -> str:
+    """The nodes custom kernels bound, the first `shown` of them."""
+    if not lines:
+        return "none"
+    more = f"; ... ({len(lines)} in all)" if len(lines) > shown else ""
+    return "; ".join(lines[:shown]) + more
 
 
 def _per_op(p: PerOp) -> list[str]:

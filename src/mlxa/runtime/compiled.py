@@ -47,6 +47,12 @@ class CompiledModel:
                            if i not in skip)
         self._runs = tuple(c.run for c in self.calls)
 
+    def kernel_lines(self) -> tuple[str, ...]:
+        """One line per node a custom kernel bound (kernels/plan.py KernelPlan.describe), with
+        the variant its bind-time trial kept where that is not the kernel."""
+        ran = {c.step: c.run.variant for c in self.calls if hasattr(c.run, "variant")}
+        return tuple(self.kernel_plan.describe(self.program.graph, ran))
+
     def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
         self._load(inputs)
         for run in self._runs:
@@ -106,7 +112,7 @@ class CompiledModel:
 
 
 def _kernel_plan(program: CompiledProgram) -> Any:
-    """Which custom kernel binds each node (CompileOptions.kernels; none by default)."""
+    """Which custom kernel binds each node (CompileOptions.kernels; every one by default)."""
     from mlxa.kernels.plan import KernelPlan, plan_kernels
 
     if not program.options.kernels:
