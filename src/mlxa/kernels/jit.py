@@ -1,7 +1,7 @@
 """Numba kernels where the op table's numpy composition misses: a depthwise conv with its bias
-and ReLU6 (or ReLU) in the same loop, layer norm and softmax in one read of each row, and the
-bias + tanh-GELU chain with a vectorised exp. Registered always; chosen only when numba is
-installed (registry.CustomKernel.available); the loops live in jit_loops.py."""
+and ReLU6 (or ReLU) in the same loop, layer norm and softmax in one read of each row (fused
+elementwise chains are kernels/chain.py's generated loops). Registered always; chosen only when
+numba is installed (registry.CustomKernel.available); the loops live in jit_loops.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from mlxa.kernels.registry import Attrs, Site, register_kernel
 from mlxa.ops.bound import Step
 
 F32 = np.dtype(np.float32)
-GELU_CHAIN = (("add", (0, 1), ()), ("gelu", (-1,), (("approximate", "tanh"),)))
 
 
 def _loops():  # type: ignore[no-untyped-def]
@@ -149,21 +148,3 @@ def bind_softmax(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: A
     """Softmax over the last axis: each row read once, exponentials by a vectorised polynomial."""
     cols = ins[0].shape[-1]
     return partial(_loops().softmax, ins[0].reshape(-1, cols), outs[0].reshape(-1, cols))
-
-
-def bias_gelu_applies(site: Site) -> bool:
-    if site.attrs.get("steps") != GELU_CHAIN or len(site.ins) != 2:
-        return False
-    x, b = site.ins
-    return (x.dtype == F32 and b.dtype == F32 and len(x.shape) >= 1
-            and b.shape == (x.shape[-1],) and site.outs[0].shape == x.shape)
-
-
-@register_kernel("fused", name="bias_gelu_vexp", technique="numba", applies=bias_gelu_applies,
-                 requires=("numba",))
-def bind_bias_gelu(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
-                   workspace: np.ndarray | None) -> Step:
-    """gelu_tanh(x + b) with a vectorised exp (the fused group add > gelu)."""
-    cols = ins[0].shape[-1]
-    return partial(_loops().bias_gelu, ins[0].reshape(-1, cols), ins[1],
-                   outs[0].reshape(-1, cols))

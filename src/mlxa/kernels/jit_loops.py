@@ -1,10 +1,8 @@
 """The Numba loops behind kernels/jit.py (imported only when one is bound: it needs numba).
 
-Single-threaded, like the --threads 1 comparisons. Numba without Intel's SVML calls libm's
-scalar expf/tanhf, which stops the loop vectorising: a transcendental chain then runs at the
-scalar libm rate. `_exp` instead is a polynomial with exponent-bit scaling that LLVM vectorises:
-x = n ln2 + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (truncation below 2e-8
-relative, within float32 rounding), 2^n written into the exponent field of a float32.
+Single-threaded, like the --threads 1 comparisons. Transcendentals come from kernels/vmath.py
+(libm's scalar expf/tanhf would stop the loops vectorising); `bias_gelu_libm` keeps the libm
+call on purpose, as the kernels study's naive fusion.
 """
 
 from __future__ import annotations
@@ -12,9 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-LOG2E = np.float32(1.4426950408889634)
-LN2_HI = np.float32(0.693359375)  # ln 2 in two parts: n * LN2_HI is exact for |n| < 2^9
-LN2_LO = np.float32(-2.12194440e-4)
+from mlxa.kernels.vmath import FASTMATH, vexp
 
 
 @numba.njit(cache=True, boundscheck=False)
@@ -357,72 +353,26 @@ def layer_norm(x, scale, bias, out, eps):  # pragma: no cover - compiled
             out[r, j] = (x[r, j] - mean) * rstd * scale[j] + bias[j]
 
 
-@numba.njit(cache=True, boundscheck=False)
+@numba.njit(cache=True, boundscheck=False, error_model="numpy", fastmath=FASTMATH)
 def softmax(x, out):  # pragma: no cover - compiled
     """Rows of x (R, C), each read from memory once: its max, then e^(x - max) by the
-    vectorised polynomial exp (written to the output row and summed in float64), then the
+    vectorised exp (kernels/vmath.py) written to the output row, its sum in float64, then the
     output row scaled by 1/sum while it is still in L1."""
     rows, cols = x.shape
-    bits = np.empty(cols, np.int32)
-    scale = bits.view(np.float32)
     for r in range(rows):
-        m = x[r, 0]
-        for j in range(cols):
-            m = max(m, x[r, j])
+        xr = x[r]
         o = out[r]
+        m = xr[0]
         for j in range(cols):
-            t = max(x[r, j] - m, np.float32(-87.0))
-            n = np.floor(t * LOG2E + np.float32(0.5))
-            q = t - n * LN2_HI - n * LN2_LO
-            p = np.float32(1.0 / 720.0)
-            p = p * q + np.float32(1.0 / 120.0)
-            p = p * q + np.float32(1.0 / 24.0)
-            p = p * q + np.float32(1.0 / 6.0)
-            p = p * q + np.float32(0.5)
-            p = p * q + np.float32(1.0)
-            o[j] = p * q + np.float32(1.0)
-            bits[j] = (np.int32(n) + np.int32(127)) << 23
+            m = max(m, xr[j])
+        for j in range(cols):
+            o[j] = vexp(xr[j] - m)
         s = 0.0
         for j in range(cols):
-            o[j] *= scale[j]
             s += o[j]
         inv = np.float32(1.0 / s)
         for j in range(cols):
             o[j] *= inv
-
-
-@numba.njit(cache=True, boundscheck=False)
-def bias_gelu(x, b, out):  # pragma: no cover - compiled
-    """out = gelu_tanh(x + b) over rows of (R, C), b (C,): gelu(u) = 0.5 u (1 + tanh z) =
-    u / (1 + e^(-2z)), z = sqrt(2/pi) (u + 0.044715 u^3). Per row, a first loop writes u, the
-    polynomial of e^r and the exponent bits of 2^n into row buffers; a second scales and
-    divides. Both loops vectorise; the row buffers are made once per call (a view per call of
-    a helper, or a buffer per chunk, costs microseconds each in Numba's runtime)."""
-    rows, cols = x.shape
-    c0 = np.float32(-2.0 * 0.7978845608028654)
-    c1 = np.float32(0.044715)
-    u = np.empty(cols, np.float32)
-    e = np.empty(cols, np.float32)
-    bits = np.empty(cols, np.int32)
-    scale = bits.view(np.float32)
-    for r in range(rows):
-        for j in range(cols):
-            uj = x[r, j] + b[j]
-            u[j] = uj
-            t = c0 * (uj + c1 * uj * uj * uj)
-            t = min(max(t, np.float32(-87.0)), np.float32(88.0))
-            n = np.floor(t * LOG2E + np.float32(0.5))
-            q = t - n * LN2_HI - n * LN2_LO
-            p = np.float32(1.0 / 720.0)
-            p = p * q + np.float32(1.0 / 120.0)
-            p = p * q + np.float32(1.0 / 24.0)
-            p = p * q + np.float32(1.0 / 6.0)
-            p = p * q + np.float32(0.5)
-            p = p * q + np.float32(1.0)
-            e[j] = p * q + np.float32(1.0)
-            bits[j] = (np.int32(n) + np.int32(127)) << 23
-        for j in range(cols):
-            out[r, j] = u[j] / (np.float32(1.0) + e[j] * scale[j])
 
 
 @numba.njit(cache=True, boundscheck=False)
