@@ -9,9 +9,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mlxa.kernels.registry import Attrs, Site, register_kernel
+from mlxa.kernels.chain import bind_chain
+from mlxa.kernels.registry import KERNELS, Attrs, Site, register_kernel
 from mlxa.ops import conv, get_op
 from mlxa.ops.bound import Step, sequence
+from mlxa.ops.fused import make_step
 
 ACTIVATIONS = ("relu", "clip")
 
@@ -32,12 +34,28 @@ def takes_activation(site: Site) -> bool:
 @register_kernel("conv", name="conv_act", technique="epilogue", applies=takes_activation)
 def bind_conv_act(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
                   workspace: np.ndarray | None) -> Step:
-    """conv, then its relu or clip per batch item while the item is in cache."""
+    """conv, then its relu or clip per batch item while the item is in cache. With numba, the
+    conv's bias add and the activation are one generated loop (kernels/chain.py): one pass over
+    the output instead of two."""
     x, out = ins[0], outs[0]
     conv_attrs = {k: v for k, v in attrs.items() if k != "epilogue"}
+    chain = _bias_act_chain(attrs["epilogue"], len(ins) == 3 and out.dtype == np.float32)
     steps = []
     for n in range(x.shape[0]):
+        if chain is not None:
+            bias = ins[2].reshape(1, -1, *(1,) * (out.ndim - 2))
+            steps += [conv.bind([x[n:n + 1], ins[1]], out[n:n + 1], conv_attrs, workspace),
+                      bind_chain([out[n:n + 1], bias], [out[n:n + 1]], chain, None)]
+            continue
         item = [x[n:n + 1], *ins[1:]]
         steps += [conv.bind(item, out[n:n + 1], conv_attrs, workspace),
                   activation(attrs["epilogue"], out[n])]
     return sequence(steps)
+
+
+def _bias_act_chain(epilogue: tuple[str, Attrs], has_bias: bool) -> Attrs | None:
+    """The fused group's attributes of bias add > activation, where the chain loop can run it."""
+    if not (has_bias and KERNELS["chain_loop"].available):
+        return None
+    op, attrs = epilogue
+    return {"steps": (make_step("add", (0, 1), {}), make_step(op, (-1,), attrs))}

@@ -171,6 +171,20 @@ def _global_avg_pool(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | Non
     return (out,)
 
 
+def _bind_global(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+                 workspace: np.ndarray | None) -> Step:
+    """The mean as a matrix-vector product, x (N*C, positions) @ (1/positions, ...): one BLAS
+    call. numpy's mean over trailing axes reduces each short row apart (MobileNetV2's 1280 rows
+    of 49: 110 us against 5 us)."""
+    x, out = ins[0], outs[0]
+    if not (x.flags.c_contiguous and out.flags.c_contiguous and x.dtype.kind == "f"):
+        return partial(_global_avg_pool, ins, outs, attrs)
+    rows = x.shape[0] * x.shape[1]
+    positions = x.size // rows if rows else 0
+    weights = np.full(positions, 1.0 / max(positions, 1), x.dtype)
+    return partial(np.matmul, x.reshape(rows, positions), weights, out=out.reshape(rows))
+
+
 MAX_POOL = register(OpDef("max_pool", _rule, _flops, _max_pool, workspace=_workspace,
                           bind=_bind_max,
                           doc="max over each window (kernel_shape, strides, pads, dilations, "
@@ -181,4 +195,5 @@ AVG_POOL = register(OpDef("avg_pool", _rule, _avg_flops, _avg_pool, workspace=_w
                               "counts"))
 GLOBAL_AVG_POOL = register(OpDef("global_avg_pool", _global_rule,
                                  lambda ins, outs, attrs: ins[0].size, _global_avg_pool,
+                                 bind=_bind_global,
                                  doc="mean over every spatial position, keeping [N,C,1,1]"))
