@@ -22,7 +22,7 @@ from mlxa.compiler import CompileOptions
 from mlxa.kernels import library  # noqa: F401  (registers the kernels)
 from mlxa.kernels.registry import KERNELS
 
-FULL = CompileOptions(kernels=("all",))
+FULL = CompileOptions()  # every custom kernel on offer (the default)
 
 
 def _without(technique: str) -> CompileOptions:
@@ -38,7 +38,7 @@ CONFIGS: dict[str, CompileOptions] = {
     "-prepacking": _without("prepack"),
     "-epilogues": _without("epilogue"),
     "-numba kernels": _without("numba"),
-    "no custom kernels": CompileOptions(),
+    "no custom kernels": CompileOptions(kernels=()),
 }
 
 

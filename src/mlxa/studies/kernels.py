@@ -197,7 +197,7 @@ def _mlxa_runners(graph: Graph, inputs: list[np.ndarray]
     from mlxa.runtime.eager import EagerModel
 
     eager = EagerModel(graph)
-    plain = compile_model(graph)
+    plain = compile_model(graph, CompileOptions(kernels=()))
     from mlxa.kernels.trial import forced
 
     with forced():  # the kernel itself, whatever a bind-time trial would keep

@@ -228,7 +228,8 @@ def _transposes(graph: Graph, config: Config, block: int) -> tuple[TransposeRow,
     from mlxa.profile.node_times import measure_node_times
     from mlxa.runtime.compiled import compile_model
 
-    models = {k: compile_model(graph, CompileOptions(layout=k, layout_block=block))
+    # the op table's kernels in every layout: the custom kernels (oneDNN, Numba) are NCHW only
+    models = {k: compile_model(graph, CompileOptions(layout=k, layout_block=block, kernels=()))
               for k in LAYOUTS}
     x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
     times = measure_node_times(models, (x,), budget_s=3 * config.conv_budget_s, min_rounds=3)
