@@ -4,6 +4,7 @@ time every node of both taking turns (profile/node_times.py), and place each on 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -52,9 +53,20 @@ class PeakProbe:
 
 
 def compiled_works(model: CompiledModel) -> list[NodeWork]:
+    """One per call; a call whose custom kernel took its successor as epilogue (kernels/plan.py)
+    is labelled `conv+clip` and counts the epilogue's FLOPs (its bytes stay in the output)."""
     program = model.program
-    return [node_work(c.step, c.node, program.scratch[c.step].nbytes
-                      if c.step in program.scratch else 0) for c in model.calls]
+    works = []
+    for c in model.calls:
+        work = node_work(c.step, c.node, program.scratch[c.step].nbytes
+                         if c.step in program.scratch else 0)
+        choice = model.kernel_plan.choices.get(c.step)
+        if choice is not None and choice.epilogue is not None:
+            extra = node_work(c.step, choice.epilogue, 0)
+            work = dataclasses.replace(work, op=f"{work.op}+{extra.op}",
+                                       flops=work.flops + extra.flops)
+        works.append(work)
+    return works
 
 
 def eager_works(model: EagerModel) -> list[NodeWork]:
