@@ -5,12 +5,14 @@ compiled alike, so any difference between the executors is not the matrix-produc
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
 from mlxa.errors import ShapeError
 from mlxa.ir.graph import TensorType
 from mlxa.ops import memory
+from mlxa.ops.bound import Step, sequence
 from mlxa.ops.table import Attrs, OpDef, register, same_dtype
 
 
@@ -92,7 +94,28 @@ def _gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None,
     return (out,)
 
 
+def _bind_gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+               workspace: np.ndarray | None) -> Step:
+    """The product with its operand views made once, then alpha and C as in-place passes. One
+    row times a transposed B (a classifier at batch 1) is a matrix-vector product, B @ a[0]:
+    the BLAS's gemv, where its gemm with one row pays the setup of a full product."""
+    a, b = _gemm_operands(ins[0], ins[1], attrs)
+    out = outs[0]
+    alpha, beta = attrs.get("alpha", 1.0), attrs.get("beta", 1.0)
+    if len(ins) == 3 and beta != 1.0:  # beta * C needs a temporary: the allocating kernel
+        return partial(_gemm, ins, outs, attrs)
+    if a.shape[0] == 1 and attrs.get("transB", 0) and ins[1].flags.c_contiguous:
+        steps: list[Step] = [partial(np.dot, ins[1], a[0], out=out[0])]
+    else:
+        steps = [partial(np.matmul, a, b, out=out)]
+    if alpha != 1.0:
+        steps.append(partial(np.multiply, out, alpha, out=out))
+    if len(ins) == 3:
+        steps.append(partial(np.add, out, ins[2], out=out))
+    return steps[0] if len(steps) == 1 else sequence(steps)
+
+
 MATMUL = register(OpDef("matmul", _matmul_rule, _matmul_flops, _matmul,
                         doc="a @ b with numpy's batching and broadcasting"))
-GEMM = register(OpDef("gemm", _gemm_rule, _gemm_flops, _gemm,
+GEMM = register(OpDef("gemm", _gemm_rule, _gemm_flops, _gemm, bind=_bind_gemm,
                       doc="alpha * op(A) @ op(B) + beta * C (ONNX Gemm)"))
