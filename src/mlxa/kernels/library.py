@@ -8,4 +8,5 @@ from mlxa.kernels import (  # noqa: F401  (registers the kernels)
     epilogue,
     jit,
     linear,
+    pool,
 )

@@ -27,7 +27,7 @@ from mlxa.ops.spatial import Window, padder, pair, window
 from mlxa.ops.table import Attrs, OpDef, register
 
 
-def _geometry(x: tuple[int, ...], attrs: Attrs) -> Window:
+def geometry(x: tuple[int, ...], attrs: Attrs) -> Window:
     if len(x) != 4:
         raise ShapeError(f"pooling takes x[N,C,H,W], got {list(x)}")
     kh, kw = pair(attrs, "kernel_shape", 0)
@@ -38,7 +38,7 @@ def _rule(ins: Sequence[TensorType], attrs: Attrs) -> tuple[TensorType, ...]:
     if len(ins) != 1:
         raise ShapeError("pooling takes one input")
     (x,) = ins
-    win = _geometry(x.shape, attrs)
+    win = geometry(x.shape, attrs)
     return (TensorType(x.shape[:2] + (win.out_h, win.out_w), x.dtype),)
 
 
@@ -66,14 +66,14 @@ def _scratch_shapes(x: tuple[int, ...], win: Window, itemsize: int) -> list[tupl
 def _workspace(ins: Sequence[TensorType], outs: Sequence[TensorType], attrs: Attrs) -> int:
     x = ins[0].shape
     itemsize = ins[0].dtype.itemsize
-    return scratch_nbytes(_scratch_shapes(x, _geometry(x, attrs), itemsize), ins[0].dtype)
+    return scratch_nbytes(_scratch_shapes(x, geometry(x, attrs), itemsize), ins[0].dtype)
 
 
 def _bind(x: np.ndarray, out: np.ndarray, attrs: Attrs, workspace: np.ndarray | None,
           ufunc: np.ufunc, fill: float) -> Step:
     """out = ufunc-reduction over each window: columns first, then rows, per batch item and
     block of channels (so every output block written is contiguous)."""
-    win = _geometry(x.shape, attrs)
+    win = geometry(x.shape, attrs)
     bufs = scratch(_scratch_shapes(x.shape, win, x.itemsize), x.dtype, workspace)
     steps: list[Step] = []
     if win.needs_padding:
@@ -101,7 +101,7 @@ def _lowest(dtype: np.dtype) -> float:
 def _out(x: np.ndarray, outs: Sequence[np.ndarray] | None, attrs: Attrs) -> np.ndarray:
     if outs:
         return outs[0]
-    win = _geometry(x.shape, attrs)
+    win = geometry(x.shape, attrs)
     return memory.empty(x.shape[:2] + (win.out_h, win.out_w), x.dtype)
 
 
@@ -114,7 +114,7 @@ def _bind_max(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attr
 def _bind_avg(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
               workspace: np.ndarray | None) -> Step:
     x, out = ins[0], outs[0]
-    counts = _counts(_geometry(x.shape, attrs), bool(attrs.get("count_include_pad", 0)))
+    counts = window_counts(geometry(x.shape, attrs), bool(attrs.get("count_include_pad", 0)))
     return sequence([_bind(x, out, attrs, workspace, np.add, 0.0),
                      partial(np.divide, out, counts.astype(out.dtype, copy=False), out=out)])
 
@@ -134,7 +134,7 @@ def _avg_pool(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None, attr
 
 
 @functools.lru_cache(maxsize=256)
-def _counts(win: Window, include_pad: bool) -> np.ndarray:
+def window_counts(win: Window, include_pad: bool) -> np.ndarray:
     """How many elements each window averages, (oh, ow); read-only and cached."""
     rows = _axis_counts(win.h, win.kh, win.strides[0], win.dilations[0], win.pads[0],
                         win.pads[2], win.out_h, include_pad)

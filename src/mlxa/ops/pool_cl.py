@@ -22,7 +22,7 @@ from mlxa.ops.bound import Step, sequence
 from mlxa.ops.conv_cl import spatial_padder, tap_view
 from mlxa.ops.layouts import channel_shape, check_layout, dims, shape_of, spatial_axes
 from mlxa.ops.nn import bn_affine
-from mlxa.ops.pool import _counts, _lowest
+from mlxa.ops.pool import _lowest, window_counts
 from mlxa.ops.scratch import scratch, scratch_nbytes
 from mlxa.ops.spatial import Window, pair, window
 from mlxa.ops.table import Attrs, OpDef, register, same_dtype
@@ -81,7 +81,7 @@ def _bind_pool(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Att
             steps.append(partial(np.copyto, out[n], view) if k == 0
                          else partial(ufunc, out[n], view, out=out[n]))
     if not is_max:
-        counts = _counts(win, bool(attrs.get("count_include_pad", 0))).astype(x.dtype)
+        counts = window_counts(win, bool(attrs.get("count_include_pad", 0))).astype(x.dtype)
         counts = counts[:, :, None] if layout == "nhwc" else counts[None, :, :, None]
         steps.append(partial(np.divide, out, counts, out=out))
     return sequence(steps)
