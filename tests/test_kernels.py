@@ -414,3 +414,109 @@ def test_importing_mlxa_makes_idle_openmp_threads_sleep_unless_told_otherwise() 
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env={**base, **env}, check=True).stdout.strip()
         assert out == want
+
+
+# -- softmax_1pass and layer_norm_1pass row by row against float64 -------------------------------
+
+ROW_WIDTHS = [1, 7, 128, 513, 1000]
+
+
+def softmax_rows(cols: int) -> np.ndarray:
+    """Rows of x for softmax: N(0, 3) values, values near float32's largest, a row with -inf
+    entries, a row of -inf, one with +inf, one with a NaN, one of zeros (in-place arena reuse)."""
+    x = (RNG.standard_normal((9, cols)) * 3).astype(np.float32)
+    x[1] = x[1] * 1e37 if cols > 1 else 3e38
+    x[2, ::3] = -np.inf
+    x[3] = -np.inf
+    x[4, cols // 2] = np.inf
+    x[5, cols - 1] = np.nan
+    x[6] = 0.0
+    x[7] += 80.0  # past ln(FLT_MAX) before the max is taken off
+    return x
+
+
+def softmax_reference(x: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        x64 = x.astype(np.float64)
+        e = np.exp(x64 - x64.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'mlxa[kernels]')")
+@pytest.mark.parametrize("cols", ROW_WIDTHS)
+@pytest.mark.parametrize("inplace", [False, True])
+def test_softmax_loop_matches_float64_row_by_row(cols: int, inplace: bool) -> None:
+    from mlxa.kernels.jit import bind_softmax
+
+    x = softmax_rows(cols)
+    want = softmax_reference(x)
+    xin = x.reshape(3, 3, cols).copy()
+    out = xin if inplace else np.full_like(xin, 7.0)
+    bind_softmax([xin], [out], {"axis": -1}, None)()
+    got = out.reshape(-1, cols)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    # float32 x - max is rounded (6e-8 of |x - max|, relative, once through the exp), then
+    # exp, sum and scale add under 1e-6; exp's results below FLT_MIN are flushed to 0
+    with np.errstate(invalid="ignore"):
+        shift = np.abs(x.astype(np.float64) - x.max(axis=-1, keepdims=True))
+    bound = (1e-6 + 1.2e-7 * np.nan_to_num(shift, posinf=0.0)) * want + 1.2e-38
+    assert np.all(np.abs(got - want)[ok] <= bound[ok])
+    finite = np.isfinite(x).all(axis=-1)
+    assert np.allclose(got[finite].sum(axis=-1), 1.0, rtol=2e-6)
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'mlxa[kernels]')")
+def test_softmax_loop_stays_within_1e6_of_float64_where_x_minus_max_is_exact() -> None:
+    from mlxa.kernels.jit import bind_softmax
+
+    # values on a 1/64 grid within 32 of each other: x - max is exact in float32
+    x = (np.round(RNG.uniform(-16, 16, (1024, 128)) * 64) / 64).astype(np.float32)
+    out = np.empty_like(x)
+    bind_softmax([x], [out], {"axis": -1}, None)()
+    want = softmax_reference(x)
+    assert np.max(np.abs(out - want) / want) < 1e-6
+
+
+def layer_norm_rows(cols: int) -> np.ndarray:
+    """Rows for layer norm: offset N(5, 2) values, a constant row (variance 0), values near 1e30
+    (float32 squares overflow), a NaN, an inf, zeros, large offset with small spread, +-1e37."""
+    x = (RNG.standard_normal((9, cols)) * 2 + 5).astype(np.float32)
+    x[1] = np.float32(0.1)
+    x[2] = (RNG.standard_normal(cols) * 1e30).astype(np.float32)
+    x[3, cols // 2] = np.nan
+    x[4, 0] = np.inf
+    x[5] = 0.0
+    x[6] = (1000.0 + RNG.standard_normal(cols) * 1e-2).astype(np.float32)
+    x[7, ::2], x[7, 1::2] = 1e37, -1e37  # squares past float64's float32 range too
+    return x
+
+
+def layer_norm_reference(x: np.ndarray, scale: np.ndarray, bias: np.ndarray,
+                         eps: float) -> np.ndarray:
+    with np.errstate(invalid="ignore", over="ignore"):
+        x64 = x.astype(np.float64)
+        d = x64 - x64.mean(axis=-1, keepdims=True)
+        return d / np.sqrt((d * d).mean(axis=-1, keepdims=True) + eps) * scale + bias
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'mlxa[kernels]')")
+@pytest.mark.parametrize("cols", ROW_WIDTHS)
+@pytest.mark.parametrize("inplace", [False, True])
+def test_layer_norm_loop_matches_float64_row_by_row(cols: int, inplace: bool) -> None:
+    from mlxa.kernels.jit import bind_layer_norm
+
+    x = layer_norm_rows(cols)
+    scale, bias = f32(cols), f32(cols)
+    want = layer_norm_reference(x, scale, bias, 1e-5)
+    xin = x.reshape(3, 3, cols).copy()
+    out = xin if inplace else np.full_like(xin, 7.0)
+    bind_layer_norm([xin, scale, bias], [out], {"epsilon": 1e-5}, None)()
+    got = out.reshape(-1, cols)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    # against the output's scale (|scale| + |bias|): float32 rounding of x - mean, the product
+    # and the sum
+    size = np.abs(scale) + np.abs(bias)
+    assert np.all(np.abs(got - want)[ok] <= (1e-6 * size * np.ones_like(want))[ok])
+    np.testing.assert_array_equal(got[1], bias)  # a constant row: exactly the bias

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
-from mlxa.kernels.vmath import FASTMATH, vexp
+from mlxa.kernels.vmath import FASTMATH, vexp_neg
 
 
 @numba.njit(cache=True, boundscheck=False)
@@ -332,44 +335,155 @@ def depthwise_s2(x, w, b, out, pt, pl, lo, hi, phases, acc, rowwise):  # pragma:
                 _copy(acc[oy * wq:], out[n, c, oy], ow)
 
 
-@numba.njit(cache=True, boundscheck=False)
+# Row reductions. LLVM vectorises a floating-point sum only where it may reassociate it, so
+# `_radd` (`_radd64`) is one add carrying "reassoc" (the loops around it keep FASTMATH: NaN,
+# infinity and the exp's rounding order stay). The sums run in float32 lanes over blocks of
+# columns, each lane adding about 8 terms (a plain sum runs 4 x 16 lanes, the exp's loop 16),
+# and the block sums in float64. A row's max is an integer max over `_order_key`s, which order
+# like the floats and vectorise without fast-math flags. Indices in the blocked loops are
+# unsigned: Numba's wraparound select for a possibly negative index would make LLVM gather.
+SUM_BLOCK = 512
+EXP_SUM_BLOCK = 128
+
+
+@intrinsic
+def _radd(typingctx, s, x):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """s + x (float32) that LLVM may reassociate: a reduction over it vectorises."""
+    sig = types.float32(types.float32, types.float32)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.fadd(args[0], args[1], flags=("reassoc", "contract"))
+    return sig, codegen
+
+
+@intrinsic
+def _radd64(typingctx, s, x):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """s + x (float64) that LLVM may reassociate."""
+    sig = types.float64(types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.fadd(args[0], args[1], flags=("reassoc", "contract"))
+    return sig, codegen
+
+
+def _flip(builder, i):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """i ^ 0x7fffffff for negative i, else i: float bits <-> an int32 ordered like the float."""
+    i32 = ir.IntType(32)
+    sign = builder.ashr(i, ir.Constant(i32, 31))
+    return builder.xor(i, builder.and_(sign, ir.Constant(i32, 0x7FFFFFFF)))
+
+
+@intrinsic
+def _order_key(typingctx, x):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """The int32 key of float32 x: keys compare as the floats do (-0 just below +0; NaN with
+    its sign bit clear above +inf, with it set below -inf)."""
+    sig = types.int32(types.float32)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return _flip(builder, builder.bitcast(args[0], ir.IntType(32)))
+    return sig, codegen
+
+
+@intrinsic
+def _from_order_key(typingctx, k):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """The float32 whose `_order_key` is k."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.bitcast(_flip(builder, args[0]), ir.FloatType())
+    return sig, codegen
+
+
+@numba.njit(inline="always")
+def _same(x, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """Whether `out` is `x` (the arena runs these ops in place). The loops are then compiled
+    with one array for both: LLVM vectorises a loop over two arrays only after a run-time check
+    that they do not overlap, and with the check failing (in place) runs its scalar copy."""
+    return x.ctypes.data == out.ctypes.data and x.strides == out.strides
+
+
+@numba.njit(cache=True, boundscheck=False, error_model="numpy", fastmath=FASTMATH)
 def layer_norm(x, scale, bias, out, eps):  # pragma: no cover - compiled
-    """Rows of x (R, C): mean and variance in one read (float64 sums of x - x[0], shifted so
-    that the sum of squares does not cancel), then one write."""
+    """Rows of x (R, C), two summing passes while the row is in L1, then one write: the mean as
+    x0 + dm, x0 = x[0] and dm the mean of x - x0 (kept apart, so a row far from 0 keeps its
+    resolution and a constant row gives exactly the bias), then the variance as the mean square
+    of (x - x0) - dm. A row whose float32 sum of squares overflows (|x| past ~1e19) or that
+    holds inf or NaN is summed again in float64 (inf or NaN then give a NaN row, as numpy)."""
+    if _same(x, out):
+        _layer_norm_rows(out, scale, bias, out, eps)
+    else:
+        _layer_norm_rows(x, scale, bias, out, eps)
+
+
+@numba.njit(inline="always", boundscheck=False, error_model="numpy", fastmath=FASTMATH)
+def _layer_norm_rows(x, scale, bias, out, eps):  # pragma: no cover - compiled
     rows, cols = x.shape
     for r in range(rows):
-        shift = np.float64(x[r, 0])
+        xr = x[r]
+        x0 = xr[0]
         s = 0.0
+        for b in range(0, cols, SUM_BLOCK):
+            t = np.float32(0.0)
+            for j in range(b, min(b + SUM_BLOCK, cols)):
+                t = _radd(t, xr[np.uint64(j)] - x0)  # unsigned: no wraparound select
+            s += np.float64(t)
+        dm = np.float32(s / cols)  # the mean is x0 + dm: no float32 rounding of the mean itself
         s2 = 0.0
+        for b in range(0, cols, SUM_BLOCK):
+            t = np.float32(0.0)
+            for j in range(b, min(b + SUM_BLOCK, cols)):
+                d = (xr[np.uint64(j)] - x0) - dm
+                t = _radd(t, d * d)
+            s2 += np.float64(t)
+        if not np.isfinite(s2):  # float32 overflow (|x| past ~1e19), or inf or NaN in the row
+            m64 = 0.0
+            for j in range(cols):
+                m64 = _radd64(m64, np.float64(xr[j]))
+            m64 /= cols
+            s2 = 0.0
+            for j in range(cols):
+                d64 = np.float64(xr[j]) - m64
+                s2 = _radd64(s2, d64 * d64)
+            x0, dm = np.float32(0.0), np.float32(m64)
+        rstd = 1.0 / np.sqrt(s2 / cols + eps)
+        a = np.float32(rstd)
+        c = np.float32(dm * rstd)  # rounded by u |dm| / std, as x - x0 is
+        o = out[r]
         for j in range(cols):
-            d = np.float64(x[r, j]) - shift
-            s += d
-            s2 += d * d
-        mean_d = s / cols
-        var = max(s2 / cols - mean_d * mean_d, 0.0)
-        rstd = np.float32(1.0 / np.sqrt(var + eps))
-        mean = np.float32(mean_d + shift)
-        for j in range(cols):
-            out[r, j] = (x[r, j] - mean) * rstd * scale[j] + bias[j]
+            o[j] = ((xr[j] - x0) * a - c) * scale[j] + bias[j]
 
 
 @numba.njit(cache=True, boundscheck=False, error_model="numpy", fastmath=FASTMATH)
 def softmax(x, out):  # pragma: no cover - compiled
-    """Rows of x (R, C), each read from memory once: its max, then e^(x - max) by the
-    vectorised exp (kernels/vmath.py) written to the output row, its sum in float64, then the
-    output row scaled by 1/sum while it is still in L1."""
+    """Rows of x (R, C), each read from memory once: its max (an integer max over order keys),
+    then e^(x - max) by the vectorised exp (kernels/vmath.py; x - max <= 0, or NaN) written to
+    the output row and summed, then the output row scaled by 1/sum while it is still in L1.
+    A NaN anywhere in a row makes its sum, so the whole row, NaN, as numpy's softmax does."""
+    if _same(x, out):
+        _softmax_rows(out, out)
+    else:
+        _softmax_rows(x, out)
+
+
+@numba.njit(inline="always", boundscheck=False, error_model="numpy", fastmath=FASTMATH)
+def _softmax_rows(x, out):  # pragma: no cover - compiled
     rows, cols = x.shape
     for r in range(rows):
         xr = x[r]
         o = out[r]
-        m = xr[0]
+        k = np.int32(-2147483648)
         for j in range(cols):
-            m = max(m, xr[j])
-        for j in range(cols):
-            o[j] = vexp(xr[j] - m)
+            k = max(k, _order_key(xr[j]))
+        m = _from_order_key(k)
         s = 0.0
-        for j in range(cols):
-            s += o[j]
+        for b in range(0, cols, EXP_SUM_BLOCK):
+            t = np.float32(0.0)
+            for j in range(b, min(b + EXP_SUM_BLOCK, cols)):
+                u = np.uint64(j)  # unsigned: no wraparound select, so contiguous vector access
+                e = vexp_neg(xr[u] - m)
+                o[u] = e
+                t = _radd(t, e)
+            s += np.float64(t)
         inv = np.float32(1.0 / s)
         for j in range(cols):
             o[j] *= inv
