@@ -1,0 +1,106 @@
+"""Direct conv benchmark: the stems of small_cnn, digits_cnn, MobileNetV2 and ResNet (batch 1,
+bias, ReLU or ReLU6) through the Numba kernel `conv_direct` (kernels/conv_direct.py) against
+the op table's conv (ops/conv.py: im2col + BLAS) followed by its activation, the two calls
+interleaved. Prints per shape the median time per call of each, the speedup, the roof the issue
+asks for (max of FLOPs at 100 GFLOP/s and input + weight + output bytes at 20 GB/s) and each
+one's max abs error against a float64 numpy reference. Asserts nothing. Pin it to one core:
+
+    OPENBLAS_NUM_THREADS=1 taskset -c 1 python benchmarks/conv_direct.py [--reps 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from mlxa.kernels.conv_direct import bind_direct
+from mlxa.ops import conv, get_op
+
+# name, x shape, w shape, stride, pads, epilogue
+SHAPES = [
+    ("small_cnn conv1", (1, 1, 28, 28), (32, 1, 3, 3), 1, 1, ("relu", {})),
+    ("digits_cnn conv1", (1, 1, 8, 8), (16, 1, 3, 3), 1, 1, ("relu", {})),
+    ("mobilenet_v2 stem", (1, 3, 224, 224), (32, 3, 3, 3), 2, 1,
+     ("clip", {"min": 0.0, "max": 6.0})),
+    ("resnet stem", (1, 3, 224, 224), (64, 3, 7, 7), 2, 3, ("relu", {})),  # not taken
+    ("3ch 3x3 s1 56", (1, 3, 56, 56), (16, 3, 3, 3), 1, 1, ("relu", {})),
+    ("1ch 5x5 s1 28", (1, 1, 28, 28), (8, 1, 5, 5), 1, 2, ("relu", {})),
+    ("2ch 5x5 s1 28", (1, 2, 28, 28), (8, 2, 5, 5), 1, 2, ("relu", {})),
+    ("3ch 5x5 s2 64", (1, 3, 64, 64), (16, 3, 5, 5), 2, 2, ("relu", {})),
+    ("1ch 7x7 s2 64", (1, 1, 64, 64), (16, 1, 7, 7), 2, 3, ("relu", {})),
+    ("4ch 3x3 s1 28", (1, 4, 28, 28), (16, 4, 3, 3), 1, 1, ("relu", {})),
+    ("6ch 3x3 s1 28", (1, 6, 28, 28), (16, 6, 3, 3), 1, 1, ("relu", {})),
+    ("3ch 3x3 s1 112", (1, 3, 112, 112), (32, 3, 3, 3), 1, 1, ("relu", {})),
+]
+
+
+def reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int,
+              lo: float, hi: float) -> np.ndarray:
+    """float64 conv + bias + clamp, tap by tap over a zero-padded copy."""
+    kh, kw = w.shape[2:]
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (xp.shape[2] - kh) // stride + 1, (xp.shape[3] - kw) // stride + 1
+    out = np.zeros((x.shape[0], w.shape[0], oh, ow)) + b[None, :, None, None]
+    for i in range(kh):
+        for j in range(kw):
+            tap = xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+            out += np.einsum("oc,nchw->nohw", w[:, :, i, j].astype(np.float64), tap)
+    return np.clip(out, lo, hi)
+
+
+def medians(steps: list, reps: int) -> list[float]:  # type: ignore[type-arg]
+    for step in steps:
+        for _ in range(5):
+            step()
+    times: list[list[float]] = [[] for _ in steps]
+    for _ in range(reps):
+        for step, ts in zip(steps, times):
+            t0 = time.perf_counter()
+            step()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=200)
+    args = p.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"{'shape':<20}{'op table us':>12}{'direct us':>11}{'speedup':>9}{'roof us':>9}"
+          f"{'x roof':>8}{'GFLOP/s':>9}{'err old':>10}{'err new':>10}")
+    for name, xs, ws, s, pad, epi in SHAPES:
+        x = rng.standard_normal(xs).astype(np.float32)
+        w = (rng.standard_normal(ws) / np.sqrt(ws[1] * ws[2] * ws[3])).astype(np.float32)
+        b = rng.standard_normal(ws[0]).astype(np.float32) * 0.1
+        oh, ow = (xs[2] + 2 * pad - ws[2]) // s + 1, (xs[3] + 2 * pad - ws[3]) // s + 1
+        attrs = {"strides": (s, s), "pads": (pad,) * 4}
+        old_out = np.empty((xs[0], ws[0], oh, ow), np.float32)
+        new_out = np.empty_like(old_out)
+        conv_step = conv.bind([x, w, b], old_out, attrs, None)
+        act = get_op(epi[0]).bound([old_out], [old_out], epi[1], None)
+
+        def old(conv_step=conv_step, act=act) -> None:  # type: ignore[no-untyped-def]
+            conv_step()
+            act()
+
+        new = bind_direct([x, w, b], [new_out], {**attrs, "epilogue": epi}, None)
+        t_old, t_new = medians([old, new], args.reps)
+        lo, hi = (0.0, 6.0) if epi[0] == "clip" else (0.0, np.inf)
+        want = reference(x, w, b, s, pad, lo, hi)
+        flops = 2 * old_out.size * ws[1] * ws[2] * ws[3] + old_out.size
+        roof = max(flops / 100e9, 4 * (x.size + w.size + old_out.size) / 20e9)
+        print(f"{name:<20}{t_old * 1e6:>12.1f}{t_new * 1e6:>11.1f}{t_old / t_new:>9.2f}"
+              f"{roof * 1e6:>9.1f}{t_new / roof:>8.2f}{flops / t_new / 1e9:>9.1f}"
+              f"{np.abs(old_out - want).max():>10.1e}{np.abs(new_out - want).max():>10.1e}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""A direct convolution for convs with few input channels (a network's stem: 1 or 3 channels at
+3x3 or 7x7), where im2col makes a product with a tiny K and runs far below the roofline: every
+tap of one output channel accumulated in registers over a run of output positions, the bias and
+the relu/clip epilogue applied in the same store (loops in conv_direct_loops.py). Group 1,
+dilation 1, strides 1 and 2, pads smaller than the kernel, float32, NCHW."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import numpy as np
+
+from mlxa.kernels.registry import Attrs, Site, register_kernel
+from mlxa.ops.bound import Step, sequence
+
+F32 = np.dtype(np.float32)
+MAX_CHANNELS = 3  # input channels: at 4 and more, im2col's product keeps up (and a 1x1 conv of
+# 16 channels is a matrix product BLAS runs near its peak)
+MAX_TAPS = 32  # C_in * kh * kw: 3 channels at 3x3, 1 at 5x5; more taps and im2col's product
+# (or Winograd) is about as fast (benchmarks/conv_direct.py)
+BLOCK_FLOATS = 4096  # source floats a block of output rows reads (16 KiB: stays in L1)
+ROWWISE_MIN = 64  # outputs at least this wide are computed row by row straight into `out`;
+# narrower ones as one "wide" run per block of rows (a 28-wide row is too short a loop)
+
+
+def _loops():  # type: ignore[no-untyped-def]
+    from mlxa.kernels import conv_direct_loops
+
+    return conv_direct_loops
+
+
+def direct_applies(site: Site) -> bool:
+    """float32 NCHW conv, group 1, dilation 1, equal strides 1 or 2, pads each smaller than the
+    kernel, constant weights, C_in <= MAX_CHANNELS and C_in * kh * kw <= MAX_TAPS; relu or clip
+    (no extra input) or no epilogue."""
+    if len(site.ins) < 2 or len(site.ins[0].shape) != 4 or len(site.ins[1].shape) != 4:
+        return False
+    x, w = site.ins[0], site.ins[1]
+    if x.dtype != F32 or w.dtype != F32 or not site.params[1]:
+        return False
+    if int(site.attrs.get("group", 1)) != 1 or w.shape[1] != x.shape[1]:
+        return False
+    if tuple(site.attrs.get("dilations", (1, 1))) != (1, 1):
+        return False
+    if tuple(site.attrs.get("strides", (1, 1))) not in ((1, 1), (2, 2)):
+        return False
+    kh, kw = w.shape[2], w.shape[3]
+    pt, pl, pb, pr = (int(p) for p in site.attrs.get("pads", (0, 0, 0, 0)))
+    if min(pt, pl, pb, pr) < 0 or max(pt, pb) >= kh or max(pl, pr) >= kw:
+        return False
+    if x.shape[1] > MAX_CHANNELS or x.shape[1] * kh * kw > MAX_TAPS:
+        return False
+    e = site.epilogue
+    return e is None or (e.op in ("relu", "clip") and not e.extra)
+
+
+def _clamp(attrs: Attrs) -> tuple[float, float]:
+    if "epilogue" not in attrs:
+        return -np.inf, np.inf
+    op, ea = attrs["epilogue"]
+    if op == "relu":
+        return 0.0, np.inf
+    lo, hi = ea.get("min"), ea.get("max")
+    return (-np.inf if lo is None else float(lo)), (np.inf if hi is None else float(hi))
+
+
+def geometry(x: tuple[int, ...], w: tuple[int, ...], out: tuple[int, ...],
+             stride: int) -> tuple[int, int, int]:
+    """(buffer floats, pitch, output rows per block) of one conv."""
+    ch, kh, kw = x[1], w[2], w[3]
+    oh, ow = out[2], out[3]
+    if stride == 1:
+        hp, pitch = oh - 1 + kh, ow - 1 + kw
+        total = ch * hp * pitch
+    else:
+        hq, pitch = oh + (kh - 1) // 2, ow + (kw - 1) // 2
+        total = ch * 4 * hq * pitch
+    rb = max(1, min(oh, BLOCK_FLOATS // (ch * stride * stride * pitch)))
+    return total, pitch, rb
+
+
+@register_kernel("conv", name="conv_direct", technique="numba", applies=direct_applies,
+                 requires=("numba",))
+def bind_direct(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+                workspace: np.ndarray | None) -> Step:
+    """Direct conv + bias + ReLU/clip epilogue for few input channels: the input padded (stride
+    2: split into its four phases) once per item, then per block of output rows and output
+    channel every tap in registers, one store per output."""
+    x, out = ins[0], outs[0]
+    w = np.ascontiguousarray(ins[1])
+    b = (np.ascontiguousarray(ins[2]) if len(ins) == 3
+         else np.zeros(w.shape[0], np.float32))
+    lo, hi = _clamp(attrs)
+    stride = int(attrs.get("strides", (1, 1))[0])
+    pads = attrs.get("pads", (0, 0, 0, 0))
+    total, pitch, rb = geometry(x.shape, w.shape, out.shape, stride)
+    rowwise = out.shape[3] >= ROWWISE_MIN
+    rb = 1 if rowwise else rb
+    loops = _loops()
+    ob = loops.channels_per_pass(x.shape[1] * w.shape[2] * w.shape[3])
+    buf, acc = _buffers(workspace, total, ob * rb * pitch)
+    conv = loops.compiled(x.shape[1], w.shape[2], w.shape[3], stride)
+    if not out.flags.c_contiguous:  # the loops store whole rows of a C-contiguous output
+        tmp = np.empty(out.shape, np.float32)
+        return sequence([partial(conv, x, w, b, tmp, int(pads[0]), int(pads[1]),
+                                 np.float32(lo), np.float32(hi), buf, acc, rb, rowwise),
+                         partial(np.copyto, out, tmp)])
+    return partial(conv, x, w, b, out, int(pads[0]), int(pads[1]), np.float32(lo),
+                   np.float32(hi), buf, acc, rb, rowwise)
+
+
+def _buffers(workspace: np.ndarray | None, *sizes: int) -> list[np.ndarray]:
+    """float32 buffers of `sizes`, 64-byte aligned, carved from the conv's planned scratch when
+    it is large enough, else allocated once here."""
+    total = sum(sizes)
+    if workspace is None or workspace.nbytes < 4 * total + 64:
+        workspace = np.empty(4 * total + 64, np.uint8)
+    start = -workspace.ctypes.data % 64
+    flat = workspace[start:start + 4 * total].view(np.float32)
+    bounds = np.cumsum((0, *sizes))
+    return [flat[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
