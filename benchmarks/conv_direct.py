@@ -3,9 +3,11 @@ bias, ReLU or ReLU6) through the Numba kernel `conv_direct` (kernels/conv_direct
 the op table's conv (ops/conv.py: im2col + BLAS) followed by its activation, the two calls
 interleaved. Prints per shape the median time per call of each, the speedup, the roof the issue
 asks for (max of FLOPs at 100 GFLOP/s and input + weight + output bytes at 20 GB/s) and each
-one's max abs error against a float64 numpy reference. Asserts nothing. Pin it to one core:
+one's max abs error against a float64 numpy reference; "taken" says whether the kernel's
+predicate takes the conv (the others, timed with --all, show where its MAX_CHANNELS and
+MAX_TAPS thresholds come from). Asserts nothing. Pin it to one core:
 
-    OPENBLAS_NUM_THREADS=1 taskset -c 1 python benchmarks/conv_direct.py [--reps 200]
+    OPENBLAS_NUM_THREADS=1 taskset -c 1 python benchmarks/conv_direct.py [--reps 200] [--all]
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from mlxa.kernels.conv_direct import bind_direct
+from mlxa.ir.graph import TensorType
+from mlxa.kernels.conv_direct import bind_direct, direct_applies
+from mlxa.kernels.registry import Epilogue, Site
 from mlxa.ops import conv, get_op
 
 # name, x shape, w shape, stride, pads, epilogue
@@ -71,10 +75,11 @@ def medians(steps: list, reps: int) -> list[float]:  # type: ignore[type-arg]
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=200)
+    p.add_argument("--all", action="store_true", help="also time the convs it does not take")
     args = p.parse_args()
     rng = np.random.default_rng(0)
     print(f"{'shape':<20}{'op table us':>12}{'direct us':>11}{'speedup':>9}{'roof us':>9}"
-          f"{'x roof':>8}{'GFLOP/s':>9}{'err old':>10}{'err new':>10}")
+          f"{'x roof':>8}{'GFLOP/s':>9}{'err old':>10}{'err new':>10}{'taken':>7}")
     for name, xs, ws, s, pad, epi in SHAPES:
         x = rng.standard_normal(xs).astype(np.float32)
         w = (rng.standard_normal(ws) / np.sqrt(ws[1] * ws[2] * ws[3])).astype(np.float32)
@@ -90,6 +95,14 @@ def main() -> int:
             conv_step()
             act()
 
+        f32 = np.dtype(np.float32)
+        site = Site("conv", (TensorType(xs, f32), TensorType(ws, f32), TensorType(ws[:1], f32)),
+                    (), attrs, (False, True, True), Epilogue(epi[0], epi[1], (), 1))
+        taken = direct_applies(site)
+        if not (taken or args.all):
+            (t_old,) = medians([old], args.reps)
+            print(f"{name:<20}{t_old * 1e6:>12.1f}{'-':>11}{'':>62}{'no':>7}")
+            continue
         new = bind_direct([x, w, b], [new_out], {**attrs, "epilogue": epi}, None)
         t_old, t_new = medians([old, new], args.reps)
         lo, hi = (0.0, 6.0) if epi[0] == "clip" else (0.0, np.inf)
@@ -98,7 +111,8 @@ def main() -> int:
         roof = max(flops / 100e9, 4 * (x.size + w.size + old_out.size) / 20e9)
         print(f"{name:<20}{t_old * 1e6:>12.1f}{t_new * 1e6:>11.1f}{t_old / t_new:>9.2f}"
               f"{roof * 1e6:>9.1f}{t_new / roof:>8.2f}{flops / t_new / 1e9:>9.1f}"
-              f"{np.abs(old_out - want).max():>10.1e}{np.abs(new_out - want).max():>10.1e}")
+              f"{np.abs(old_out - want).max():>10.1e}{np.abs(new_out - want).max():>10.1e}"
+              f"{'yes' if taken else 'no':>7}")
     return 0
 
 

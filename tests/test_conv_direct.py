@@ -56,10 +56,12 @@ def reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int,
 
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": 0.0, "max": 6.0})}
 # (N, C, H, W), (O, kh, kw), stride, pads (top, left, bottom, right): narrow outputs (one "wide"
-# run per block of rows) and wide ones (row by row, 64 columns and more), output channel counts
-# odd and even (channels computed in pairs where the taps are few), 1x1 images.
+# run per block of rows, copied out), wide ones (row by row, 64 columns and more), output channel
+# counts odd and even (channels in pairs where the taps are few), 1x1 images.
 CASES = [
     ((1, 1, 28, 28), (32, 3, 3), 1, (1, 1, 1, 1)),
+    ((1, 2, 9, 11), (3, 3, 3), 1, (0, 2, 2, 0)),
+    ((2, 1, 7, 6), (5, 5, 5), 1, (2, 4, 2, 0)),
     ((2, 3, 5, 9), (5, 3, 3), 1, (1, 1, 1, 1)),
     ((2, 2, 5, 9), (4, 3, 3), 2, (1, 1, 1, 1)),
     ((1, 3, 7, 7), (3, 3, 3), 1, (0, 0, 0, 0)),

@@ -66,18 +66,22 @@ def _clamp(attrs: Attrs) -> tuple[float, float]:
 
 
 def geometry(x: tuple[int, ...], w: tuple[int, ...], out: tuple[int, ...],
-             stride: int) -> tuple[int, int, int]:
-    """(buffer floats, pitch, output rows per block) of one conv."""
+             stride: int) -> tuple[bool, int, int, int]:
+    """(rowwise, buffer floats, pitch, output rows per block) of one conv. Outputs at least
+    ROWWISE_MIN wide are computed row by row straight into `out`, the pitch rounded up to 16
+    floats so that each tap at column offset 0 reads whole cache lines (the buffer is 64-byte
+    aligned); narrower ones as runs over blocks of rows at the narrowest pitch (every column of
+    it is computed), copied out."""
     ch, kh, kw = x[1], w[2], w[3]
     oh, ow = out[2], out[3]
-    if stride == 1:
-        hp, pitch = oh - 1 + kh, ow - 1 + kw
-        total = ch * hp * pitch
-    else:
-        hq, pitch = oh + (kh - 1) // 2, ow + (kw - 1) // 2
-        total = ch * 4 * hq * pitch
-    rb = max(1, min(oh, BLOCK_FLOATS // (ch * stride * stride * pitch)))
-    return total, pitch, rb
+    rowwise = ow >= ROWWISE_MIN
+    pitch = ow + (kw - 1) // stride
+    if rowwise:
+        pitch = -(-pitch // 16) * 16
+    rows = oh - 1 + kh if stride == 1 else oh + (kh - 1) // 2
+    total = ch * stride * stride * rows * pitch
+    rb = 1 if rowwise else max(1, min(oh, BLOCK_FLOATS // (ch * stride * stride * pitch)))
+    return rowwise, total, pitch, rb
 
 
 @register_kernel("conv", name="conv_direct", technique="numba", applies=direct_applies,
@@ -94,9 +98,7 @@ def bind_direct(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: At
     lo, hi = _clamp(attrs)
     stride = int(attrs.get("strides", (1, 1))[0])
     pads = attrs.get("pads", (0, 0, 0, 0))
-    total, pitch, rb = geometry(x.shape, w.shape, out.shape, stride)
-    rowwise = out.shape[3] >= ROWWISE_MIN
-    rb = 1 if rowwise else rb
+    rowwise, total, pitch, rb = geometry(x.shape, w.shape, out.shape, stride)
     loops = _loops()
     ob = loops.channels_per_pass(x.shape[1] * w.shape[2] * w.shape[3])
     buf, acc = _buffers(workspace, total, ob * rb * pitch)
@@ -104,10 +106,10 @@ def bind_direct(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: At
     if not out.flags.c_contiguous:  # the loops store whole rows of a C-contiguous output
         tmp = np.empty(out.shape, np.float32)
         return sequence([partial(conv, x, w, b, tmp, int(pads[0]), int(pads[1]),
-                                 np.float32(lo), np.float32(hi), buf, acc, rb, rowwise),
+                                 np.float32(lo), np.float32(hi), buf, acc, rb, rowwise, pitch),
                          partial(np.copyto, out, tmp)])
     return partial(conv, x, w, b, out, int(pads[0]), int(pads[1]), np.float32(lo),
-                   np.float32(hi), buf, acc, rb, rowwise)
+                   np.float32(hi), buf, acc, rb, rowwise, pitch)
 
 
 def _buffers(workspace: np.ndarray | None, *sizes: int) -> list[np.ndarray]:

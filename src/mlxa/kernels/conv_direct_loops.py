@@ -188,19 +188,17 @@ def source(ch: int, kh: int, kw: int, stride: int) -> str:
     for r, (c, plane, dy, taps) in enumerate(rows):
         at = f"base + {c} * chan + {plane} * size + {dy} * pitch"
         views.append(f"r{r} = buf[{at}:{at} + count + {max(d for _, d in taps)}]")
-    geometry = (["hp, wp = oh - 1 + KH, ow - 1 + KW", "pitch, size = wp, hp * wp",
-                 "chan = size"] if stride == 1 else
-                ["hq, wq = oh + (KH - 1) // 2, ow + (KW - 1) // 2",
-                 "pitch, size = wq, hq * wq", "chan = 4 * size"])
-    fill = ("fill_s1(x[n], buf, pt, pl, hp, wp)" if stride == 1
-            else "fill_s2(x[n], buf, pt, pl, hq, wq)")
+    geometry = (["hp = oh - 1 + KH", "size = hp * pitch", "chan = size"] if stride == 1 else
+                ["hq = oh + (KH - 1) // 2", "size = hq * pitch", "chan = 4 * size"])
+    fill = ("fill_s1(x[n], buf, pt, pl, hp, pitch)" if stride == 1
+            else "fill_s2(x[n], buf, pt, pl, hq, pitch)")
     blocked = _block(rows, ntaps, ob, "o")
     single = _block(rows, ntaps, 1, "o") if ob > 1 else ["pass"]
     lines = [f"KH, KW, OB = {kh}, {kw}, {ob}",
              "",
              "",
              f"@numba.njit({OPTIONS})",
-             "def conv(x, w, b, out, pt, pl, lo, hi, buf, acc, rb, rowwise):",
+             "def conv(x, w, b, out, pt, pl, lo, hi, buf, acc, rb, rowwise, pitch):",
              "    nb = x.shape[0]",
              "    oc, oh, ow = out.shape[1], out.shape[2], out.shape[3]",
              *("    " + s for s in geometry),
