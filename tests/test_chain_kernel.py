@@ -135,12 +135,12 @@ def test_a_long_chain_reading_one_input_three_times() -> None:
 @needs_numba
 def test_the_generated_module_is_cached_and_an_unwritable_cache_falls_back(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlxa.kernels import chain
+    from mlxa.kernels import chain, generated
 
     steps = (make_step("mul", (0, 0), {}), make_step("add", (-1, 1), {}))
     src = chain.source(steps, (Operand("full"), Operand("scalar")))
     assert src is not None
-    monkeypatch.setattr(chain, "_LOADED", {})
+    monkeypatch.setattr(generated, "_LOADED", {})
     monkeypatch.setenv("MLXA_CACHE_DIR", str(tmp_path))
     fn = chain.compiled(src)
     files = list((tmp_path / "kernels").glob("chain_*.py"))
@@ -149,7 +149,7 @@ def test_the_generated_module_is_cached_and_an_unwritable_cache_falls_back(
 
     blocker = tmp_path / "file"
     blocker.write_text("")
-    monkeypatch.setattr(chain, "_LOADED", {})
+    monkeypatch.setattr(generated, "_LOADED", {})
     monkeypatch.setenv("MLXA_CACHE_DIR", str(blocker))  # a file: nothing can go under it
     x = np.arange(24, dtype=np.float32).reshape(2, 12)
     out = np.empty_like(x)

@@ -17,9 +17,8 @@ group run in place), LLVM's run-time overlap check would fall back to its scalar
 chunk is computed into a private buffer and copied out; otherwise it is written directly.
 
 The generated source depends only on the steps and the operand kinds, not the sizes; it is
-written once to $MLXA_CACHE_DIR/kernels (or ~/.cache/mlxa/kernels) so that Numba's own cache
-keeps the machine code between runs. Where that directory cannot be written, the function is
-compiled in memory instead.
+loaded through kernels/generated.py, which keeps it on disk so that Numba's cache keeps the
+machine code between runs.
 
 Numerics: exp, ELU and erf go through `vmath.vexp` (about one float32 rounding, relative);
 sigmoid, SiLU, tanh and the tanh-GELU through `vmath.vsigmoid`, a rational approximation with
@@ -30,12 +29,7 @@ Abramowitz-Stegun formula. NaN and infinities come out where numpy puts them.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import math
-import os
-import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -45,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from mlxa.kernels.generated import load
 from mlxa.kernels.registry import Attrs, Site, register_kernel
-from mlxa.machine.cache import cache_dir
 from mlxa.ops.bound import Step
 from mlxa.ops.table import get_op
 
@@ -252,45 +246,11 @@ def source(steps: Steps, operands: Sequence[Operand]) -> str | None:
 
 PRELUDE = ("import numba\nimport numpy as np\n"
            "from mlxa.kernels.vmath import F, FASTMATH, vexp, vexp_neg, vsigmoid, vtanh\n")
-_LOADED: dict[str, Callable[..., None]] = {}
 
 
 def compiled(src: str) -> Callable[..., None]:
-    """The Numba function `chain` of `src`: from a module file in the kernel cache directory
-    (so Numba caches its machine code) or, where that cannot be written, made in memory."""
-    vmath = Path(__file__).with_name("vmath.py").read_bytes()
-    key = hashlib.sha256(src.encode() + vmath).hexdigest()[:20]
-    if key in _LOADED:
-        return _LOADED[key]
-    fn = _from_file(key, src)
-    if fn is None:
-        namespace: dict[str, Any] = {"CACHE": False}
-        exec(compile(PRELUDE + src, f"<mlxa chain {key}>", "exec"), namespace)
-        fn = namespace["chain"]
-    _LOADED[key] = fn
-    return fn
-
-
-def _from_file(key: str, src: str) -> Callable[..., None] | None:
-    folder = cache_dir() / "kernels"
-    path = folder / f"chain_{key}.py"
-    try:
-        if not path.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                f.write(PRELUDE + "CACHE = True\n\n\n" + src)
-            os.replace(tmp, path)  # another process may write the same text: either wins
-        name = f"mlxa_chain_{key}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            return None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module.chain  # type: ignore[no-any-return]
-    except OSError:
-        return None
+    """The Numba function `chain` of `src` (kernels/generated.py: cached on disk)."""
+    return load("chain", src, PRELUDE, "chain", Path(__file__).with_name("vmath.py").read_bytes())
 
 
 # -- the registered kernel ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from functools import partial
 
 import numpy as np
 
+from mlxa.kernels.generated import carve
 from mlxa.kernels.registry import Attrs, Site, register_kernel
 from mlxa.ops.bound import Step, sequence
 
@@ -101,7 +102,7 @@ def bind_direct(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: At
     rowwise, total, pitch, rb = geometry(x.shape, w.shape, out.shape, stride)
     loops = _loops()
     ob = loops.channels_per_pass(x.shape[1] * w.shape[2] * w.shape[3])
-    buf, acc = _buffers(workspace, total, ob * rb * pitch)
+    buf, acc = carve(workspace, total, ob * rb * pitch)
     conv = loops.compiled(x.shape[1], w.shape[2], w.shape[3], stride)
     if not out.flags.c_contiguous:  # the loops store whole rows of a C-contiguous output
         tmp = np.empty(out.shape, np.float32)
@@ -110,15 +111,3 @@ def bind_direct(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: At
                          partial(np.copyto, out, tmp)])
     return partial(conv, x, w, b, out, int(pads[0]), int(pads[1]), np.float32(lo),
                    np.float32(hi), buf, acc, rb, rowwise, pitch)
-
-
-def _buffers(workspace: np.ndarray | None, *sizes: int) -> list[np.ndarray]:
-    """float32 buffers of `sizes`, 64-byte aligned, carved from the conv's planned scratch when
-    it is large enough, else allocated once here."""
-    total = sum(sizes)
-    if workspace is None or workspace.nbytes < 4 * total + 64:
-        workspace = np.empty(4 * total + 64, np.uint8)
-    start = -workspace.ctypes.data % 64
-    flat = workspace[start:start + 4 * total].view(np.float32)
-    bounds = np.cumsum((0, *sizes))
-    return [flat[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]

@@ -18,18 +18,12 @@ machine code between runs; where that cannot be written it is compiled in memory
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import os
-import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numba
 
-from mlxa.machine.cache import cache_dir
+from mlxa.kernels.generated import load
 
 PARTIALS = 4  # independent accumulation chains per position (shared by the channels of a pass)
 OB_WEIGHTS = 24  # weights a pass keeps in registers
@@ -219,43 +213,11 @@ def source(ch: int, kh: int, kw: int, stride: int) -> str:
 
 PRELUDE = ("import numba\nimport numpy as np\n"
            "from mlxa.kernels.conv_direct_loops import copy_rows, fill_s1, fill_s2\n")
-_LOADED: dict[str, Callable[..., None]] = {}
 
 
 def compiled(ch: int, kh: int, kw: int, stride: int) -> Callable[..., None]:
-    """The Numba function `conv` for one (C, kh, kw, stride): from a module file in the kernel
-    cache directory (so Numba caches its machine code) or, where that cannot be written, made
-    in memory. The key hashes this file too (the generated code calls its helpers)."""
-    src = source(ch, kh, kw, stride)
-    key = hashlib.sha256(src.encode() + Path(__file__).read_bytes()).hexdigest()[:20]
-    if key in _LOADED:
-        return _LOADED[key]
-    fn = _from_file(key, src)
-    if fn is None:
-        namespace: dict[str, Any] = {"CACHE": False}
-        exec(compile(PRELUDE + src, f"<mlxa conv_direct {key}>", "exec"), namespace)
-        fn = namespace["conv"]
-    _LOADED[key] = fn
-    return fn
+    """The Numba function `conv` for one (C, kh, kw, stride) (kernels/generated.py: cached on
+    disk; the key covers this file too, whose helpers the generated code calls)."""
+    return load("conv_direct", source(ch, kh, kw, stride), PRELUDE, "conv",
+                Path(__file__).read_bytes())
 
-
-def _from_file(key: str, src: str) -> Callable[..., None] | None:
-    folder = cache_dir() / "kernels"
-    path = folder / f"conv_direct_{key}.py"
-    try:
-        if not path.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                f.write(PRELUDE + "CACHE = True\n" + src)
-            os.replace(tmp, path)  # another process may write the same text: either wins
-        name = f"mlxa_conv_direct_{key}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            return None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module.conv  # type: ignore[no-any-return]
-    except OSError:
-        return None

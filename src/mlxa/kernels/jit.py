@@ -10,6 +10,7 @@ from functools import partial
 
 import numpy as np
 
+from mlxa.kernels.generated import carve
 from mlxa.kernels.registry import Attrs, Site, register_kernel
 from mlxa.ops.bound import Step
 
@@ -51,23 +52,23 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
     pads = attrs.get("pads", (0, 0, 0, 0))
     hgt, wid = x.shape[2], x.shape[3]
     if _same3(x, w, out, (sh, sw), pads):
-        buf, acc = _buffers(workspace, max(hgt + 2, 6) * wid + 6, 2 * hgt * wid)
+        buf, acc = carve(workspace, max(hgt + 2, 6) * wid + 6, 2 * hgt * wid)
         return partial(_loops().depthwise3_same, x, w, b, out, np.float32(lo), np.float32(hi),
                        buf, acc, bool(hgt >= 4 and wid >= DIRECT_MIN))
     if _same3_s2(x, w, out, (sh, sw), pads):
         oh, ow = out.shape[2], out.shape[3]
         npos = (oh - 1) * 2 * ow + ow
-        buf, acc = _buffers(workspace, 2 * (hgt + 1) * ow + 1, 2 * npos)
+        buf, acc = carve(workspace, 2 * (hgt + 1) * ow + 1, 2 * npos)
         return partial(_loops().depthwise3_same_s2, x, w, b, out, np.float32(lo),
                        np.float32(hi), buf, acc)
     if (sh, sw) == (1, 1) and pads[0] < w.shape[2] and pads[1] < w.shape[3]:
         hp, wp = out.shape[2] - 1 + w.shape[2], out.shape[3] - 1 + w.shape[3]
-        pad, acc = _buffers(workspace, hp * wp, (out.shape[2] - 1) * wp + out.shape[3])
+        pad, acc = carve(workspace, hp * wp, (out.shape[2] - 1) * wp + out.shape[3])
         return partial(_loops().depthwise_s1, x, w, b, out, int(pads[0]), int(pads[1]),
                        np.float32(lo), np.float32(hi), pad, acc, _rowwise(out))
     if (sh, sw) == (2, 2) and pads[0] < w.shape[2] and pads[1] < w.shape[3]:
         hq, wq = out.shape[2] + (w.shape[2] - 1) // 2, out.shape[3] + (w.shape[3] - 1) // 2
-        phases, acc = _buffers(workspace, 4 * hq * wq, (out.shape[2] - 1) * wq + out.shape[3])
+        phases, acc = carve(workspace, 4 * hq * wq, (out.shape[2] - 1) * wq + out.shape[3])
         return partial(_loops().depthwise_s2, x, w, b, out, int(pads[0]), int(pads[1]),
                        np.float32(lo), np.float32(hi), phases, acc, _rowwise(out))
     return partial(_loops().depthwise, x, w, b, out, int(sh), int(sw), int(pads[0]),
@@ -103,18 +104,6 @@ def _rowwise(out: np.ndarray) -> bool:
     """Output rows at least ROWWISE_MIN wide are computed row by row straight into `out`;
     narrower ones over the whole "wide" output at once (see jit_loops.depthwise_s1)."""
     return bool(out.shape[3] >= ROWWISE_MIN)
-
-
-def _buffers(workspace: np.ndarray | None, *sizes: int) -> list[np.ndarray]:
-    """float32 buffers of `sizes` carved from the conv's planned scratch when it is large
-    enough (it holds a padded copy of the input at least), else allocated once here."""
-    total = sum(sizes)
-    if workspace is None or workspace.nbytes < 4 * total + 64:
-        workspace = np.empty(4 * total + 64, np.uint8)
-    start = -workspace.ctypes.data % 64
-    flat = workspace[start:start + 4 * total].view(np.float32)
-    bounds = np.cumsum((0, *sizes))
-    return [flat[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def _last_axis(site: Site) -> bool:
