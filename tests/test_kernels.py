@@ -520,3 +520,23 @@ def test_layer_norm_loop_matches_float64_row_by_row(cols: int, inplace: bool) ->
     size = np.abs(scale) + np.abs(bias)
     assert np.all(np.abs(got - want)[ok] <= (1e-6 * size * np.ones_like(want))[ok])
     np.testing.assert_array_equal(got[1], bias)  # a constant row: exactly the bias
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'mlxa[kernels]')")
+def test_the_roofline_counts_the_scratch_a_numba_kernel_carves_not_the_op_tables() -> None:
+    from mlxa.analysis.roofline_run import compiled_works
+
+    g = GraphBuilder("dw")
+    x = g.input((1, 8, 12, 12))
+    y = g.op("conv", x, g.param(f32(8, 1, 5, 5)), g.param(f32(8)), group=8, pads=(2, 2, 2, 2))
+    act = g.op("sigmoid", g.op("relu", y))
+    graph = g.build(g.op("mul", act, g.op("tanh", act)))  # a fused chain after the conv
+    model = compile_model(graph, ALL)
+    works = {w.index: w for w in compiled_works(model)}
+    conv_step = next(s for s, c in model.kernel_plan.choices.items()
+                     if c.kernel.name == "depthwise_act")
+    carved = model.kernel_scratch[conv_step]
+    assert carved > 0 and works[conv_step].scratch_nbytes == carved
+    assert carved != model.program.scratch[conv_step].nbytes
+    chain = [s for s, c in model.kernel_plan.choices.items() if c.kernel.name == "chain_loop"]
+    assert chain and all(model.kernel_scratch[s] == 0 for s in chain)

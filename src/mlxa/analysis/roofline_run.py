@@ -54,12 +54,13 @@ class PeakProbe:
 
 def compiled_works(model: CompiledModel) -> list[NodeWork]:
     """One per call; a call whose custom kernel took its successor as epilogue (kernels/plan.py)
-    is labelled `conv+clip` and counts the epilogue's FLOPs (its bytes stay in the output)."""
+    is labelled `conv+clip` and counts the epilogue's FLOPs (its bytes stay in the output). A
+    call a Numba kernel runs counts the scratch its loops carve, not the op table's."""
     program = model.program
     works = []
     for c in model.calls:
-        work = node_work(c.step, c.node, program.scratch[c.step].nbytes
-                         if c.step in program.scratch else 0)
+        scratch = program.scratch[c.step].nbytes if c.step in program.scratch else 0
+        work = node_work(c.step, c.node, model.kernel_scratch.get(c.step, scratch))
         choice = model.kernel_plan.choices.get(c.step)
         if choice is not None and choice.epilogue is not None:
             extra = node_work(c.step, choice.epilogue, 0)

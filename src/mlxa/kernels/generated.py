@@ -15,7 +15,8 @@ import importlib.util
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mlxa.machine.cache import cache_dir
@@ -62,12 +63,30 @@ def _from_file(name: str, text: str, entry: str) -> Callable[..., Any] | None:
         return None
 
 
+_CARVED: list[list[int]] = []  # the open recordings (innermost last)
+
+
+@contextmanager
+def recording() -> Iterator[list[int]]:
+    """Within: the bytes of every buffer `carve` hands out are appended to the list yielded,
+    so that the executor knows the scratch a kernel's loops write and read (the roofline counts
+    it as traffic, as it counts the op table's scratch)."""
+    carved: list[int] = []
+    _CARVED.append(carved)
+    try:
+        yield carved
+    finally:
+        _CARVED.pop()
+
+
 def carve(workspace: Any, *sizes: int) -> list[Any]:
     """float32 buffers of `sizes`, 64-byte aligned, carved from a kernel's planned scratch
     (a uint8 array) when it is large enough, else allocated once here at bind time."""
     import numpy as np
 
     total = sum(sizes)
+    if _CARVED:
+        _CARVED[-1].append(4 * total)
     if workspace is None or workspace.nbytes < 4 * total + 64:
         workspace = np.empty(4 * total + 64, np.uint8)
     start = -workspace.ctypes.data % 64

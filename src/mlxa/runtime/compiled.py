@@ -42,6 +42,9 @@ class CompiledModel:
         self._inputs = [self.views[v] for v in graph.inputs]
         self._outputs = tuple(self.views[v] for v in graph.outputs)
         self.kernel_plan = _kernel_plan(program)
+        # step -> scratch bytes a Numba kernel's loops use, where one runs (the op table's
+        # scratch, program.scratch, is what every other call uses)
+        self.kernel_scratch: dict[int, int] = {}
         skip = program.aliases | self.kernel_plan.absorbed
         self.calls = tuple(Call(i, n, self._bind(i, n)) for i, n in enumerate(graph.nodes)
                            if i not in skip)
@@ -106,8 +109,15 @@ class CompiledModel:
             workspace = None
         choice = self.kernel_plan.choices.get(step)
         if choice is not None:  # a custom kernel (mlxa.kernels), chosen once per node
-            return choice.bind(node, self.views, workspace,
-                               lambda: op.bound(ins, outs, node.attrs, workspace))
+            from mlxa.kernels.generated import recording
+
+            with recording() as carved:
+                run = choice.bind(node, self.views, workspace,
+                                  lambda: op.bound(ins, outs, node.attrs, workspace))
+            if (choice.kernel.technique == "numba"
+                    and getattr(run, "variant", choice.kernel.name) == choice.kernel.name):
+                self.kernel_scratch[step] = sum(carved)
+            return run
         return op.bound(ins, outs, node.attrs, workspace)
 
 
