@@ -109,3 +109,31 @@ def test_a_signal_mid_run_exits_with_its_code_and_leaves_nothing(tmp_path, sig, 
     assert proc.returncode == code, err
     assert err.strip().splitlines() == [f"mlxa: error: {word}"]
     assert not out.exists() or not list(out.iterdir())
+
+
+@pytest.mark.parametrize("raised,code,word", [(KeyboardInterrupt, 130, "interrupted"),
+                                              ("terminated", 143, "terminated")])
+def test_a_signal_a_library_wraps_still_reads_as_the_signal(monkeypatch, capsys, raised, code,
+                                                            word) -> None:
+    """A signal that lands inside an import (torch's, at bind time) reaches us as the cause of
+    a RuntimeError: it is still the signal's exit, not an internal error."""
+    import argparse
+
+    from mlxa.cli import main as cli_main
+    from mlxa.errors import Terminated
+
+    signal_error = Terminated if raised == "terminated" else raised
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            raise signal_error()
+        except BaseException as e:
+            raise RuntimeError("Error calling __set_name__ on 'Field' instance") from e
+
+    class Parser:
+        def parse_args(self, argv: list[str]) -> argparse.Namespace:
+            return argparse.Namespace(run=run)
+
+    monkeypatch.setattr(cli_main, "build_parser", lambda: Parser())
+    assert cli_main.main(["analyze"]) == code
+    assert capsys.readouterr().err.strip().splitlines() == [f"mlxa: error: {word}"]

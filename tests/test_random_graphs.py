@@ -72,7 +72,9 @@ def test_every_plan_is_valid_and_above_the_bound(graph: Graph, fuse: bool) -> No
 def test_compiled_equals_eager(graph: Graph, planner: str, fuse: bool, inplace: bool) -> None:
     x = np.random.default_rng(0).standard_normal(graph.inputs[0].shape).astype(np.float32)
     want = EagerModel(graph)(x)
-    compiled = compile_model(graph, CompileOptions(planner=planner, fuse=fuse, inplace=inplace))
+    # the op table's kernels: this is about planning, fusion and in-place, bit for bit or nearly
+    compiled = compile_model(graph, CompileOptions(planner=planner, fuse=fuse, inplace=inplace,
+                                                   kernels=()))
     for _ in range(2):  # a second call sees the arena as the first call left it
         got = compiled(x)
         for a, b in zip(got, want):

@@ -69,12 +69,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted", code=130)
     except Exception as e:  # a bug of ours, not the user's input
+        signalled = _signal_in_chain(e)
+        if signalled is not None:  # a signal that surfaced through a library, e.g. mid-import
+            return signalled
         if debug:
             traceback.print_exc()
         return _fail(f"internal error: {type(e).__name__}: {_one_line(str(e))} "
                      "(rerun with --debug for the traceback)", code=3)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _signal_in_chain(e: BaseException) -> int | None:
+    """The exit code of a KeyboardInterrupt or Terminated among the causes of `e`: Python wraps
+    one raised inside some machinery (a class body's __set_name__ while torch is imported at
+    bind time) in a RuntimeError, which must still read as the signal, not as our bug."""
+    seen: set[int] = set()
+    cause: BaseException | None = e
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, Terminated):
+            return _fail("terminated", code=143)
+        if isinstance(cause, KeyboardInterrupt):
+            return _fail("interrupted", code=130)
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _one_line(text: str) -> str:
