@@ -19,9 +19,10 @@
 # layer norm or softmax that numpy runs in several passes over memory, a GELU whose `tanh` is
 # scalar code. `mlxa.kernels` holds alternative kernels for such nodes (a conv with its activation
 # as an epilogue, prepacked linear layers through torch's oneDNN, Numba loops for depthwise conv,
-# one-pass layer norm and softmax, bias + GELU with a vectorised exp), chosen per node at bind
-# time with `CompileOptions(kernels=("all",))` wherever the kernel's predicate holds and its
-# library is installed.
+# direct stem convs, pools, layer norm and softmax, and any fused elementwise chain as one
+# generated loop with vectorised transcendentals), chosen per node at bind time wherever the
+# kernel's predicate holds, its library is installed and its trial finds it faster. Every kernel
+# is on offer by default; `CompileOptions(kernels=())` runs the op table alone.
 #
 # This notebook runs the kernel case studies (`mlxa.studies.kernels.run_case`): each case is one
 # small graph run by mlxa eager, mlxa compiled, mlxa with custom kernels, XLA, ONNX Runtime (and
@@ -117,7 +118,8 @@ if len(row.kernels) > 8:
 #   output's scale; every mlxa row must stay within the oracle's bound.
 # - **numba libm tanh** is the naive fusion of bias + GELU through libm's scalar `tanhf`, kept for
 #   contrast: fusing a transcendental chain without vector math makes it compute-bound, which is
-#   why mlxa's kernel computes tanh from a vectorised exp.
+#   why mlxa's chain loop computes sigmoid and tanh from vectorisable arithmetic
+#   (`mlxa.kernels.vmath`: a rational function, and a polynomial exp).
 # - The first call of a Numba kernel compiles it; timing starts after warm-up, so compile time is
 #   not in these figures.
 #
