@@ -13,9 +13,7 @@ MAX_TAPS thresholds come from). Asserts nothing. Pin it to one core:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ from mlxa.ir.graph import TensorType
 from mlxa.kernels.conv_direct import bind_direct, direct_applies
 from mlxa.kernels.registry import Epilogue, Site
 from mlxa.ops import conv, get_op
+from mlxa.profile.latency import median_seconds
 
 # name, x shape, w shape, stride, pads, epilogue
 SHAPES = [
@@ -59,19 +58,6 @@ def reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int
     return np.clip(out, lo, hi)
 
 
-def medians(steps: list, reps: int) -> list[float]:  # type: ignore[type-arg]
-    for step in steps:
-        for _ in range(5):
-            step()
-    times: list[list[float]] = [[] for _ in steps]
-    for _ in range(reps):
-        for step, ts in zip(steps, times):
-            t0 = time.perf_counter()
-            step()
-            ts.append(time.perf_counter() - t0)
-    return [statistics.median(ts) for ts in times]
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=200)
@@ -100,11 +86,11 @@ def main() -> int:
                     (), attrs, (False, True, True), Epilogue(epi[0], epi[1], (), 1))
         taken = direct_applies(site)
         if not (taken or args.all):
-            (t_old,) = medians([old], args.reps)
+            (t_old,) = median_seconds([old], args.reps)
             print(f"{name:<20}{t_old * 1e6:>12.1f}{'-':>11}{'':>62}{'no':>7}")
             continue
         new = bind_direct([x, w, b], [new_out], {**attrs, "epilogue": epi}, None)
-        t_old, t_new = medians([old, new], args.reps)
+        t_old, t_new = median_seconds([old, new], args.reps)
         lo, hi = (0.0, 6.0) if epi[0] == "clip" else (0.0, np.inf)
         want = reference(x, w, b, s, pad, lo, hi)
         flops = 2 * old_out.size * ws[1] * ws[2] * ws[3] + old_out.size

@@ -12,9 +12,7 @@ it to one core for stable figures:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from mlxa.kernels.jit import bind_depthwise
+from mlxa.profile.latency import median_seconds
 
 # (channels, input height/width, stride): MobileNetV2's depthwise convs at 224x224
 SHAPES = [(32, 112, 1), (96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28, 2),
@@ -42,20 +41,6 @@ def reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int
             tap = xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
             out += w[None, :, 0, i, j, None, None].astype(np.float64) * tap
     return np.clip(out, lo, hi)
-
-
-def median_calls(steps, reps: int) -> list[float]:  # type: ignore[no-untyped-def]
-    """Each step's median seconds per call, the steps taking turns call by call."""
-    for step in steps:
-        for _ in range(5):
-            step()
-    times: list[list[float]] = [[] for _ in steps]
-    for _ in range(reps):
-        for step, ts in zip(steps, times):
-            t0 = time.perf_counter()
-            step()
-            ts.append(time.perf_counter() - t0)
-    return [statistics.median(ts) for ts in times]
 
 
 def main() -> int:
@@ -95,7 +80,7 @@ def main() -> int:
             conv_step()
             clip_step()
 
-        t, t_table = median_calls([step, table], args.reps)
+        t, t_table = median_seconds([step, table], args.reps)
         total += t
         total_table += t_table
         err = float(np.abs(out - reference(x, w, b, s, 1, 0.0, 6.0)).max())

@@ -10,7 +10,7 @@ at least MIN_REPEAT and at most MAX_REPEAT.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +100,14 @@ def speedup_interval(base: LatencyStats, opt: LatencyStats, confidence: float = 
     tail = (1 - confidence) / 2 * 100
     lo, hi = np.percentile(ratios, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+def median_seconds(steps: Sequence[Callable[[], Any]], repeat: int,
+                   warmup: int = 5) -> list[float]:
+    """Each step's median seconds per call, the steps warmed up, then timed in turns call by
+    call (measure_interleaved): a kernel and its alternative compared in one run."""
+    stats = measure_interleaved({str(i): s for i, s in enumerate(steps)}, warmup, repeat)
+    return [stats[str(i)].median_ms / 1e3 for i in range(len(steps))]
 
 
 def interleaved_medians(runners: dict[str, Callable[[], Any]], repeat: int,
