@@ -65,16 +65,17 @@ def run(args: argparse.Namespace) -> int:
         check_name(args.name)
     if args.plots:
         _check_plots(args.mode)
-    kernel_selection(args)  # an unknown name is refused before the model loads
+    kernels = kernel_selection(args)  # an unknown name is refused before the model loads
     model = load_model(args)
     out_dir = ensure_writable_dir(args.out)
     from mlxa.machine.blas import blas_threads
 
     with blas_threads(args.threads):
-        return _analyze(args, model, out_dir)
+        return _analyze(args, model, out_dir, kernels)
 
 
-def _analyze(args: argparse.Namespace, model: Any, out_dir: Path) -> int:
+def _analyze(args: argparse.Namespace, model: Any, out_dir: Path,
+             kernels: tuple[str, ...]) -> int:
     from mlxa.report.files import write_run
     from mlxa.report.progress import terminal_progress
     from mlxa.report.text import render_text
@@ -83,7 +84,7 @@ def _analyze(args: argparse.Namespace, model: Any, out_dir: Path) -> int:
 
     config = RunConfig(mode=args.mode, planner=args.planner, warmup=args.warmup,
                        repeat=args.repeat, budget_s=args.budget, per_op=args.per_op,
-                       threads=args.threads, kernels=kernel_selection(args))
+                       threads=args.threads, kernels=kernels)
     with terminal_progress(enabled=not args.quiet) as progress:
         result = analyze(model.graph, model.inputs, config, model_info(model.info),
                          progress=progress)

@@ -40,10 +40,10 @@ def bind_conv_act(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: 
     x, out = ins[0], outs[0]
     conv_attrs = {k: v for k, v in attrs.items() if k != "epilogue"}
     chain = _bias_act_chain(attrs["epilogue"], len(ins) == 3 and out.dtype == np.float32)
+    bias = ins[2].reshape(1, -1, *(1,) * (out.ndim - 2)) if len(ins) == 3 else None
     steps = []
     for n in range(x.shape[0]):
-        if chain is not None:
-            bias = ins[2].reshape(1, -1, *(1,) * (out.ndim - 2))
+        if chain is not None and bias is not None:
             steps += [conv.bind([x[n:n + 1], ins[1]], out[n:n + 1], conv_attrs, workspace),
                       bind_chain([out[n:n + 1], bias], [out[n:n + 1]], chain, None)]
             continue

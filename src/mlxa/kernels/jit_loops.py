@@ -336,7 +336,7 @@ def depthwise_s2(x, w, b, out, pt, pl, lo, hi, phases, acc, rowwise):  # pragma:
 
 
 # Row reductions. LLVM vectorises a floating-point sum only where it may reassociate it, so
-# `_radd` (`_radd64`) is one add carrying "reassoc" (the loops around it keep FASTMATH: NaN,
+# `_radd` is one add carrying "reassoc" (the loops around it keep FASTMATH: NaN,
 # infinity and the exp's rounding order stay). The sums run in float32 lanes over blocks of
 # columns, each lane adding about 8 terms (a plain sum runs 4 x 16 lanes, the exp's loop 16),
 # and the block sums in float64. A row's max is an integer max over `_order_key`s, which order
@@ -348,18 +348,11 @@ EXP_SUM_BLOCK = 128
 
 @intrinsic
 def _radd(typingctx, s, x):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    """s + x (float32) that LLVM may reassociate: a reduction over it vectorises."""
-    sig = types.float32(types.float32, types.float32)
-
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        return builder.fadd(args[0], args[1], flags=("reassoc", "contract"))
-    return sig, codegen
-
-
-@intrinsic
-def _radd64(typingctx, s, x):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
-    """s + x (float64) that LLVM may reassociate."""
-    sig = types.float64(types.float64, types.float64)
+    """s + x in s's float type (x converted to it) that LLVM may reassociate: a reduction over
+    it vectorises."""
+    if not isinstance(s, types.Float):
+        return None
+    sig = s(s, s)
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         return builder.fadd(args[0], args[1], flags=("reassoc", "contract"))
@@ -438,12 +431,12 @@ def _layer_norm_rows(x, scale, bias, out, eps):  # pragma: no cover - compiled
         if not np.isfinite(s2):  # float32 overflow (|x| past ~1e19), or inf or NaN in the row
             m64 = 0.0
             for j in range(cols):
-                m64 = _radd64(m64, np.float64(xr[j]))
+                m64 = _radd(m64, np.float64(xr[j]))
             m64 /= cols
             s2 = 0.0
             for j in range(cols):
                 d64 = np.float64(xr[j]) - m64
-                s2 = _radd64(s2, d64 * d64)
+                s2 = _radd(s2, d64 * d64)
             x0, dm = np.float32(0.0), np.float32(m64)
         rstd = 1.0 / np.sqrt(s2 / cols + eps)
         a = np.float32(rstd)

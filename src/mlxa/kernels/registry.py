@@ -120,13 +120,13 @@ def parse_selection(text: str) -> tuple[str, ...]:
     from mlxa.errors import UserInputError
 
     words = tuple(w.strip() for w in text.split(",") if w.strip())
+    if not words:
+        raise UserInputError("--kernels: empty (all, none, or names)")
     if words == ("none",):
         return ()
-    known = {"all", *TECHNIQUES, *KERNELS}
-    unknown = [w for w in words if w not in known]
-    if unknown or not words:
+    unknown = [w for w in words if w not in {"all", *TECHNIQUES, *KERNELS}]
+    if unknown:
         raise UserInputError(f"--kernels: unknown kernel or technique {unknown[0]!r} (choose "
                              f"all, none, a technique ({', '.join(TECHNIQUES)}) or a kernel "
-                             "that `mlxa kernels --list` names)" if unknown
-                             else "--kernels: empty (all, none, or names)")
+                             "that `mlxa kernels --list` names)")
     return words

@@ -81,15 +81,9 @@ def run_ablation(model: str, batch: int, threads: int, repeat: int = 10, rounds:
         runners["ort"] = ort
     ms = interleaved_medians(runners, repeat, rounds)
     full = models.get("full")
-    chosen = tuple(full.kernel_plan.describe(full.program.graph, ran_variants(full))
-                   if full else ())
+    chosen = full.kernel_lines() if full else ()
     return AblationRow(model, batch, ms["eager"], {k: ms[k] for k in configs}, ms.get("ort"),
                        passed, chosen)
-
-
-def ran_variants(model: Any) -> dict[int, str]:
-    """Step -> the variant a bind-time trial kept (kernels/trial.py), for calls that had one."""
-    return {c.step: c.run.variant for c in model.calls if hasattr(c.run, "variant")}
 
 
 def render_rows(rows: Sequence[AblationRow]) -> str:

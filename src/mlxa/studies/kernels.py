@@ -208,9 +208,7 @@ def _mlxa_runners(graph: Graph, inputs: list[np.ndarray]
         "mlxa compiled": (lambda: plain(*inputs), lambda: plain(*inputs)[0].copy()),
         "mlxa + kernels": (lambda: custom(*inputs), lambda: custom(*inputs)[0].copy()),
     }
-    from mlxa.studies.ablation import ran_variants
-
-    chosen = "; ".join(custom.kernel_plan.describe(custom.program.graph, ran_variants(custom)))
+    chosen = "; ".join(custom.kernel_lines())
     notes: dict[str, str] = {}
     if not chosen:
         notes["mlxa + kernels"] = "no custom kernel applies here (numba or torch missing?)"
