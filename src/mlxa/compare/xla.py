@@ -35,6 +35,20 @@ Rule = Callable[[list[Any], Attrs, Sequence[Value]], Any]
 RTOL, ATOL = 1e-4, 5e-5
 
 
+def single_thread_xla(threads: int | None) -> None:
+    """XLA's CPU pool to one thread when `threads` is 1, for --threads 1 comparisons. XLA reads
+    XLA_FLAGS once, when JAX starts: after that (or when the user set the flag) this changes
+    nothing."""
+    import os
+    import sys
+
+    if "jax" in sys.modules or threads != 1:
+        return
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "intra_op_parallelism_threads" not in flags:
+        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
+                                   "intra_op_parallelism_threads=1").strip()
+
 @dataclass(frozen=True)
 class XlaMemory:
     """XLA's memory analysis of one compiled graph, in bytes. `temp_nbytes` counts intermediates

@@ -204,11 +204,9 @@ def inductor_backend(e: Expr, x: np.ndarray, b: np.ndarray, threads: int,
 
 def xla_backend(e: Expr, x: np.ndarray, b: np.ndarray, threads: int,
                 state: dict[str, Any]) -> Prepared:
-    if "jax" not in __import__("sys").modules and threads == 1:
-        flags = os.environ.get("XLA_FLAGS", "")
-        if "intra_op_parallelism_threads" not in flags:
-            os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
-                                       "intra_op_parallelism_threads=1").strip()
+    from mlxa.compare.xla import single_thread_xla
+
+    single_thread_xla(threads)
     try:
         import jax
         import jax.numpy as jnp

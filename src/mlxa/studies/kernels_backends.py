@@ -5,8 +5,6 @@ or raises Unavailable with a one-line reason (not installed, or failed to compil
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,11 +20,9 @@ class Unavailable(Exception):
 
 
 def xla(graph: Graph, inputs: Sequence[np.ndarray], threads: int) -> Runner:
-    if "jax" not in sys.modules and threads == 1:  # XLA's pool, before jax is first imported
-        flags = os.environ.get("XLA_FLAGS", "")
-        if "intra_op_parallelism_threads" not in flags:
-            os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
-                                       "intra_op_parallelism_threads=1").strip()
+    from mlxa.compare.xla import single_thread_xla
+
+    single_thread_xla(threads)
     try:
         import jax.numpy as jnp
 

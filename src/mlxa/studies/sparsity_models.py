@@ -3,8 +3,6 @@ pruned weights, channel pruning's real speedup, and accuracy against sparsity on
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -39,11 +37,9 @@ def _runners(graph: Graph, x: np.ndarray, threads: int) -> dict[str, Callable[[]
     ort = ort_runner(graph, (x,), threads)
     if ort is not None:
         runners["ort"] = ort
-    if "jax" not in sys.modules and threads == 1:  # XLA reads its flags when JAX starts
-        flags = os.environ.get("XLA_FLAGS", "")
-        if "intra_op_parallelism_threads" not in flags:
-            os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
-                                       "intra_op_parallelism_threads=1").strip()
+    from mlxa.compare.xla import single_thread_xla
+
+    single_thread_xla(threads)
     try:
         from mlxa.compare.xla import compile_xla
 
