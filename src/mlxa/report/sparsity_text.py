@@ -5,20 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlxa.result import from_json, to_json
 from mlxa.studies.sparsity import SparsityResult
-
-SCHEMA = "mlxa.sparsity/1"
 
 
 def render_json(result: SparsityResult) -> str:
-    return json.dumps({"schema": SCHEMA, **to_json(result)}, indent=2, allow_nan=False) + "\n"
+    return json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n"
 
 
 def load_json(data: dict[str, Any]) -> SparsityResult:
-    if data.get("schema") != SCHEMA:
-        raise ValueError(f"not a {SCHEMA} result (schema {data.get('schema')!r})")
-    return from_json(SparsityResult, data)  # type: ignore[no-any-return]
+    return SparsityResult.from_json(data)
 
 
 def _density(d: float | None) -> str:

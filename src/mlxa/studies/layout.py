@@ -21,9 +21,11 @@ from mlxa.ops import get_op
 from mlxa.passes.fold_batch_norm import fold_batch_norm
 from mlxa.passes.layout import simd_floats
 from mlxa.report.progress import Progress, no_progress
+from mlxa.result import Versioned
 from mlxa.studies.interleave import blas_threads, interleave
 from mlxa.studies.layout_backends import mlxa_conv_calls, ort_conv_times, torch_conv_calls
 
+SCHEMA = "mlxa.layout/1"
 LAYOUTS = ("nchw", "nhwc", "nchwc")
 TIE_FRACTION = 0.10  # layouts within 10% of the fastest are tied with it (the run's noise)
 PREDICTION_RULE = (
@@ -93,7 +95,7 @@ class ModelLayouts:
 
 
 @dataclass(frozen=True)
-class LayoutResult:
+class LayoutResult(Versioned):
     models: tuple[ModelLayouts, ...]
     simd_floats: int
     block: int
@@ -101,6 +103,7 @@ class LayoutResult:
     rule: str
     meta: dict[str, str]
     warnings: tuple[str, ...]
+    schema: str = SCHEMA
 
 
 def predict(x: tuple[int, ...], w: tuple[int, ...], attrs: dict, simd: int) -> str:

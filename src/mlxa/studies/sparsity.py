@@ -30,6 +30,7 @@ from mlxa.passes.sparsify import (
     sparsify,
 )
 from mlxa.report.progress import Progress, no_progress
+from mlxa.result import Versioned
 from mlxa.studies.interleave import blas_threads, interleave
 from mlxa.studies.sparse_kernels import (
     BlockSparse,
@@ -40,6 +41,7 @@ from mlxa.studies.sparse_kernels import (
     pruned_weight,
 )
 
+SCHEMA = "mlxa.sparsity/1"
 LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 PATTERN_LEVELS = (("unstructured", LEVELS), ("block", LEVELS), ("2:4", (0.5,)),
                   ("channel", LEVELS))
@@ -131,7 +133,7 @@ class AccuracyPoint:
 
 
 @dataclass(frozen=True)
-class SparsityResult:
+class SparsityResult(Versioned):
     model: str
     image: int
     batch: int
@@ -146,6 +148,7 @@ class SparsityResult:
     accuracy: tuple[AccuracyPoint, ...]
     meta: dict[str, str]
     warnings: tuple[str, ...]
+    schema: str = SCHEMA
 
 
 @dataclass(frozen=True)
