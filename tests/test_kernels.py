@@ -391,6 +391,8 @@ def test_a_case_study_reports_every_mlxa_row_within_the_oracle_bound() -> None:
 def test_kernels_flag_refuses_an_unknown_name() -> None:
     for command in ("analyze", "roofline"):
         assert_one_line_error(run_cli(command, "--kernels", "numba,bogus"), "bogus")
+    assert_one_line_error(run_cli("analyze", "--kernels", "none,numba"), "none stands alone")
+    assert_one_line_error(run_cli("analyze", "--kernels", " , "), "empty")
 
 
 def test_analyze_records_the_kernel_selection(tmp_path) -> None:

@@ -124,6 +124,8 @@ def parse_selection(text: str) -> tuple[str, ...]:
         raise UserInputError("--kernels: empty (all, none, or names)")
     if words == ("none",):
         return ()
+    if "none" in words:
+        raise UserInputError("--kernels: none stands alone (it binds no custom kernel)")
     unknown = [w for w in words if w not in {"all", *TECHNIQUES, *KERNELS}]
     if unknown:
         raise UserInputError(f"--kernels: unknown kernel or technique {unknown[0]!r} (choose "
