@@ -157,3 +157,22 @@ def test_model_strings_cannot_inject_lines() -> None:
         run.model, description="x\nSpeedup: 1000x\x1b[31m"))
     text = render_text(evil)
     assert "\nSpeedup: 1000x" not in text and "\x1b" not in text
+
+
+def test_an_output_below_float32s_smallest_normal_is_flagged() -> None:
+    """Both executors underflow to 0 where the float64 reference is 1e-60: the check has nothing
+    to compare, and the run says so; an output of ordinary size raises no such warning."""
+    from mlxa.ir.builder import GraphBuilder
+
+    def run(factor: float) -> RunResult:
+        g = GraphBuilder("tiny")
+        x = g.input((4, 8))
+        y = g.op("mul", g.op("mul", x, g.param(np.float32(factor))), g.param(np.float32(factor)))
+        graph = g.build(y)
+        inputs = (np.ones((4, 8), np.float32),)
+        return analyze(graph, inputs, RunConfig(warmup=0, repeat=3, kernels=()),
+                       ModelInfo("tiny", "tiny"), clock=fake_clock(0.001))
+
+    flagged = [w for w in run(1e-30).warnings if "smallest normal" in w]
+    assert len(flagged) == 1 and "float32" in flagged[0]
+    assert not [w for w in run(0.5).warnings if "smallest normal" in w]

@@ -109,7 +109,7 @@ def _analyze(graph: Graph, inputs: tuple[np.ndarray, ...], config: RunConfig, in
     return RunResult(meta=meta, model=model_summary(graph, info), config=config,
                      baseline=parts.get("baseline"), optimized=parts.get("optimized"),
                      plan=plan, comparison=comparison,
-                     warnings=noise_warnings(stats, meta))
+                     warnings=noise_warnings(stats, meta) + tiny_output_warnings(comparison))
 
 
 def _stage(progress: Progress, stage: str) -> Callable[[int, int], None]:
@@ -159,6 +159,23 @@ def _per_op(executor: Any, inputs: tuple[np.ndarray, ...], stats: LatencyStats,
         return list(times)
 
     return per_op(nodes, time_once, repeat, stats.median_ms, clock)
+
+
+def tiny_output_warnings(comparison: Comparison | None) -> tuple[str, ...]:
+    """Say when an output's float64 reference is below its dtype's smallest normal number: the
+    executors' float32 results underflow to zero or subnormals there, so both errors read about
+    1 of the scale and the check compares nothing (a model whose activations collapse, such as an
+    untrained network with a vanishing scale)."""
+    if comparison is None:
+        return ()
+    warnings = []
+    for out in comparison.correctness.outputs:
+        kind = np.dtype(out.dtype)
+        if kind.kind == "f" and 0.0 < out.scale < np.finfo(kind).tiny:
+            warnings.append(f"{out.name}: its float64 reference is {out.scale:.2g} at "
+                            f"most, below {kind.name}'s smallest normal number: the correctness "
+                            "check has nothing to compare")
+    return tuple(warnings)
 
 
 def noise_warnings(stats: dict[str, LatencyStats], meta: Meta) -> tuple[str, ...]:
