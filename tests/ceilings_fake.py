@@ -26,9 +26,13 @@ def spread(seconds: float) -> Spread:
     return Spread(seconds * 1.02, seconds * 1.01, seconds * 1.05, seconds, 5)
 
 
+REREAD = 1 << 20  # the reread buffer; its rate is half the copy rate at every size
+
+
 def fake_ceilings(curve: tuple[tuple[int, float], ...] = CURVE,
                   fingerprint: str = "fake") -> Ceilings:
-    points = tuple(BandwidthPoint(ws, spread(ws / (gbs * 1e9)), ws, spread(ws / (gbs * 1e9)), ws)
+    points = tuple(BandwidthPoint(ws, spread(ws / (gbs * 1e9)), ws, spread(ws / (gbs * 1e9)), ws,
+                                  spread(REREAD / (gbs * 0.5e9)), REREAD)
                    for ws, gbs in curve)
     plateaus = find_plateaus([ws for ws, _ in curve], [p.copy_bytes_per_s for p in points])
     peak = ComputePeak(int(PEAK_FLOPS), spread(1.0), "fake")

@@ -1,6 +1,6 @@
 """mlxa roofline: every compiled call and eager node has a row; intensity = FLOPs / bytes; the
-prediction is the roof formula at the node's working set; scratch traffic counted, views not;
-timed with a fake clock."""
+prediction is the roof formula at the node's working set, far inputs at the reread rate of their
+reuse distance; scratch traffic counted, views not; timed with a fake clock."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from cli_helpers import assert_one_line_error, run_cli
 from mlxa.analysis.roofline import RooflineResult
 from mlxa.analysis.roofline_run import PeakProbe, measure_roofline
 from mlxa.compiler import compile_program
-from mlxa.machine.ceilings import roof_time_s
 from mlxa.models.zoo import build
 from mlxa.ops import get_op
 from mlxa.runtime.compiled import CompiledModel
@@ -65,10 +64,15 @@ def test_rows_follow_the_roof_formula(result):
                 assert w.moved_nbytes == 0 and r.predicted_ms == 0
                 continue
             assert w.intensity_flops_per_byte == pytest.approx(w.flops / w.moved_nbytes)
-            bw = ceilings.bandwidth_at(w.working_set_nbytes)
-            predicted = roof_time_s(w.flops, w.moved_nbytes, peak, bw)
-            assert r.predicted_ms == pytest.approx(predicted * 1e3)
-            assert r.bound == ("compute" if w.flops / peak >= w.moved_nbytes / bw else "memory")
+            ws = w.working_set_nbytes
+            far = [(n, d) for n, d in w.reads if d > ws and n > 0]
+            assert sum(n for n, _ in far) <= w.moved_nbytes
+            # far inputs at half the copy rate of their reuse distance (the fake reread curve)
+            memory_s = (sum(n / (0.5 * ceilings.bandwidth_at(d)) for n, d in far)
+                        + (w.moved_nbytes - sum(n for n, _ in far)) / ceilings.bandwidth_at(ws))
+            assert r.far_nbytes == sum(n for n, _ in far)
+            assert r.predicted_ms == pytest.approx(max(w.flops / peak, memory_s) * 1e3)
+            assert r.bound == ("compute" if w.flops / peak >= memory_s else "memory")
             assert r.roof_flops_per_s <= peak * (1 + 1e-9)
             assert r.hint
 
@@ -109,7 +113,7 @@ def test_roofline_command(tmp_path):
                    str(machine), "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["schema"] == "mlxa.roofline/1" and len(data["executors"]) == 2
+    assert data["schema"] == "mlxa.roofline/2" and len(data["executors"]) == 2
 
 
 def test_roofline_refuses_a_bad_ceilings_file(tmp_path):
@@ -117,3 +121,25 @@ def test_roofline_refuses_a_bad_ceilings_file(tmp_path):
     bad.write_text("[1, 2]")
     assert_one_line_error(run_cli("roofline", "--model", "small_cnn", "--ceilings", str(bad)),
                           "--ceilings")
+
+
+def test_weights_are_far_and_activations_near(cnn, result):
+    """Each weight is read once per inference, so a whole round of the program's memory lies
+    between two reads of it; an activation its producer wrote a call earlier is near."""
+    graph, _ = cnn
+    compiled = result.executors[0]
+    rows = {r.work.index: r for r in compiled.rows if r.bound != "view"}
+    program = compile_program(graph)
+    weights_far = activations_near = 0
+    previous: tuple = ()
+    for i, r in rows.items():
+        node = program.graph.nodes[i]
+        for v, (nbytes, dist) in zip(node.inputs, r.work.reads):
+            assert nbytes == v.nbytes and dist >= 0
+            if v in program.graph.params and v.nbytes >= 4096:
+                weights_far += dist >= 64 << 10  # more than this model's largest layer
+            elif v in previous:
+                activations_near += dist < 64 << 10
+        previous = tuple(node.outputs) + tuple(program.graph.nodes[i + 1].outputs
+                                               if i + 1 < len(program.graph.nodes) else ())
+    assert weights_far >= 3 and activations_near >= 3

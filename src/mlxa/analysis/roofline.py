@@ -4,11 +4,16 @@ roofline says it should take, and what would help.
 For each node (a fused group counts as one): FLOPs from the op table; bytes moved = every input
 read once and every output written once, plus its op scratch written then read (a conv's column
 buffer: 2 x scratch bytes); view ops move nothing and run nothing (compiled) or return a view
-(eager), so they get no roof. The roof takes the copy bandwidth at the node's working set (bytes
-moved, scratch once) and the FP32 peak: by default a matrix product timed in the same rounds as the
+(eager), so they get no roof. Bytes move at the copy bandwidth of the cache level they come
+from: the node's working set (bytes moved, scratch once) for most, and for an input read from
+further away, its reuse distance (analysis/reuse.py: a weight read once per inference comes from
+wherever a whole round of the program's memory fits, DRAM for a large model), at the measured
+rate of a read at that distance (the ceilings' reread curve):
+    memory time = near bytes / bandwidth(working set) + sum of far input bytes / reread(reuse)
+The compute roof is the FP32 peak: by default a matrix product timed in the same rounds as the
 nodes, so the roof sees the load the nodes saw (the cached best-of peak, machine/ceilings.py, is
 reported beside it):
-    predicted = max(FLOPs / peak, bytes / bandwidth(working set))
+    predicted = max(FLOPs / peak, memory time)
 efficiency = predicted / measured; a node is compute-bound when FLOPs / peak is the larger term.
 The fused elementwise kernels' block temporaries stay in cache by design and are not counted.
 """
@@ -25,14 +30,15 @@ from mlxa.ops import get_op
 from mlxa.profile.spread import Spread
 from mlxa.result import Versioned, to_json
 
-SCHEMA = "mlxa.roofline/1"
+SCHEMA = "mlxa.roofline/2"
 WITHIN = 2.0  # "the roofline predicts the node" when measured / predicted is within this factor
 DISPATCH_US = 30.0  # below this a node's time is mostly Python and ufunc dispatch
 
 
 @dataclass(frozen=True)
 class NodeWork:
-    """What one call does: FLOPs, bytes moved (scratch traffic included), working set."""
+    """What one call does: FLOPs, bytes moved (scratch traffic included), working set, and its
+    inputs as (bytes, reuse distance in bytes) where the distance is known (analysis/reuse.py)."""
 
     index: int
     name: str
@@ -42,6 +48,7 @@ class NodeWork:
     moved_nbytes: int
     scratch_nbytes: int
     view: bool
+    reads: tuple[tuple[int, int], ...] = ()
 
     @property
     def working_set_nbytes(self) -> int:
@@ -59,7 +66,8 @@ class RooflineRow:
     p10_ms: float
     p90_ms: float
     share_pct: float
-    bandwidth_bytes_per_s: float  # copy bandwidth at the working set
+    bandwidth_bytes_per_s: float  # bytes moved / memory time (the levels they come from)
+    far_nbytes: int  # input bytes read from a level beyond the working set's (reuse distance)
     roof_flops_per_s: float  # min(peak, bandwidth x intensity)
     predicted_ms: float
     bound: str  # "memory", "compute" or "view"
@@ -169,22 +177,36 @@ def roofline_rows(works: Sequence[NodeWork], times: Sequence[Spread], ceilings: 
     peak = peak_flops_per_s or ceilings.peak_flops_per_s
     rows = []
     for w, t in zip(works, times):
-        bw = ceilings.bandwidth_at(w.working_set_nbytes)
+        memory_s, far = memory_time_s(w, ceilings)
+        bw = w.moved_nbytes / memory_s if memory_s > 0 else ceilings.bandwidth_at(0)
         if w.view:
             predicted, bound, roof = 0.0, "view", 0.0
         else:
             predicted = roof_time_s(w.flops, w.moved_nbytes, peak, bw)
-            bound = "compute" if w.flops / peak >= w.moved_nbytes / bw else "memory"
+            bound = "compute" if w.flops / peak >= memory_s else "memory"
             roof = roof_flops_per_s(w.intensity_flops_per_byte, peak, bw)
         rows.append(RooflineRow(w, t.median_s * 1e3, t.p10_s * 1e3, t.p90_s * 1e3,
-                                100.0 * t.median_s / total_s if total_s else 0.0, bw, roof,
+                                100.0 * t.median_s / total_s if total_s else 0.0, bw, far, roof,
                                 predicted * 1e3, bound,
-                                hint(w, bound, t.median_s, predicted, ceilings, peak)))
+                                hint(w, bound, t.median_s, predicted, ceilings, peak, far)))
     return tuple(rows)
 
 
+def memory_time_s(w: NodeWork, ceilings: Ceilings) -> tuple[float, int]:
+    """Seconds to move the node's bytes, and how many of them come from beyond its working
+    set's level: an input whose reuse distance exceeds the working set moves at the reread
+    rate of that distance, the rest at the copy bandwidth of the working set."""
+    ws = w.working_set_nbytes
+    far = [(n, d) for n, d in w.reads if d > ws and n > 0]
+    far_nbytes = sum(n for n, _ in far)
+    scale = min(1.0, w.moved_nbytes / far_nbytes) if far_nbytes else 1.0  # an op that reads
+    far_s = sum(scale * n / ceilings.reread_at(d) for n, d in far)  # part of an input
+    near = w.moved_nbytes - scale * far_nbytes
+    return near / ceilings.bandwidth_at(ws) + far_s, int(scale * far_nbytes)
+
+
 def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
-         ceilings: Ceilings, peak_flops_per_s: float) -> str:
+         ceilings: Ceilings, peak_flops_per_s: float, far_nbytes: int = 0) -> str:
     """What would bring this node nearer its roof (or past it)."""
     if bound == "view":
         return "a view: no data moves"
@@ -202,6 +224,10 @@ def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
             return (f"compute-bound at {eff:.0%} of the FP32 peak: a better kernel path "
                     f"(GEMM blocking, Winograd), a larger batch{more}")
         return f"near the compute roof: only fewer FLOPs help (Winograd, pruning){more}"
+    if far_nbytes * 2 > w.moved_nbytes:
+        return (f"memory-bound at {eff:.0%} of bandwidth, {far_nbytes / 2**20:.1f} MiB of it from "
+                "beyond the caches (inputs read once per inference, weights most often): a "
+                "larger batch reads them once for more work; INT8 weights move a quarter")
     if w.op.startswith("fused"):
         return (f"fused, memory-bound at {eff:.0%} of bandwidth: its per-block ufunc calls cost "
                 "more than the bytes (larger blocks, vectorized transcendentals)"

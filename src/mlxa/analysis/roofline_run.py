@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from mlxa.analysis.reuse import Span, reuse_distances
 from mlxa.analysis.roofline import (
     ExecutorRoofline,
     NodeWork,
@@ -20,7 +21,7 @@ from mlxa.analysis.roofline import (
     roofline_rows,
 )
 from mlxa.compiler import CompileOptions, compile_program
-from mlxa.ir.graph import Graph
+from mlxa.ir.graph import Graph, Node, Value
 from mlxa.machine.ceilings import Ceilings
 from mlxa.profile.node_times import NodeTimes, measure_node_times
 from mlxa.report.progress import Progress, no_progress
@@ -67,11 +68,69 @@ def compiled_works(model: CompiledModel) -> list[NodeWork]:
             work = dataclasses.replace(work, op=f"{work.op}+{extra.op}",
                                        flops=work.flops + extra.flops)
         works.append(work)
-    return works
+    return _with_reads(works, [c.node for c in model.calls], _compiled_spans(model))
 
 
 def eager_works(model: EagerModel) -> list[NodeWork]:
-    return [node_work(i, n, eager_scratch_nbytes(n)) for i, n in enumerate(model.graph.nodes)]
+    graph = model.graph
+    works = [node_work(i, n, eager_scratch_nbytes(n)) for i, n in enumerate(graph.nodes)]
+    return _with_reads(works, list(graph.nodes), _eager_spans(model))
+
+
+def _with_reads(works: list[NodeWork], nodes: list[Node],
+                spans: list[list[Span]]) -> list[NodeWork]:
+    """Each work with its inputs' reuse distances: `spans` holds the input load, then per node
+    its inputs (in order), its outputs and its scratch."""
+    dist = reuse_distances(spans)[1:]
+    return [w if w.view else dataclasses.replace(
+                w, reads=tuple((s.nbytes, d) for s, d in list(zip(sp, ds))[:len(n.inputs)]))
+            for w, n, sp, ds in zip(works, nodes, spans[1:], dist)]
+
+
+def _span(a: np.ndarray, read: bool) -> Span:
+    return Span(int(a.__array_interface__["data"][0]), int(a.nbytes), read)
+
+
+def _compiled_spans(model: CompiledModel) -> list[list[Span]]:
+    """The compiled program's memory as bound: arena views, weights, the op table's scratch
+    in the arena, a Numba kernel's scratch at the start of the workspace."""
+    program, views = model.program, model.views
+    offsets = program.offsets
+    arena = int(model.arena.__array_interface__["data"][0])
+    workspace = int(model.workspace.__array_interface__["data"][0])
+    spans = [[_span(views[v], False) for v in program.graph.inputs]]
+    for c in model.calls:
+        sp = [_span(views[v], True) for v in c.node.inputs]
+        sp += [_span(views[v], False) for v in c.node.outputs]
+        if c.step in model.kernel_scratch:
+            sp.append(Span(workspace, model.kernel_scratch[c.step], False))
+        elif c.step in program.scratch and program.scratch[c.step].id in offsets:
+            b = program.scratch[c.step]
+            sp.append(Span(arena + offsets[b.id], b.nbytes, False))
+        spans.append(sp)
+    return spans
+
+
+def _eager_spans(model: EagerModel) -> list[list[Span]]:
+    """Eager allocates every value afresh: each gets memory of its own (placed past every real
+    address), the weights their real arrays; scratch is allocated and freed inside the call."""
+    graph = model.graph
+    top = [max((int(a.__array_interface__["data"][0]) + a.nbytes
+                for a in graph.params.values()), default=0)]
+    fresh: dict[Value, Span] = {}
+
+    def span(v: Value, read: bool) -> Span:
+        if v in graph.params:
+            return _span(graph.params[v], read)
+        if v not in fresh:
+            fresh[v] = Span(top[0], v.nbytes, read)
+            top[0] += -(-v.nbytes // 4096) * 4096 + 4096
+        return Span(fresh[v].address, v.nbytes, read)
+
+    spans = [[span(v, False) for v in graph.inputs]]
+    for n in graph.nodes:
+        spans.append([span(v, True) for v in n.inputs] + [span(v, False) for v in n.outputs])
+    return spans
 
 
 def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Ceilings,

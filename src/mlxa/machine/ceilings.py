@@ -19,7 +19,7 @@ from typing import Any
 from mlxa.profile.spread import Spread
 from mlxa.result import Versioned
 
-SCHEMA = "mlxa.ceilings/1"
+SCHEMA = "mlxa.ceilings/2"
 PLATEAU_TOLERANCE = 1.3  # a point joins a plateau when within this factor of its median
 TRIM_TOLERANCE = 1.12  # a plateau's edge point further than this from the rest is a transition
 
@@ -27,13 +27,22 @@ TRIM_TOLERANCE = 1.12  # a plateau's edge point further than this from the rest 
 @dataclass(frozen=True)
 class BandwidthPoint:
     """Copy and triad at one working set (bytes of every array the kernel touches). Rates count
-    STREAM's bytes: copy 2 x array bytes (read + write), triad 3 x (two reads, one write)."""
+    STREAM's bytes: copy 2 x array bytes (read + write), triad 3 x (two reads, one write).
+    `reread`: reading a REREAD_NBYTES buffer right after a copy of this working set, as a
+    weight is read once per inference after a round of other memory passed: the rate of a read
+    at this reuse distance (None in data measured without it)."""
 
     working_set_nbytes: int
     copy: Spread  # seconds per call
     copy_nbytes: int  # bytes one copy call moves (STREAM count)
     triad: Spread
     triad_nbytes: int
+    reread: Spread | None = None
+    reread_nbytes: int = 0
+
+    @property
+    def reread_bytes_per_s(self) -> float | None:
+        return self.reread_nbytes / self.reread.best_s if self.reread is not None else None
 
     @property
     def copy_bytes_per_s(self) -> float:
@@ -109,13 +118,27 @@ class Ceilings(Versioned):
     def bandwidth_at(self, working_set_nbytes: float) -> float:
         return bandwidth_at(self.bandwidth, working_set_nbytes)
 
+    def reread_at(self, reuse_nbytes: float) -> float:
+        """Read bandwidth (bytes/s) of data last touched `reuse_nbytes` of other memory ago,
+        interpolated like bandwidth_at; the copy bandwidth at that size where not measured."""
+        points = [p for p in self.bandwidth if p.reread_bytes_per_s is not None]
+        if not points:
+            return self.bandwidth_at(reuse_nbytes)
+        return _interpolate([p.working_set_nbytes for p in points],
+                            [p.reread_bytes_per_s or 0.0 for p in points], reuse_nbytes)
+
 
 def bandwidth_at(points: Sequence[BandwidthPoint], working_set_nbytes: float) -> float:
     """Copy bandwidth (bytes/s) at a working set: interpolated on log size between measured
     points, the end points' rate outside them."""
-    xs = [math.log(p.working_set_nbytes) for p in points]
-    ys = [p.copy_bytes_per_s for p in points]
-    x = math.log(max(working_set_nbytes, 1))
+    return _interpolate([p.working_set_nbytes for p in points],
+                        [p.copy_bytes_per_s for p in points], working_set_nbytes)
+
+
+def _interpolate(sizes: Sequence[int], rates: Sequence[float], nbytes: float) -> float:
+    xs = [math.log(s) for s in sizes]
+    ys = list(rates)
+    x = math.log(max(nbytes, 1))
     if x <= xs[0]:
         return ys[0]
     for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):

@@ -4,9 +4,12 @@
   the store path every numpy kernel takes; `np.copyto` is memcpy, whose non-temporal stores beat
   any ufunc at DRAM sizes, and `np.positive` has no SIMD loop in numpy 2.4) and STREAM's
   triad (`np.multiply(b, s, out=a); np.add(a, c, out=a)`, counted as its minimum, 3 arrays) at
-  working sets from L1 to well past the last-level cache, x2 per step. Each size repeats its call
-  for a short budget and keeps every trial; the curve uses the best (as STREAM reports), the
-  plateaus are read from that curve. numpy ufuncs run on one thread.
+  working sets from L1 to well past the last-level cache, x2 per step. Each size repeats its
+  call for a short budget and keeps every trial; the curve uses the best (as STREAM reports),
+  the plateaus are read from that curve. numpy ufuncs run on one thread.
+- Reread, at each size: a 1 MiB buffer read (`np.dot`, a vectorised BLAS read) right after
+  that size's copy ran: the rate at which a weight comes back after a round of other memory
+  (the roofline's far reads, analysis/reuse.py).
 - FP32 peak: `np.matmul` of two square float32 matrices (BLAS, every thread it uses).
 - INT8 peak where the CPU has VNNI or AMX: ONNX Runtime's MatMulInteger (uint8 x int8 -> int32),
   whose MLAS kernels use them.
@@ -34,6 +37,7 @@ from mlxa.profile.spread import time_trials
 from mlxa.report.progress import Progress, no_progress
 
 Clock = Callable[[], float]
+REREAD_NBYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,11 @@ def bandwidth_point(ws: int, config: ProbeConfig, clock: Clock) -> BandwidthPoin
         np.add(x, z, out=x)
 
     triad_t = time_trials(triad, config.min_trials, config.size_budget_s, clock)
-    return BandwidthPoint(ws, copy, 2 * 4 * n_copy, triad_t, 3 * 4 * n_triad)
+    r = np.ones(REREAD_NBYTES // 4, np.float32)
+    reread = time_trials(lambda: np.dot(r, r), config.min_trials, config.size_budget_s, clock,
+                         before=lambda: np.multiply(a, one, out=c))
+    return BandwidthPoint(ws, copy, 2 * 4 * n_copy, triad_t, 3 * 4 * n_triad, reread,
+                          REREAD_NBYTES)
 
 
 def fp32_peak(config: ProbeConfig, clock: Clock) -> ComputePeak:

@@ -38,13 +38,17 @@ def spread_of(samples_s: Sequence[float]) -> Spread:
 
 
 def time_trials(fn: Callable[[], object], min_trials: int, budget_s: float,
-                clock: Callable[[], float], max_trials: int = 200) -> Spread:
+                clock: Callable[[], float], max_trials: int = 200,
+                before: Callable[[], object] | None = None) -> Spread:
     """Run `fn` at least `min_trials` times and until `budget_s` is spent (at most
-    `max_trials`); the seconds of each call, as a Spread."""
+    `max_trials`); the seconds of each call, as a Spread. `before` runs, untimed, before each
+    call."""
     samples: list[float] = []
     start = clock()
     while len(samples) < max_trials and (len(samples) < min_trials
                                           or clock() - start < budget_s):
+        if before is not None:
+            before()
         t0 = clock()
         fn()
         samples.append(clock() - t0)

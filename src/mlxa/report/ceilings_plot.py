@@ -32,7 +32,8 @@ def png_bytes(fig: Any) -> bytes:
 
 
 def bandwidth_png(c: Ceilings) -> bytes:
-    """Copy and triad (best, with the p10-p90 band) against working set; plateaus as lines."""
+    """Copy and triad (best, with the p10-p90 band) against working set, the reread curve;
+    plateaus as lines."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ws = np.array([p.working_set_nbytes for p in c.bandwidth], dtype=float)
@@ -43,6 +44,11 @@ def bandwidth_png(c: Ceilings) -> bytes:
         ax.fill_between(ws, nbytes / [s.p90_s for s in spreads] / 1e9,
                         nbytes / [s.p10_s for s in spreads] / 1e9, color=colour, alpha=0.2)
         ax.plot(ws, best, "o-", color=colour, label=f"{key} (best; band p10-p90)")
+    reread = [(p.working_set_nbytes, p.reread_bytes_per_s) for p in c.bandwidth
+              if p.reread_bytes_per_s is not None]
+    if reread:
+        ax.plot([w for w, _ in reread], [r / 1e9 for _, r in reread], "s--", color="tab:green",
+                label="reread of 1 MiB after a copy of this size (best)")
     for p in c.plateaus:
         ax.hlines(p.copy_bytes_per_s / 1e9, p.first_nbytes, p.last_nbytes, colors="k",
                   linewidth=2)

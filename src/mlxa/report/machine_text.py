@@ -26,14 +26,19 @@ def render_machine_text(c: Ceilings, cache_note: str = "") -> str:
 def _bandwidth(c: Ceilings) -> list[str]:
     rows = ["Bandwidth by working set (one thread; best of the trials, median in brackets, "
             "p90/p10 spread)",
-            f"  {'working set':>12}  {'copy':>22}  {'triad':>22}  {'spread':>6}"]
+            f"  {'working set':>12}  {'copy':>22}  {'triad':>22}  {'spread':>6}"
+            f"  {'reread after it':>22}"]
     for p in c.bandwidth:
         copy_med = p.copy_nbytes / p.copy.median_s
         triad_med = p.triad_nbytes / p.triad.median_s
+        reread = (_rate(p.reread_bytes_per_s, p.reread_nbytes / p.reread.median_s)
+                  if p.reread is not None and p.reread_bytes_per_s else "-")
         rows.append(f"  {format_nbytes(p.working_set_nbytes):>12}  "
                     f"{_rate(p.copy_bytes_per_s, copy_med):>22}  "
                     f"{_rate(p.triad_bytes_per_s, triad_med):>22}  "
-                    f"{p.copy.spread_ratio:>5.2f}x")
+                    f"{p.copy.spread_ratio:>5.2f}x  {reread:>22}")
+    rows.append("  reread: a 1 MiB buffer read right after that working set's copy: how fast "
+                "a weight comes back after a round of other memory (the roofline's far reads)")
     return rows
 
 

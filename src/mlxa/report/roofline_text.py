@@ -22,7 +22,9 @@ def render_roofline_text(r: RooflineResult) -> str:
              f" ({_clean(r.ceilings_note)})",
              f"compute roof: {r.peak_flops_per_s / 1e9:.1f} GFLOP/s, a 1024^3 matmul timed in the "
              f"same rounds (median; the cached best-of peak is "
-             f"{r.ceilings_peak_flops_per_s / 1e9:.1f}); bandwidth roofs from the ceilings",
+             f"{r.ceilings_peak_flops_per_s / 1e9:.1f}); bandwidth roofs from the ceilings: the "
+             "working set's copy rate, and for inputs last touched further back (their reuse "
+             "distance; column far) the reread rate at that distance",
              ""]
     for ex in r.executors:
         lines += _executor(ex) + [""]
@@ -45,7 +47,7 @@ def _executor(ex: ExecutorRoofline) -> list[str]:
             f"{ex.sum_vs_end_to_end_pct:+.1f}%; roofline within 2x of measured for "
             f"{ex.within_pct:.0f}% of the time",
             f"  {'node':<6}{'op':<26}{'shape':<18}{'ms':>9}{'share':>7}{'FLOPs':>13}"
-            f"{'bytes':>11}{'FLOP/B':>8}{'GFLOP/s':>9}{'GB/s':>7}{'roof GF/s':>10}"
+            f"{'bytes':>11}{'far':>10}{'FLOP/B':>8}{'GFLOP/s':>9}{'GB/s':>7}{'roof GF/s':>10}"
             f"{'pred ms':>9}{'eff':>6}  bound"]
     rows = sorted(ex.rows, key=lambda r: -r.measured_ms)[:ROWS]
     return head + [_row(r) for r in rows] + (
@@ -57,6 +59,7 @@ def _row(r: RooflineRow) -> str:
     shape = "x".join(map(str, w.shape)) or "scalar"
     return (f"  %{w.index:<5}{_clean(w.op)[:25]:<26}{shape[:17]:<18}{r.measured_ms:9.3f}"
             f"{r.share_pct:6.1f}%{format_flops(w.flops):>13}{format_nbytes(w.moved_nbytes):>11}"
+            f"{format_nbytes(r.far_nbytes) if r.far_nbytes else '-':>10}"
             f"{w.intensity_flops_per_byte:8.2f}{r.achieved_flops_per_s / 1e9:9.2f}"
             f"{r.achieved_bytes_per_s / 1e9:7.1f}{r.roof_flops_per_s / 1e9:10.1f}"
             f"{r.predicted_ms:9.3f}{r.efficiency_ratio:6.0%}  {r.bound}")

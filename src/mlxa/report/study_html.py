@@ -102,7 +102,8 @@ def machine_html(c: Any, text: str, png: bytes | None) -> str:
     bw = [(nbytes_cell(p.working_set_nbytes), num(p.copy_bytes_per_s, ".2f", 1e-9),
            num(p.copy_nbytes / p.copy.median_s, ".2f", 1e-9),
            num(p.triad_bytes_per_s, ".2f", 1e-9),
-           num(p.triad_nbytes / p.triad.median_s, ".2f", 1e-9), num(p.copy.spread_ratio, ".2f"))
+           num(p.triad_nbytes / p.triad.median_s, ".2f", 1e-9), num(p.copy.spread_ratio, ".2f"),
+           num(p.reread_bytes_per_s, ".2f", 1e-9))
           for p in c.bandwidth]
     plateaus = [(p.name, nbytes_cell(p.first_nbytes), nbytes_cell(p.last_nbytes),
                  num(p.copy_bytes_per_s, ".2f", 1e-9)) for p in c.plateaus]
@@ -112,9 +113,11 @@ def machine_html(c: Any, text: str, png: bytes | None) -> str:
         ("bandwidth", "Bandwidth by working set",
          how("STREAM copy and triad in numpy ufuncs on one thread, at each working set (bytes of "
              "every array touched); GB/s counts STREAM's bytes (copy 2x, triad 3x the array), "
-             "best of the trials and the median; spread = p90/p10 of the copy time.")
+             "best of the trials and the median; spread = p90/p10 of the copy time; reread = a "
+             "1 MiB buffer read right after that copy (how fast a weight comes back after a "
+             "round of other memory: the roofline's rate for far reads).")
          + table(("working set", "copy best GB/s", "copy median GB/s", "triad best GB/s",
-                  "triad median GB/s", "spread"), bw, sortable=True)),
+                  "triad median GB/s", "spread", "reread best GB/s"), bw, sortable=True)),
         ("plateaus", "Plateaus",
          how("runs of working sets whose copy rate stays within 1.3x of the run's median: the "
              "cache levels as measured; the last is DRAM.")
