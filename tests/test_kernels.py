@@ -194,7 +194,8 @@ def depthwise_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, strides: tu
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": 0.0, "max": 6.0})}
 # (N, C, H, W), kernel, strides, pads (top, left, bottom, right): the "same" 3x3 loops (pads 1,
 # strides 1 and 2) at 7x7, 14x14 and images wide enough to be read in place (4 rows the
-# fewest), odd sizes that leave them for the padded loops (5x9, 7x7 at stride 2), pads 0 and
+# fewest; at stride 2, outputs 24 wide and more in 16-output blocks, one row or several),
+# odd sizes that leave them for the padded loops (5x9, 7x7 at stride 2), pads 0 and
 # asymmetric ones, 5x5 kernels, batch 2, strides the generic loop takes.
 DEPTHWISE_CASES = [
     ((1, 3, 7, 7), 3, (1, 1), (1, 1, 1, 1)),
@@ -211,6 +212,10 @@ DEPTHWISE_CASES = [
     ((1, 2, 2, 2), 3, (2, 2), (1, 1, 1, 1)),
     ((1, 3, 7, 7), 3, (2, 2), (1, 1, 1, 1)),
     ((2, 3, 5, 9), 3, (2, 2), (1, 1, 1, 1)),
+    ((2, 3, 48, 50), 3, (2, 2), (1, 1, 1, 1)),
+    ((1, 3, 6, 96), 3, (2, 2), (1, 1, 1, 1)),
+    ((2, 2, 2, 64), 3, (2, 2), (1, 1, 1, 1)),
+    ((1, 5, 4, 112), 3, (2, 2), (1, 1, 1, 1)),
     ((1, 3, 7, 7), 3, (1, 1), (0, 0, 0, 0)),
     ((1, 2, 9, 40), 3, (1, 1), (0, 0, 0, 0)),
     ((2, 3, 5, 9), 3, (2, 2), (0, 0, 0, 0)),
@@ -260,8 +265,9 @@ def test_depthwise_loops_match_the_float64_reference(shape: tuple[int, ...], k: 
 
 @pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed (pip install 'mlxa[kernels]')")
 @pytest.mark.parametrize("shape,strides,loop", [
-    ((1, 4, 14, 14), (1, 1), "depthwise3_same"), ((1, 4, 56, 56), (2, 2), "depthwise3_same_s2"),
-    ((1, 4, 7, 7), (2, 2), "depthwise_s2"), ((1, 4, 5, 9), (1, 1), "depthwise3_same")])
+    ((1, 4, 14, 14), (1, 1), "depthwise3_same"), ((1, 4, 28, 28), (2, 2), "depthwise3_same_s2"),
+    ((1, 4, 56, 56), (2, 2), "depthwise3_same_s2_blk"), ((1, 4, 7, 7), (2, 2), "depthwise_s2"),
+    ((1, 4, 5, 9), (1, 1), "depthwise3_same")])
 def test_mobilenet_depthwise_convs_take_the_same_loops(shape: tuple[int, ...],
                                                        strides: tuple[int, int],
                                                        loop: str) -> None:

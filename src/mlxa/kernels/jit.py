@@ -39,7 +39,8 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
                    workspace: np.ndarray | None) -> Step:
     """Depthwise conv + bias + ReLU6/ReLU epilogue, one loop nest, no column buffer. 3x3 pads 1
     (MobileNet's) at stride 1, and at stride 2 on even sizes, in the "same" loops (no padded
-    copy, one vectorised loop per channel); other pads at strides 1 and 2 over a padded copy
+    copy, one vectorised loop per channel; stride 2 with outputs S2_BLOCKS_MIN wide or more:
+    one per output row, read in place); other pads at strides 1 and 2 over a padded copy
     (stride 2: split into its four phases); any other stride in the generic loop."""
     x, w, out = ins[0], ins[1], outs[0]
     b = ins[2] if len(ins) == 3 else np.zeros(w.shape[0], x.dtype)
@@ -55,6 +56,11 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
         buf, acc = carve(workspace, max(hgt + 2, 6) * wid + 6, 2 * hgt * wid)
         return partial(_loops().depthwise3_same, x, w, b, out, np.float32(lo), np.float32(hi),
                        buf, acc, bool(hgt >= 4 and wid >= DIRECT_MIN))
+    if _same3_s2(x, w, out, (sh, sw), pads) and out.shape[3] >= S2_BLOCKS_MIN:
+        span = -(-out.shape[3] // 16) * 16  # jit_loops.LANES outputs a block
+        buf, obuf = carve(workspace, hgt * wid + 4 * span, out.shape[2] * out.shape[3] + span)
+        return partial(_loops().depthwise3_same_s2_blk, x, w, b, out, np.float32(lo),
+                       np.float32(hi), buf, obuf)
     if _same3_s2(x, w, out, (sh, sw), pads):
         oh, ow = out.shape[2], out.shape[3]
         npos = (oh - 1) * 2 * ow + ow
@@ -77,6 +83,7 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
 
 ROWWISE_MIN = 32
 DIRECT_MIN = 32  # depthwise3_same reads images at least this wide in place
+S2_BLOCKS_MIN = 24  # stride-2 "same" outputs at least this wide: depthwise3_same_s2_blk
 
 
 def _flat(*arrays: np.ndarray) -> bool:

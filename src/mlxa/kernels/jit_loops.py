@@ -335,6 +335,71 @@ def depthwise_s2(x, w, b, out, pt, pl, lo, hi, phases, acc, rowwise):  # pragma:
                 _copy(acc[oy * wq:], out[n, c, oy], ow)
 
 
+# Stride 2 in 16-output blocks: a row's loop runs a multiple of 16 times, so LLVM's vector
+# loop leaves no scalar remainder; the last block writes up to 15 outputs past the row (into
+# outputs computed later, or into a scratch copy for the last channel).
+LANES = 16
+
+
+@numba.njit(cache=True, boundscheck=False, fastmath={"contract"}, inline="always")
+def _s2_row_blocks(r0, r1, r2, wc, bias, lo, hi, dst, nblk):  # pragma: no cover
+    """Stride 2, pads 1, one output row of 16*nblk outputs: output t reads tap (i, 1) and
+    (i, 2) at r_i[2t] and r_i[2t + 1] (each row view starts at its input row), tap (i, 0) at
+    r_i[2t - 1], the previous output's (i, 2), carried over (zero, the padding, for t = 0):
+    LLVM vectorises the pairs as two loads and a shuffle and the carry as a lane shift."""
+    w00, w01, w02 = wc[0, 0], wc[0, 1], wc[0, 2]
+    w10, w11, w12 = wc[1, 0], wc[1, 1], wc[1, 2]
+    w20, w21, w22 = wc[2, 0], wc[2, 1], wc[2, 2]
+    span = nblk * LANES
+    a0, a1, a2 = r0[:2 * span], r1[:2 * span], r2[:2 * span]
+    d = dst[:span]
+    p0 = p1 = p2 = np.float32(0.0)
+    for t in range(span):
+        e0, o0 = a0[2 * t], a0[2 * t + 1]
+        e1, o1 = a1[2 * t], a1[2 * t + 1]
+        e2, o2 = a2[2 * t], a2[2 * t + 1]
+        s = (bias + w00 * p0 + w01 * e0 + w02 * o0 + w10 * p1 + w11 * e1 + w12 * o1
+             + w20 * p2 + w21 * e2 + w22 * o2)
+        d[t] = min(max(s, lo), hi)
+        p0, p1, p2 = o0, o1, o2
+
+
+@numba.njit(cache=True, boundscheck=False)
+def depthwise3_same_s2_blk(x, w, b, out, lo, hi, buf, obuf):  # pragma: no cover
+    """3x3, stride 2, pads 1 on every side, even H and W: each output row as 16-output blocks
+    (_s2_row_blocks) read from its input rows in place (no split into phases); output row 0
+    reads a zero row above. Blocks past a row's end write into the rows after it, computed
+    later, and read past it: a channel whose reads would leave the input (the last) is read
+    from `buf` (the image, zeros after it), one whose writes would leave `out` writes `obuf`
+    first. `buf` holds H*W + 4*16*nblk floats (the zero row last), `obuf` oh*ow + 16*nblk."""
+    nb, ch, hgt, wid = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    npos, opos = hgt * wid, oh * ow
+    nblk = (ow + LANES - 1) // LANES
+    reach = 2 * nblk * LANES
+    img = buf[:npos + reach]
+    zero = buf[npos + reach:npos + 2 * reach]
+    buf[:npos + 2 * reach] = 0.0
+    xf, of = x.reshape(nb * ch * npos), out.reshape(nb * ch * opos)
+    for n in range(nb):
+        for c in range(ch):
+            at, ot = (n * ch + c) * npos, (n * ch + c) * opos
+            if at + (hgt - 1) * wid + reach <= xf.size:
+                src = xf[at:]
+            else:
+                _copy(xf[at:], img, npos)
+                src = img
+            direct = ot + (oh - 1) * ow + reach // 2 <= of.size
+            dst = of[ot:] if direct else obuf
+            wc, bc = w[c, 0], b[c]
+            _s2_row_blocks(zero, src, src[wid:], wc, bc, lo, hi, dst, nblk)
+            for oy in range(1, oh):
+                r = 2 * oy - 1
+                _s2_row_blocks(src[r * wid:], src[(r + 1) * wid:], src[(r + 2) * wid:], wc, bc,
+                               lo, hi, dst[oy * ow:], nblk)
+            if not direct:
+                _copy(obuf, of[ot:], opos)
+
 # Row reductions. LLVM vectorises a floating-point sum only where it may reassociate it, so
 # `_radd` is one add carrying "reassoc" (the loops around it keep FASTMATH: NaN,
 # infinity and the exp's rounding order stay). The sums run in float32 lanes over blocks of
