@@ -202,3 +202,18 @@ def test_a_conv_without_epilogue_binds_through_its_trial() -> None:
                          pads=(1, 1, 1, 1)))
     assert chosen(graph) == ["conv_direct"]
     assert passes(graph, [f32(1, 1, 28, 28)])
+
+
+@needs_numba
+def test_a_pass_whose_weights_overflow_the_registers_runs_one_loop_per_input_channel() -> None:
+    """3 channels x 3x3: 27 taps, 54 weights for two output channels: each input channel's
+    taps are one loop (18 weights), adding to what the previous loop stored; one output
+    channel alone keeps all 27 taps in one loop. A 1-channel 3x3 pass: 2 channels, one loop."""
+    from mlxa.kernels.conv_direct_loops import channels_per_pass, source
+    assert channels_per_pass(3, 3, 3) == 2 and channels_per_pass(1, 3, 3) == 2
+    code = source(3, 3, 3, 2)
+    pair, single = code.split("for o in range(oc - oc % OB, oc):")
+    assert pair.count("for k in range(ow):") == 3 and single.count("for k in range(ow):") == 1
+    assert "min(max(" not in pair.split("for k in range(ow):")[1]  # only the last loop clamps
+    one = source(1, 3, 3, 1).split("for o in range(oc - oc % OB, oc):")[0]
+    assert one.count("for k in range(ow):") == 1

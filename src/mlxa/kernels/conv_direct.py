@@ -101,7 +101,7 @@ def bind_direct(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: At
     pads = attrs.get("pads", (0, 0, 0, 0))
     rowwise, total, pitch, rb = geometry(x.shape, w.shape, out.shape, stride)
     loops = _loops()
-    ob = loops.channels_per_pass(x.shape[1] * w.shape[2] * w.shape[3])
+    ob = loops.channels_per_pass(x.shape[1], w.shape[2], w.shape[3])
     buf, acc = carve(workspace, total, ob * rb * pitch)
     conv = loops.compiled(x.shape[1], w.shape[2], w.shape[3], stride)
     if not out.flags.c_contiguous:  # the loops store whole rows of a C-contiguous output

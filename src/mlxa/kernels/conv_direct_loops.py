@@ -130,44 +130,59 @@ def rows_of_taps(ch: int, kh: int, kw: int, stride: int) -> list[tuple[int, int,
 
 
 def _block(rows: list[tuple[int, int, int, list[tuple[int, int]]]], ntaps: int,
-           ob: int, first: str) -> list[str]:
-    """The loop over output positions for `ob` output channels from `first` on: each tap's
+           ob: int, first: str, groups: list[list[int]]) -> list[str]:
+    """The loops over output positions for `ob` output channels from `first` on: each tap's
     source read once into a register and multiplied by the `ob` weights, the taps summed in
-    `partials` chains per channel; rowwise straight into `out`, else into `acc` then copied."""
-    partials = min(max(1, PARTIALS // ob), len(rows))
+    `partials` chains per channel; rowwise straight into `out`, else into `acc` then copied.
+    With more than one group of rows (taps of more weights than registers hold), one loop per
+    group, each adding its taps to what the previous one stored; the last clamps."""
+    nrows = max(len(g) for g in groups)
+    partials = min(max(1, PARTIALS // ob), nrows)
     head = [f"w{q}_{t} = wf[{first} + {q}, {t}]" for q in range(ob) for t in range(ntaps)]
     head += [f"bias{q} = b[{first} + {q}]" for q in range(ob)]
-    sums = [f"s{q}_{p} = {f'bias{q}' if p == 0 else 'np.float32(0.0)'}"
-            for q in range(ob) for p in range(partials)]
-    def taps(prefix: str) -> list[str]:
+
+    def loop(dst: str, g: int) -> list[str]:
+        start = [f"bias{q}" if g == 0 else f"{dst}{q}[k]" for q in range(ob)]
+        sums = [f"s{q}_{p} = {start[q] if p == 0 else 'np.float32(0.0)'}"
+                for q in range(ob) for p in range(partials)]
         stmts = []
-        for r, (_, _, _, row) in enumerate(rows):
-            for t, d in row:
-                stmts.append(f"v = {prefix}{r}[k + {d}]")
-                stmts += [f"s{q}_{r % partials} += w{q}_{t} * v" for q in range(ob)]
-        return stmts
+        for m, r in enumerate(groups[g]):
+            for t, d in rows[r][3]:
+                stmts.append(f"v = r{r}[k + {d}]")
+                stmts += [f"s{q}_{m % partials} += w{q}_{t} * v" for q in range(ob)]
+        totals = [" + ".join(f"s{q}_{p}" for p in range(partials)) for q in range(ob)]
+        last = g == len(groups) - 1
+        stores = [f"{dst}{q}[k] = " + (f"min(max({totals[q]}, lo), hi)" if last else totals[q])
+                  for q in range(ob)]
+        return [*sums, *stmts, *stores]
 
-    totals = [" + ".join(f"s{q}_{p}" for p in range(partials)) for q in range(ob)]
-    stores = [f"{{}}{q}[k] = min(max({totals[q]}, lo), hi)" for q in range(ob)]
-    return [*head,
-            "if rowwise:",
-            *(f"    d{q} = out[n, {first} + {q}, y0]" for q in range(ob)),
-            "    for k in range(ow):",
-            *("        " + x for x in sums + taps("r")),
-            *("        " + x.format("d") for x in stores),
-            "else:",
-            *(f"    a{q} = acc[{q} * count:{q + 1} * count]" for q in range(ob)),
-            "    for k in range(count):",
-            *("        " + x for x in sums + taps("r")),
-            *("        " + x.format("a") for x in stores),
-            *(f"    copy_rows(a{q}, out[n, {first} + {q}], pitch, nrows, ow, y0)"
-              for q in range(ob))]
+    out = [*head, "if rowwise:", *(f"    d{q} = out[n, {first} + {q}, y0]" for q in range(ob))]
+    for g in range(len(groups)):
+        out += ["    for k in range(ow):", *("        " + x for x in loop("d", g))]
+    out += ["else:", *(f"    a{q} = acc[{q} * count:{q + 1} * count]" for q in range(ob))]
+    for g in range(len(groups)):
+        out += ["    for k in range(count):", *("        " + x for x in loop("a", g))]
+    return out + [f"    copy_rows(a{q}, out[n, {first} + {q}], pitch, nrows, ow, y0)"
+                  for q in range(ob)]
 
 
-def channels_per_pass(ntaps: int) -> int:
+def channels_per_pass(ch: int, kh: int, kw: int) -> int:
     """Output channels computed together, sharing each source load: as many as keep their
-    weights in (about 24 of the 32 vector) registers."""
-    return max(1, min(4, OB_WEIGHTS // ntaps))
+    weights in (about 24 of the 32 vector) registers, counting the taps of one input channel
+    where all taps would not fit for two (such a pass runs one loop per input channel)."""
+    ntaps = ch * kh * kw
+    per = ntaps if 2 * ntaps <= OB_WEIGHTS else kh * kw
+    return max(1, min(4, OB_WEIGHTS // per))
+
+
+def _groups(rows: list[tuple[int, int, int, list[tuple[int, int]]]], ob: int,
+            ntaps: int) -> list[list[int]]:
+    """The rows of each loop: all in one where the pass's weights fit the registers, else one
+    loop per input channel."""
+    if ob * ntaps <= OB_WEIGHTS or ob == 1:
+        return [list(range(len(rows)))]
+    channels = sorted({c for c, _, _, _ in rows})
+    return [[r for r, row in enumerate(rows) if row[0] == c] for c in channels]
 
 
 def source(ch: int, kh: int, kw: int, stride: int) -> str:
@@ -176,7 +191,7 @@ def source(ch: int, kh: int, kw: int, stride: int) -> str:
     `buf` the padded buffer, `acc` at least channels_per_pass * rb * pitch floats, `rb` output
     rows per block (1 with `rowwise`: each output row computed straight into `out`)."""
     ntaps = ch * kh * kw
-    ob = channels_per_pass(ntaps)
+    ob = channels_per_pass(ch, kh, kw)
     rows = rows_of_taps(ch, kh, kw, stride)
     views = []
     for r, (c, plane, dy, taps) in enumerate(rows):
@@ -186,8 +201,8 @@ def source(ch: int, kh: int, kw: int, stride: int) -> str:
                 ["hq = oh + (KH - 1) // 2", "size = hq * pitch", "chan = 4 * size"])
     fill = ("fill_s1(x[n], buf, pt, pl, hp, pitch)" if stride == 1
             else "fill_s2(x[n], buf, pt, pl, hq, pitch)")
-    blocked = _block(rows, ntaps, ob, "o")
-    single = _block(rows, ntaps, 1, "o") if ob > 1 else ["pass"]
+    blocked = _block(rows, ntaps, ob, "o", _groups(rows, ob, ntaps))
+    single = _block(rows, ntaps, 1, "o", _groups(rows, 1, ntaps)) if ob > 1 else ["pass"]
     lines = [f"KH, KW, OB = {kh}, {kw}, {ob}",
              "",
              "",
