@@ -128,6 +128,12 @@ POOL = [
     pool("MaxPool", (1, 2, 9, 9), kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER",
          id="same-upper"),
     pool("AveragePool", (1, 2, 9, 9), kernel_shape=[2, 3], pads=[0, 1, 1, 0], id="asym"),
+    # ceil mode, one window far larger than the map (Hugging Face EfficientNet's pooler): the
+    # overhang is not counted, so it is the global pool
+    pool("AveragePool", (1, 4, 3, 3), kernel_shape=[2560, 2560], strides=[2560, 2560],
+         ceil_mode=1, id="one-huge-window-avg"),
+    pool("MaxPool", (2, 3, 3, 5), kernel_shape=[4, 6], ceil_mode=1, strides=[4, 6],
+         id="one-huge-window-max"),
     pool("MaxPool", (2, 3, 12), kernel_shape=[3], strides=[2], pads=[1, 1], id="1d"),
     case("GlobalAveragePool", [f32(2, 3, 5, 7)]),
     case("GlobalAveragePool", [f32(2, 3, 1, 1)], id="1x1"),

@@ -106,12 +106,30 @@ def _pool(ctx: ImportContext, node: OnnxNode) -> Sequence[Operand]:
     if any(p >= k for p, k in zip(attrs["pads"], kernel + kernel)):
         ctx.fail(f"pads {list(attrs['pads'])} should be smaller than the kernel {list(kernel)}")
     attrs.update(kernel_shape=kernel, ceil_mode=flag(ctx, node, "ceil_mode"))
+    if _one_window_over_all(tuple(x.shape[2:]), kernel, attrs):
+        # ceil mode lets a window overhang the input, its outside not counted: one window over
+        # the whole input is the global pool (a window of 2560 on a 3x3 map, as Hugging Face's
+        # EfficientNet writes its pooler), which would otherwise pad the map to the window
+        if node.op_type == "AveragePool":
+            return [ctx.op("global_avg_pool", x)]
+        return [ctx.op("reduce_max", x, axes=tuple(range(2, len(x.shape))), keepdims=1)]
     if node.op_type == "AveragePool":
         attrs["count_include_pad"] = flag(ctx, node, "count_include_pad")
         return [_windowed(ctx, "avg_pool", x, [], attrs)]
     if node.attr("storage_order", 0):
         ctx.fail("storage_order=1 is not supported")
     return [_windowed(ctx, "max_pool", x, [], attrs)]
+
+
+def _one_window_over_all(spatial: tuple[int, ...], kernel: tuple[int, ...],
+                         attrs: dict) -> bool:
+    """Whether a ceil-mode pool without padding or dilation has exactly one output per spatial
+    dim, from a window starting at 0 that covers the whole input."""
+    strides = tuple(attrs.get("strides", (1,) * len(kernel)))
+    dilations = tuple(attrs.get("dilations", (1,) * len(kernel)))
+    return (bool(attrs["ceil_mode"]) and len(spatial) == 2 and not any(attrs["pads"])
+            and all(d == 1 for d in dilations)
+            and all(size <= k < size + s for size, k, s in zip(spatial, kernel, strides)))
 
 
 @converts("GlobalAveragePool")
