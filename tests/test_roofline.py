@@ -143,3 +143,25 @@ def test_weights_are_far_and_activations_near(cnn, result):
         previous = tuple(node.outputs) + tuple(program.graph.nodes[i + 1].outputs
                                                if i + 1 < len(program.graph.nodes) else ())
     assert weights_far >= 3 and activations_near >= 3
+
+
+def test_a_weight_from_beyond_the_caches_is_charged_and_named():
+    """A gemv whose 4 MiB weight comes back after 256 MiB of other memory moves it at the
+    reread rate there (half the copy rate in the fake ceilings), and its hint says so."""
+    from ceilings_fake import spread
+
+    from mlxa.analysis.roofline import NodeWork, roofline_rows
+    ceilings = fake_ceilings()
+    weight, rest = 4 << 20, 8 << 10
+    near = NodeWork(0, "fc", "gemm", (1, 1000), 2 * weight // 4, weight + rest, 0, False,
+                    ((weight, 0), (rest, 0)))
+    far = NodeWork(0, "fc", "gemm", (1, 1000), 2 * weight // 4, weight + rest, 0, False,
+                   ((weight, 256 << 20), (rest, 0)))
+    measured = (weight + rest) / (0.5 * ceilings.bandwidth_at(256 << 20))
+    a, b = roofline_rows([near, far], [spread(measured)] * 2, ceilings)
+    assert a.far_nbytes == 0 and b.far_nbytes == weight
+    want = weight / (0.5 * ceilings.bandwidth_at(256 << 20)) + rest / ceilings.bandwidth_at(
+        weight + rest)
+    assert b.predicted_ms == pytest.approx(want * 1e3)
+    assert b.predicted_ms > 2 * a.predicted_ms and b.within and not a.within
+    assert "beyond the caches" in b.hint and "beyond" not in a.hint

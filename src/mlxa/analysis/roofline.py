@@ -225,9 +225,14 @@ def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
                     f"(GEMM blocking, Winograd), a larger batch{more}")
         return f"near the compute roof: only fewer FLOPs help (Winograd, pruning){more}"
     if far_nbytes * 2 > w.moved_nbytes:
-        return (f"memory-bound at {eff:.0%} of bandwidth, {far_nbytes / 2**20:.1f} MiB of it from "
-                "beyond the caches (inputs read once per inference, weights most often): a "
-                "larger batch reads them once for more work; INT8 weights move a quarter")
+        far = f"{far_nbytes / 2**20:.1f} MiB of it from beyond the caches"
+        if eff < 0.5:
+            return (f"memory-bound at {eff:.0%} of bandwidth, {far}, slower than such reads "
+                    "run: the kernel's access pattern, or memory its library touches between "
+                    "two reads; a larger batch reads them once for more work")
+        return (f"memory-bound at {eff:.0%} of bandwidth, {far} (inputs read once per "
+                "inference, weights most often): a larger batch reads them once for more "
+                "work; INT8 weights move a quarter")
     if w.op.startswith("fused"):
         return (f"fused, memory-bound at {eff:.0%} of bandwidth: its per-block ufunc calls cost "
                 "more than the bytes (larger blocks, vectorized transcendentals)"
