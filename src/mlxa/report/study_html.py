@@ -165,8 +165,10 @@ def roofline_html(r: Any, ceilings: Any, text: str) -> str:
         sections.append((f"nodes-{esc(ex.executor)}", f"Nodes, {ex.executor}",
                          how(f"median of {ex.rounds} rounds per node, timer overhead "
                              f"{ex.timer_overhead_ms:.4f} ms subtracted; predicted = max(FLOPs / "
-                             "peak, bytes / bandwidth at the working set); efficiency = "
-                             "predicted / measured.") + _roofline_rows(ex.rows)))
+                             "peak, memory time); memory time = near bytes / copy bandwidth at "
+                             "the working set + far bytes (inputs last touched further back "
+                             "than the working set) / the reread rate at their reuse distance; "
+                             "efficiency = predicted / measured.") + _roofline_rows(ex.rows)))
     lost = [(f"%{w.work.index}", w.work.op, num(w.lost_ms, ".3f"), num(w.measured_ms, ".3f"),
              num(w.predicted_ms, ".3f"), w.hint) for w in r.top_lost()]
     sections.append(("lost", "Time lost against the roof",
@@ -182,12 +184,14 @@ def roofline_html(r: Any, ceilings: Any, text: str) -> str:
 def _roofline_rows(rows: Sequence[Any]) -> str:
     out = [((f"%{w.work.index}", w.work.index), w.work.op, shape(w.work.shape),
             num(w.measured_ms, ".4f"), num(w.share_pct, ".1f"), flops_cell(w.work.flops),
-            nbytes_cell(w.work.moved_nbytes), num(w.work.intensity_flops_per_byte, ".2f"),
+            nbytes_cell(w.work.moved_nbytes), nbytes_cell(w.far_nbytes),
+            num(w.work.intensity_flops_per_byte, ".2f"),
             num(w.achieved_flops_per_s, ".2f", 1e-9), num(w.roof_flops_per_s, ".1f", 1e-9),
             num(w.predicted_ms, ".4f"), num(w.efficiency_ratio, ".0%"), w.bound)
            for w in sorted(rows, key=lambda w: -w.measured_ms)]
-    return table(("node", "op", "shape", "ms", "share %", "FLOPs", "bytes", "FLOP/B", "GFLOP/s",
-                  "roof GFLOP/s", "pred ms", "eff", "bound"), out, "1,2,12", sortable=True)
+    return table(("node", "op", "shape", "ms", "share %", "FLOPs", "bytes", "far bytes", "FLOP/B",
+                  "GFLOP/s", "roof GFLOP/s", "pred ms", "eff", "bound"), out, "1,2,13",
+                 sortable=True)
 
 
 def fusion_html(r: Any, text: str, png: bytes | None) -> str:
