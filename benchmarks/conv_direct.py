@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from mlxa.ir.graph import TensorType
 from mlxa.kernels.conv_direct import bind_direct, direct_applies
+from mlxa.kernels.reference import conv_reference
 from mlxa.kernels.registry import Epilogue, Site
 from mlxa.ops import conv, get_op
 from mlxa.profile.latency import median_seconds
@@ -42,20 +43,6 @@ SHAPES = [
     ("6ch 3x3 s1 28", (1, 6, 28, 28), (16, 6, 3, 3), 1, 1, ("relu", {})),
     ("3ch 3x3 s1 112", (1, 3, 112, 112), (32, 3, 3, 3), 1, 1, ("relu", {})),
 ]
-
-
-def reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int,
-              lo: float, hi: float) -> np.ndarray:
-    """float64 conv + bias + clamp, tap by tap over a zero-padded copy."""
-    kh, kw = w.shape[2:]
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    oh, ow = (xp.shape[2] - kh) // stride + 1, (xp.shape[3] - kw) // stride + 1
-    out = np.zeros((x.shape[0], w.shape[0], oh, ow)) + b[None, :, None, None]
-    for i in range(kh):
-        for j in range(kw):
-            tap = xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
-            out += np.einsum("oc,nchw->nohw", w[:, :, i, j].astype(np.float64), tap)
-    return np.clip(out, lo, hi)
 
 
 def main() -> int:
@@ -92,7 +79,7 @@ def main() -> int:
         new = bind_direct([x, w, b], [new_out], {**attrs, "epilogue": epi}, None)
         t_old, t_new = median_seconds([old, new], args.reps)
         lo, hi = (0.0, 6.0) if epi[0] == "clip" else (0.0, np.inf)
-        want = reference(x, w, b, s, pad, lo, hi)
+        want = conv_reference(x, w, b, (s, s), (pad,) * 4, lo, hi)
         flops = 2 * old_out.size * ws[1] * ws[2] * ws[3] + old_out.size
         roof = max(flops / 100e9, 4 * (x.size + w.size + old_out.size) / 20e9)
         print(f"{name:<20}{t_old * 1e6:>12.1f}{t_new * 1e6:>11.1f}{t_old / t_new:>9.2f}"

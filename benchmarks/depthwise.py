@@ -20,27 +20,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from mlxa.kernels.jit import bind_depthwise
+from mlxa.kernels.reference import conv_reference
 from mlxa.profile.latency import median_seconds
 
 # (channels, input height/width, stride): MobileNetV2's depthwise convs at 224x224
 SHAPES = [(32, 112, 1), (96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28, 2),
           (384, 14, 1), (576, 14, 1), (576, 14, 2), (960, 7, 1)]
-
-
-def reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int,
-              lo: float, hi: float) -> np.ndarray:
-    """float64 depthwise conv + bias + clamp, tap by tap over a zero-padded copy."""
-    n, c, h, wd = x.shape
-    kh, kw = w.shape[2:]
-    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
-    xp = np.zeros((n, c, h + 2 * pad, wd + 2 * pad))
-    xp[:, :, pad:pad + h, pad:pad + wd] = x
-    out = np.broadcast_to(b[None, :, None, None].astype(np.float64), (n, c, oh, ow)).copy()
-    for i in range(kh):
-        for j in range(kw):
-            tap = xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
-            out += w[None, :, 0, i, j, None, None].astype(np.float64) * tap
-    return np.clip(out, lo, hi)
 
 
 def main() -> int:
@@ -83,7 +68,7 @@ def main() -> int:
         t, t_table = median_seconds([step, table], args.reps)
         total += t
         total_table += t_table
-        err = float(np.abs(out - reference(x, w, b, s, 1, 0.0, 6.0)).max())
+        err = float(np.abs(out - conv_reference(x, w, b, (s, s), (1, 1, 1, 1), 0.0, 6.0)).max())
         flops = 2 * 9 * c * o * o
         nbytes = 4 * (x.size + out.size)
         roof = roof_time_s(flops, nbytes, ceilings.peak_flops_per_s,

@@ -14,6 +14,7 @@ from mlxa.compiler import CompileOptions
 from mlxa.ir.builder import GraphBuilder
 from mlxa.ir.graph import Graph, TensorType
 from mlxa.kernels import library  # noqa: F401
+from mlxa.kernels.reference import conv_reference
 from mlxa.kernels.registry import Epilogue, Site
 from mlxa.oracle import check
 from mlxa.runtime.compiled import compile_model
@@ -37,21 +38,6 @@ def kernels_always_win(monkeypatch: pytest.MonkeyPatch) -> None:
     from mlxa.kernels.trial import Bound
 
     monkeypatch.setattr(plan, "keep_faster", lambda c, name, d: Bound(c, name))
-
-
-def reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int,
-              pads: tuple[int, ...], lo: float, hi: float) -> np.ndarray:
-    """float64 conv + bias + clamp, tap by tap over a zero-padded copy."""
-    pt, pl, pb, pr = pads
-    kh, kw = w.shape[2:]
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    oh, ow = (xp.shape[2] - kh) // stride + 1, (xp.shape[3] - kw) // stride + 1
-    out = np.zeros((x.shape[0], w.shape[0], oh, ow)) + b[None, :, None, None]
-    for i in range(kh):
-        for j in range(kw):
-            tap = xp[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
-            out += np.einsum("oc,nchw->nohw", w[:, :, i, j].astype(np.float64), tap)
-    return np.clip(out, lo, hi)
 
 
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": 0.0, "max": 6.0})}
@@ -108,7 +94,7 @@ def test_direct_loops_match_the_float64_reference(shape: tuple[int, ...],
         step = bind_direct(ins, [out], attrs, workspace)
         step()
         bias = ins[2] if len(ins) == 3 else np.zeros(o, np.float32)
-        want = reference(x, w, bias, stride, pads, lo, hi)
+        want = conv_reference(x, w, bias, (stride, stride), pads, lo, hi)
         np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
         out[:] = np.nan
         step()
@@ -127,7 +113,7 @@ def test_strided_input_and_output_views() -> None:
     out = big[..., :6]
     attrs = {"strides": (2, 2), "pads": (1, 1, 1, 1), "epilogue": ("relu", {})}
     bind_direct([x, w, b], [out], attrs, None)()
-    want = reference(x, w, b, 2, (1, 1, 1, 1), 0.0, np.inf)
+    want = conv_reference(x, w, b, (2, 2), (1, 1, 1, 1), 0.0, np.inf)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
     assert np.isnan(big[..., 6:]).all()
 

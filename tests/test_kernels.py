@@ -17,6 +17,7 @@ from mlxa.ir.builder import GraphBuilder
 from mlxa.ir.graph import Graph
 from mlxa.kernels import library  # noqa: F401
 from mlxa.kernels.plan import plan_kernels
+from mlxa.kernels.reference import conv_reference
 from mlxa.kernels.registry import KERNELS, register_kernel
 from mlxa.oracle import check
 from mlxa.runtime.compiled import compile_model
@@ -176,21 +177,6 @@ def test_depthwise_kernel_on_odd_geometries(shape: tuple[int, ...], kernel: tupl
     assert passes(graph, [f32(*shape)])
 
 
-def depthwise_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray, strides: tuple[int, int],
-                        pads: tuple[int, ...], lo: float, hi: float) -> np.ndarray:
-    """float64 depthwise conv + bias + clamp, tap by tap over a zero-padded copy."""
-    (sh, sw), (pt, pl, pb, pr) = strides, pads
-    kh, kw = w.shape[2:]
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    oh, ow = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
-    out = np.zeros((x.shape[0], x.shape[1], oh, ow)) + b[None, :, None, None]
-    for i in range(kh):
-        for j in range(kw):
-            tap = xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
-            out += w[None, :, 0, i, j, None, None].astype(np.float64) * tap
-    return np.clip(out, lo, hi)
-
-
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": 0.0, "max": 6.0})}
 # (N, C, H, W), kernel, strides, pads (top, left, bottom, right): the "same" 3x3 loops (pads 1,
 # strides 1 and 2) at 7x7, 14x14 and images wide enough to be read in place (4 rows the
@@ -257,7 +243,7 @@ def test_depthwise_loops_match_the_float64_reference(shape: tuple[int, ...], k: 
         out = np.full((n, c, oh, ow), np.nan, np.float32)
         bind_depthwise(ins, [out], attrs, workspace)()
         bias = ins[2] if len(ins) == 3 else np.zeros(c, np.float32)
-        want = depthwise_reference(x, w, bias, strides, pads, lo, hi)
+        want = conv_reference(x, w, bias, strides, pads, lo, hi)
         np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
         bind_depthwise(ins, [out], attrs, workspace)()  # a second call reuses its scratch
         np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
@@ -285,7 +271,7 @@ def test_mobilenet_depthwise_convs_take_the_same_loops(shape: tuple[int, ...],
     step = bind_depthwise([strided, w], [out], attrs, None)
     assert step.func.__name__ in ("depthwise_s1", "depthwise_s2")
     step()
-    want = depthwise_reference(x, w, np.zeros(c, np.float32), strides, (1, 1, 1, 1),
+    want = conv_reference(x, w, np.zeros(c, np.float32), strides, (1, 1, 1, 1),
                                -np.inf, np.inf)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
 
