@@ -199,8 +199,9 @@ def memory_time_s(w: NodeWork, ceilings: Ceilings) -> tuple[float, int]:
     ws = w.working_set_nbytes
     far = [(n, d) for n, d in w.reads if d > ws and n > 0]
     far_nbytes = sum(n for n, _ in far)
-    scale = min(1.0, w.moved_nbytes / far_nbytes) if far_nbytes else 1.0  # an op that reads
-    far_s = sum(scale * n / ceilings.reread_at(d) for n, d in far)  # part of an input
+    # an op that reads part of an input (a gather) moves fewer bytes than its inputs hold
+    scale = min(1.0, w.moved_nbytes / far_nbytes) if far_nbytes else 1.0
+    far_s = sum(scale * n / ceilings.reread_at(d) for n, d in far)
     near = w.moved_nbytes - scale * far_nbytes
     return near / ceilings.bandwidth_at(ws) + far_s, int(scale * far_nbytes)
 

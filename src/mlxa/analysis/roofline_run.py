@@ -113,19 +113,18 @@ def _compiled_spans(model: CompiledModel) -> list[list[Span]]:
 
 def _eager_spans(model: EagerModel) -> list[list[Span]]:
     """Eager allocates every value afresh: each gets memory of its own (placed past every real
-    address), the weights their real arrays; scratch is allocated and freed inside the call."""
+    address, page-aligned with a page between), the weights their real arrays; scratch is
+    allocated and freed inside the call."""
     graph = model.graph
-    top = [max((int(a.__array_interface__["data"][0]) + a.nbytes
-                for a in graph.params.values()), default=0)]
-    fresh: dict[Value, Span] = {}
+    address = {v: int(a.__array_interface__["data"][0]) for v, a in graph.params.items()}
+    top = max((address[v] + a.nbytes for v, a in graph.params.items()), default=0)
+    for v in [*graph.inputs, *(v for n in graph.nodes for v in (*n.inputs, *n.outputs))]:
+        if v not in address:
+            address[v] = top
+            top += -(-v.nbytes // 4096) * 4096 + 4096
 
     def span(v: Value, read: bool) -> Span:
-        if v in graph.params:
-            return _span(graph.params[v], read)
-        if v not in fresh:
-            fresh[v] = Span(top[0], v.nbytes, read)
-            top[0] += -(-v.nbytes // 4096) * 4096 + 4096
-        return Span(fresh[v].address, v.nbytes, read)
+        return Span(address[v], v.nbytes, read)
 
     spans = [[span(v, False) for v in graph.inputs]]
     for n in graph.nodes:
