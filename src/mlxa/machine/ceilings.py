@@ -118,6 +118,11 @@ class Ceilings(Versioned):
     def bandwidth_at(self, working_set_nbytes: float) -> float:
         return bandwidth_at(self.bandwidth, working_set_nbytes)
 
+    @property
+    def reread_nbytes(self) -> int:
+        """The reread curve's buffer size (0 where not measured)."""
+        return max((p.reread_nbytes for p in self.bandwidth if p.reread is not None), default=0)
+
     def reread_at(self, reuse_nbytes: float) -> float:
         """Read bandwidth (bytes/s) of data last touched `reuse_nbytes` of other memory ago,
         interpolated like bandwidth_at; the copy bandwidth at that size where not measured."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from mlxa.errors import UserInputError
 from mlxa.machine.ceilings import Ceilings
+from mlxa.units import format_nbytes
 
 
 def pyplot() -> Any:
@@ -48,7 +49,8 @@ def bandwidth_png(c: Ceilings) -> bytes:
               if p.reread_bytes_per_s is not None]
     if reread:
         ax.plot([w for w, _ in reread], [r / 1e9 for _, r in reread], "s--", color="tab:green",
-                label="reread of 1 MiB after a copy of this size (best)")
+                label=f"reread of {format_nbytes(c.reread_nbytes)} after a copy of this size "
+                      "(best)")
     for p in c.plateaus:
         ax.hlines(p.copy_bytes_per_s / 1e9, p.first_nbytes, p.last_nbytes, colors="k",
                   linewidth=2)

@@ -37,8 +37,10 @@ def _bandwidth(c: Ceilings) -> list[str]:
                     f"{_rate(p.copy_bytes_per_s, copy_med):>22}  "
                     f"{_rate(p.triad_bytes_per_s, triad_med):>22}  "
                     f"{p.copy.spread_ratio:>5.2f}x  {reread:>22}")
-    rows.append("  reread: a 1 MiB buffer read right after that working set's copy: how fast "
-                "a weight comes back after a round of other memory (the roofline's far reads)")
+    if c.reread_nbytes:
+        rows.append(f"  reread: a {format_nbytes(c.reread_nbytes)} buffer read right after that "
+                    "working set's copy: how fast a weight comes back after a round of other "
+                    "memory (the roofline's far reads)")
     return rows
 
 

@@ -114,8 +114,9 @@ def machine_html(c: Any, text: str, png: bytes | None) -> str:
          how("STREAM copy and triad in numpy ufuncs on one thread, at each working set (bytes of "
              "every array touched); GB/s counts STREAM's bytes (copy 2x, triad 3x the array), "
              "best of the trials and the median; spread = p90/p10 of the copy time; reread = a "
-             "1 MiB buffer read right after that copy (how fast a weight comes back after a "
-             "round of other memory: the roofline's rate for far reads).")
+             f"{nbytes_cell(c.reread_nbytes)[0]} buffer read right after that copy (how fast a "
+             "weight comes back after a round of other memory: the roofline's rate for far "
+             "reads).")
          + table(("working set", "copy best GB/s", "copy median GB/s", "triad best GB/s",
                   "triad median GB/s", "spread", "reread best GB/s"), bw, sortable=True)),
         ("plateaus", "Plateaus",
