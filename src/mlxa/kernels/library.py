@@ -5,6 +5,7 @@ kernel is bound."""
 from mlxa.kernels import (  # noqa: F401  (registers the kernels)
     chain,
     conv_direct,
+    conv_gemm,
     conv_packed,
     epilogue,
     jit,

@@ -2,7 +2,8 @@
 
 A custom kernel names its op, the technique it stands for (`epilogue`: a conv or matrix product
 that applies the elementwise node after it while its output is in cache; `prepack`: weights
-packed once for a library's matrix product; `numba`: a loop compiled by Numba), a predicate on
+packed once for a library's matrix product; `numba`: a loop compiled by Numba; `llvm`: mlxa's
+own microkernel, LLVM IR compiled for this CPU over weights it packed once), a predicate on
 the node (`applies(site)`: types, attributes, which inputs are constant parameters, and the
 epilogue offered, if any) and a bind function with the op table's binding contract
 (`bind(ins, outs, attrs, workspace) -> Step`, ops/table.py). The compiled executor asks
@@ -30,7 +31,7 @@ Attrs = Mapping[str, Any]
 Binder = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], Attrs, "np.ndarray | None"], Step]
 # Tried in this order (then in registration order): a kernel written for a narrow case first, a
 # library's general one next, the numpy epilogue (which applies wherever a conv has one) last.
-TECHNIQUES = ("numba", "prepack", "epilogue")
+TECHNIQUES = ("numba", "llvm", "prepack", "epilogue")
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ CONFIGS: dict[str, CompileOptions] = {
     "-prepacking": _without("prepack"),
     "-epilogues": _without("epilogue"),
     "-numba kernels": _without("numba"),
+    "-llvm microkernels": _without("llvm"),
     "no custom kernels": CompileOptions(kernels=()),
 }
 

@@ -1,0 +1,130 @@
+"""Convolutions of one group by mlxa's own microkernel (kernels/microkernel.py): the weight
+packed once for it, the bias and a relu or clip applied in its store. A 1x1 conv (stride 1, no
+padding) is one product over the input itself; any other conv copies the windows of a band of
+output rows into a column buffer (im2col, as the op table does; the input padded first where the
+windows reach outside it) and runs the product over the band. The op table runs the same convs
+as BLAS products, which pack the weight again on every call, then one more pass over the output
+for the bias, and the activation is one more.
+
+Binding runs this and the op table's conv (with its epilogue) in turns (kernels/trial.py) and
+keeps the faster: the op table runs 3x3 stride-1 convs by Winograd, which multiplies less.
+`variant` on the bound call says which ran."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import numpy as np
+
+from mlxa.kernels.generated import carve
+from mlxa.kernels.registry import Attrs, Site, register_kernel
+from mlxa.kernels.trial import keep_faster
+from mlxa.ops import conv
+from mlxa.ops.bound import Step, sequence
+from mlxa.ops.conv_im2col import band_rows
+from mlxa.ops.spatial import Window, padder, window, windows_view
+
+F32 = np.dtype(np.float32)
+BAND_NBYTES = 1 << 18  # a band's column buffer: stays in L2 while the product reads it
+
+
+def gemm_applies(site: Site) -> bool:
+    """float32 NCHW conv of one group with a constant weight (and constant bias); relu, clip
+    or no epilogue."""
+    if len(site.ins) < 2 or len(site.ins[0].shape) != 4 or len(site.ins[1].shape) != 4:
+        return False
+    x, w = site.ins[0], site.ins[1]
+    if x.dtype != F32 or w.dtype != F32 or not all(site.params[1:]):
+        return False
+    if int(site.attrs.get("group", 1)) != 1 or w.shape[1] != x.shape[1]:
+        return False
+    e = site.epilogue
+    return e is None or (e.op in ("relu", "clip") and not e.extra)
+
+
+def clamp(attrs: Attrs) -> tuple[float, float]:
+    """(lo, hi) of the epilogue: relu clamps below at 0, clip at its bounds, none at +-inf."""
+    if "epilogue" not in attrs:
+        return -np.inf, np.inf
+    op, ea = attrs["epilogue"]
+    if op == "relu":
+        return 0.0, np.inf
+    lo, hi = ea.get("min"), ea.get("max")
+    return (-np.inf if lo is None else float(lo)), (np.inf if hi is None else float(hi))
+
+
+def is_pointwise(win: Window) -> bool:
+    return ((win.kh, win.kw) == (1, 1) and win.strides == (1, 1) and not win.needs_padding
+            and win.dilations == (1, 1))
+
+
+@register_kernel("conv", name="conv_gemm", technique="llvm", applies=gemm_applies,
+                 requires=("llvmlite",))
+def bind_gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+              workspace: np.ndarray | None) -> Step:
+    """conv + bias + relu/clip: the microkernel over the input (1x1) or its im2col bands."""
+    from mlxa.kernels.epilogue import bind_conv_act
+
+    x, out = ins[0], outs[0]
+    default = (bind_conv_act(ins, outs, attrs, workspace) if "epilogue" in attrs
+               else conv.bind(ins, out, attrs, workspace))
+    if not (x.flags.c_contiguous and out.flags.c_contiguous):
+        return default
+    return keep_faster(product(ins, out, attrs, workspace), "conv_gemm", default)
+
+
+def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
+            workspace: np.ndarray | None) -> Step:
+    """The microkernel's conv: x and out C-contiguous."""
+    from mlxa.kernels import microkernel
+
+    x, w = ins[0], ins[1]
+    n, c, h, wd = x.shape
+    o = w.shape[0]
+    k = c * w.shape[2] * w.shape[3]
+    mr, nv, vl = microkernel.blocking()
+    wp, bp = microkernel.pack(w.reshape(o, k), ins[2] if len(ins) == 3 else None, mr)
+    kernel = microkernel.compiled(mr, nv, vl)
+    lo, hi = clamp(attrs)
+    win = window(h, wd, w.shape[2], w.shape[3], attrs)
+    cols = win.out_h * win.out_w
+    if is_pointwise(win):
+        return Call(kernel, (wp, bp, x, out),
+                    (wp.ctypes.data, x.ctypes.data, bp.ctypes.data, out.ctypes.data,
+                     n, o, c, cols, cols, cols, c * cols, o * cols, lo, hi))
+    band = band_rows(w.shape, win, 1, BAND_NBYTES, 4)
+    padded_n = c * win.padded_h * win.padded_w if win.needs_padding else 0
+    padded_flat, col = carve(workspace, padded_n, k * band * win.out_w)
+    padded = padded_flat.reshape(c, win.padded_h, win.padded_w) if padded_n else None
+    steps: list[Step] = []
+    for item in range(n):
+        src = x[item]
+        if padded is not None:
+            steps.append(padder(src, padded, win, 0.0))
+            src = padded
+        views = windows_view(src, win)  # (C, kh, kw, out_h, out_w)
+        for r0 in range(0, win.out_h, band):
+            rows = min(band, win.out_h - r0)
+            part = views[..., r0:r0 + rows, :]
+            buf = col[:part.size].reshape(part.shape)
+            dst = out[item, :, r0:r0 + rows]
+            steps += [partial(np.copyto, buf, part),
+                      Call(kernel, (wp, bp, buf, dst),
+                           (wp.ctypes.data, buf.ctypes.data, bp.ctypes.data, dst.ctypes.data,
+                            1, o, k, rows * win.out_w, rows * win.out_w, cols, 0, 0, lo, hi))]
+    return sequence(steps)
+
+
+class Call:
+    """A compiled function and its arguments (pointers as integers), holding the arrays they
+    point into."""
+
+    __slots__ = ("fn", "arrays", "args")
+
+    def __init__(self, fn: Callable[..., None], arrays: tuple[np.ndarray, ...],
+                 args: tuple[float, ...]) -> None:
+        self.fn, self.arrays, self.args = fn, arrays, args
+
+    def __call__(self) -> None:
+        self.fn(*self.args)

@@ -1,0 +1,152 @@
+"""Writing a kernel as LLVM IR (llvmlite, which Numba ships on) and compiling it for this CPU:
+the one place mlxa's microkernels (microkernel.py, depthwise_ir.py) get their IR helpers and
+their machine code.
+
+`Emitter` wraps an IR builder with what a vector kernel needs: integer constants, splats,
+counted loops that carry values (the accumulators) as phis, masked vector loads and stores,
+and the fma / min / max intrinsics. `compile_function` runs LLVM's O3 pipeline for the host
+CPU and returns the function as a ctypes callable; its code lives as long as the process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+_ENGINES: list[Any] = []  # execution engines: their code lives as long as the process
+
+
+@functools.cache
+def host_features() -> frozenset[str]:
+    """The CPU features LLVM sees on this host (avx512f, avx2, fma, ...)."""
+    import llvmlite.binding as llvm
+
+    return frozenset(k for k, on in llvm.get_host_cpu_features().items() if on)
+
+
+def compile_function(module: Any, name: str, argtypes: Sequence[Any]) -> Callable[..., None]:
+    """`name` of the llvmlite.ir `module`, optimized at O3 for this CPU, as a ctypes function
+    of `argtypes` returning nothing."""
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    parsed = llvm.parse_assembly(str(module))
+    parsed.verify()
+    target = llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3)
+    builder = llvm.create_pass_builder(target, llvm.create_pipeline_tuning_options(speed_level=3))
+    builder.getModulePassManager().run(parsed, builder)
+    engine = llvm.create_mcjit_compiler(parsed, target)
+    engine.finalize_object()
+    _ENGINES.append(engine)
+    proto = ctypes.CFUNCTYPE(None, *argtypes)
+    return proto(engine.get_function_address(name))  # type: ignore[no-any-return]
+
+
+class Emitter:
+    """An IR builder positioned in a new function `name` of `module`, for vectors of `vl`
+    floats."""
+
+    def __init__(self, module: Any, name: str, args: Sequence[Any], vl: int) -> None:
+        from llvmlite import ir
+
+        self.ir, self.vl = ir, vl
+        self.f32, self.i64, self.i32 = ir.FloatType(), ir.IntType(64), ir.IntType(32)
+        self.vec = ir.VectorType(self.f32, vl)
+        self.vptr = self.vec.as_pointer()
+        self.fn = ir.Function(module, ir.FunctionType(ir.VoidType(), list(args)), name=name)
+        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
+        self.module = module
+        self.lanes = ir.Constant(ir.VectorType(self.i64, vl), list(range(vl)))
+        self._intrinsics: dict[str, Any] = {}
+
+    def const(self, v: int) -> Any:
+        return self.ir.Constant(self.i64, v)
+
+    def splat(self, value: Any) -> Any:
+        """`value` (a float or an i64) in every lane."""
+        ty = self.ir.VectorType(value.type, self.vl)
+        one = self.b.insert_element(self.ir.Constant(ty, self.ir.Undefined), value,
+                                    self.ir.Constant(self.i32, 0))
+        return self.b.shuffle_vector(one, self.ir.Constant(ty, self.ir.Undefined),
+                                     self.ir.Constant(self.ir.VectorType(self.i32, self.vl),
+                                                      [0] * self.vl))
+
+    def intrinsic(self, name: str, arity: int) -> Any:
+        """A float-vector intrinsic (llvm.fma, llvm.minnum, llvm.maxnum) of this width."""
+        if name not in self._intrinsics:
+            ty = self.ir.FunctionType(self.vec, [self.vec] * arity)
+            self._intrinsics[name] = self.ir.Function(self.module, ty,
+                                                      name=f"{name}.v{self.vl}f32")
+        return self._intrinsics[name]
+
+    def fma(self, a: Any, x: Any, acc: Any) -> Any:
+        return self.b.call(self.intrinsic("llvm.fma", 3), [a, x, acc])
+
+    def clamp(self, v: Any, lo: Any, hi: Any) -> Any:
+        """min(max(v, lo), hi), lane by lane (lo and hi are vectors)."""
+        return self.b.call(self.intrinsic("llvm.minnum", 2),
+                           [self.b.call(self.intrinsic("llvm.maxnum", 2), [v, lo]), hi])
+
+    def pointer(self, base: Any, offset: Any) -> Any:
+        """A vector pointer to base[offset] (a float pointer and an i64)."""
+        return self.b.bitcast(self.b.gep(base, [offset]), self.vptr)
+
+    def mask(self, count: Any) -> Any:
+        """The lanes below `count` (an i64; all of them from vl up)."""
+        return self.b.icmp_signed("<", self.lanes, self.splat(count))
+
+    def load(self, base: Any, offset: Any, mask: Any = None) -> Any:
+        ptr = self.pointer(base, offset)
+        if mask is None:
+            return self.b.load(ptr, align=4)
+        fn = self._masked("load")
+        return self.b.call(fn, [ptr, self.ir.Constant(self.i32, 4), mask,
+                                self.ir.Constant(self.vec, None)])
+
+    def store(self, value: Any, base: Any, offset: Any, mask: Any = None) -> None:
+        ptr = self.pointer(base, offset)
+        if mask is None:
+            self.b.store(value, ptr, align=4)
+        else:
+            self.b.call(self._masked("store"), [value, ptr, self.ir.Constant(self.i32, 4), mask])
+
+    def _masked(self, kind: str) -> Any:
+        key = f"llvm.masked.{kind}"
+        if key not in self._intrinsics:
+            ir, vec = self.ir, self.vec
+            mask_t = ir.VectorType(ir.IntType(1), self.vl)
+            ty = (ir.FunctionType(vec, [self.vptr, self.i32, mask_t, vec]) if kind == "load"
+                  else ir.FunctionType(ir.VoidType(), [vec, self.vptr, self.i32, mask_t]))
+            self._intrinsics[key] = ir.Function(self.module, ty,
+                                                name=f"{key}.v{self.vl}f32.p0")
+        return self._intrinsics[key]
+
+    def loop(self, start: Any, stop: Any, step: Any,
+             body: Callable[[Any, list[Any]], list[Any]],
+             carried: Sequence[Any] = ()) -> list[Any]:
+        """for i in range(start, stop, step): values = body(i, values), the `carried` values
+        kept as phis; returns their values after the loop."""
+        b = self.b
+        before = b.block
+        head, inside, done = (self.fn.append_basic_block(n) for n in ("head", "body", "done"))
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.phi(self.i64)
+        i.add_incoming(start, before)
+        phis = []
+        for value in carried:
+            phi = b.phi(value.type)
+            phi.add_incoming(value, before)
+            phis.append(phi)
+        b.cbranch(b.icmp_signed("<", i, stop), inside, done)
+        b.position_at_end(inside)
+        for phi, value in zip(phis, body(i, phis)):
+            phi.add_incoming(value, b.block)
+        i.add_incoming(b.add(i, step), b.block)
+        b.branch(head)
+        b.position_at_end(done)
+        return phis

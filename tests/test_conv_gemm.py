@@ -1,0 +1,179 @@
+"""mlxa's own microkernel (kernels/microkernel.py) and the conv kernel built on it
+(kernels/conv_gemm.py): the product against float64 over every edge of its blocking (row counts
+around MR, column counts around each vector and run, one column, batch 2, rows with a stride
+longer than their length) with nothing stored outside the output; each blocking a CPU may get;
+convs of every kind (1x1, strided, padded, dilated, 7x7) with each epilogue against the float64
+reference; the predicate's refusals; a compiled model that chooses it and passes the oracle."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from mlxa.compiler import CompileOptions
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import TensorType
+from mlxa.kernels import library  # noqa: F401
+from mlxa.kernels.reference import conv_reference
+from mlxa.kernels.registry import Epilogue, Site
+from mlxa.oracle import check
+from mlxa.runtime.compiled import compile_model
+from mlxa.runtime.eager import EagerModel
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None,
+                                reason="llvmlite is not installed (pip install 'mlxa[kernels]')")
+RNG = np.random.default_rng(11)
+
+
+def f32(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def kernels_always_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bind-time trials keep the kernel, so these tests run the kernel itself."""
+    from mlxa.kernels import conv_gemm
+    from mlxa.kernels.trial import Bound
+
+    monkeypatch.setattr(conv_gemm, "keep_faster", lambda c, name, d: Bound(c, name))
+
+
+def blockings() -> list[tuple[int, int, int]]:
+    from mlxa.kernels.microkernel import blocking
+
+    return sorted({blocking(), (4, 3, 8), (3, 2, 16)})
+
+
+@pytest.mark.parametrize("mr,nv,vl", blockings())
+def test_the_microkernel_matches_float64_and_stores_nothing_outside_its_output(
+        mr: int, nv: int, vl: int) -> None:
+    from mlxa.kernels.microkernel import compiled, pack
+
+    kernel = compiled(mr, nv, vl)
+    run = nv * vl
+    for rows in sorted({1, mr - 1, mr, mr + 1, 2 * mr + 3}):
+        for cols in sorted({1, vl - 1, vl, vl + 1, run - 1, run, run + 1, 2 * run + vl + 3}):
+            if cols < 1 or rows < 1:
+                continue
+            depth, items = 1 + (rows * cols) % 7, 1 + cols % 2
+            w, x, b = f32(rows, depth), f32(items, depth, cols + 5), f32(rows)
+            lo, hi = (-0.5, 1.0) if cols % 3 else (-np.inf, np.inf)
+            wp, bp = pack(w, b if rows % 2 else None, mr)
+            # out rows are cols + 3 floats apart, and a spare row follows the last item
+            out = np.full((items * rows + 1, cols + 3), np.nan, np.float32)
+            kernel(wp.ctypes.data, x.ctypes.data, bp.ctypes.data, out.ctypes.data, items, rows,
+                   depth, cols, cols + 5, cols + 3, depth * (cols + 5), rows * (cols + 3), lo, hi)
+            bias = b if rows % 2 else np.zeros(rows, np.float32)
+            want = np.einsum("oc,ncp->nop", w.astype(np.float64), x[..., :cols])
+            want = np.clip(want + bias[:, None], lo, hi).reshape(items * rows, cols)
+            np.testing.assert_allclose(out[:-1, :cols], want, rtol=1e-5, atol=1e-5,
+                                       err_msg=f"{rows}x{depth}x{cols}, {items} items")
+            assert np.isnan(out[:, cols:]).all() and np.isnan(out[-1]).all()
+
+
+EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": -1.0, "max": 6.0})}
+# (N, C, H, W), (O, kh, kw), strides, pads, dilations
+CASES = [
+    ((1, 16, 7, 7), (24, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1)),
+    ((2, 5, 9, 13), (9, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1)),
+    ((1, 8, 14, 14), (13, 1, 1), (2, 2), (0, 0, 0, 0), (1, 1)),
+    ((2, 4, 11, 9), (10, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),
+    ((1, 6, 15, 16), (7, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),
+    ((1, 3, 23, 21), (17, 7, 7), (2, 2), (3, 3, 3, 3), (1, 1)),
+    ((1, 4, 12, 12), (5, 3, 3), (1, 1), (2, 2, 2, 2), (2, 2)),
+    ((2, 3, 10, 11), (6, 2, 3), (1, 2), (0, 1, 1, 0), (1, 1)),
+    ((1, 32, 80, 80), (9, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),  # several bands of rows
+]
+
+
+@pytest.mark.parametrize("epilogue", sorted(EPILOGUES))
+@pytest.mark.parametrize("shape,kernel,strides,pads,dilations", CASES)
+def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple[int, ...],
+                                           strides: tuple[int, int], pads: tuple[int, ...],
+                                           dilations: tuple[int, int], epilogue: str) -> None:
+    """With and without bias, with no workspace and with one; a second call over the same
+    scratch gives the same result."""
+    from mlxa.kernels.conv_gemm import bind_gemm
+
+    n, c, h, wd = shape
+    o, kh, kw = kernel
+    x, w, b = f32(*shape), f32(o, c, kh, kw), f32(o)
+    attrs: dict = {"strides": strides, "pads": pads, "dilations": dilations}
+    lo, hi = -np.inf, np.inf
+    if EPILOGUES[epilogue] is not None:
+        attrs["epilogue"] = EPILOGUES[epilogue]
+        lo, hi = (-1.0, 6.0) if epilogue == "clip" else (0.0, np.inf)
+    ekh, ekw = dilations[0] * (kh - 1) + 1, dilations[1] * (kw - 1) + 1
+    oh = (h + pads[0] + pads[2] - ekh) // strides[0] + 1
+    ow = (wd + pads[1] + pads[3] - ekw) // strides[1] + 1
+    wdil = np.zeros((o, c, ekh, ekw), np.float32)
+    wdil[:, :, ::dilations[0], ::dilations[1]] = w  # the reference takes a dilated kernel
+    for ins, workspace in (([x, w, b], None), ([x, w], np.empty(1 << 22, np.uint8))):
+        out = np.full((n, o, oh, ow), np.nan, np.float32)
+        step = bind_gemm(ins, [out], attrs, workspace)
+        step()
+        bias = ins[2] if len(ins) == 3 else np.zeros(o, np.float32)
+        want = conv_reference(x, wdil, bias, strides, pads, lo, hi)
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=3e-5)
+        out[:] = np.nan
+        step()
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=3e-5)
+
+
+def site(x: tuple[int, ...], w: tuple[int, ...], epilogue: Epilogue | None = None,
+         params: tuple[bool, ...] = (False, True, True), dtype: type = np.float32,
+         **attrs: object) -> Site:
+    ins = (TensorType(x, np.dtype(dtype)), TensorType(w, np.dtype(dtype)),
+           TensorType((w[0],), np.dtype(dtype)))
+    return Site("conv", ins, (), attrs, params, epilogue)
+
+
+def test_the_predicate_takes_one_group_convs_and_refuses_the_rest() -> None:
+    from mlxa.kernels.conv_gemm import gemm_applies
+
+    relu = Epilogue("relu", {}, (), 1)
+    bias = TensorType((4, 1, 1), np.dtype(np.float32))
+    assert gemm_applies(site((1, 16, 7, 7), (32, 16, 1, 1), relu))
+    assert gemm_applies(site((1, 3, 224, 224), (64, 3, 7, 7), None, strides=(2, 2),
+                             pads=(3, 3, 3, 3)))
+    refused = [
+        site((1, 4, 8, 8), (4, 1, 3, 3), relu, group=4),  # depthwise
+        site((1, 4, 8, 8), (4, 2, 3, 3), relu, group=2),
+        site((1, 4, 8, 8), (4, 4, 3, 3), relu, params=(False, False, True)),  # weights computed
+        site((1, 4, 8, 8), (4, 4, 3, 3), relu, params=(False, True, False)),  # bias computed
+        site((1, 4, 8, 8), (4, 4, 3, 3), Epilogue("add", {}, (bias,), 1)),
+        site((1, 4, 8, 8), (4, 4, 3, 3), Epilogue("sigmoid", {}, (), 1)),
+        site((1, 4, 8, 8), (4, 4, 3, 3), relu, dtype=np.float64),
+    ]
+    assert not any(gemm_applies(s) for s in refused)
+
+
+def test_a_strided_view_falls_back_to_the_op_table() -> None:
+    from mlxa.kernels.conv_gemm import bind_gemm
+
+    x = np.repeat(f32(1, 4, 6, 6), 2, axis=3)[..., ::2]
+    w, b = f32(5, 4, 1, 1), f32(5)
+    out = np.empty((1, 5, 6, 6), np.float32)
+    step = bind_gemm([x, w, b], [out], {}, None)
+    assert type(step).__name__ != "Call"
+    step()
+    np.testing.assert_allclose(out, conv_reference(x, w, b, (1, 1), (0, 0, 0, 0)),
+                               rtol=1e-5, atol=2e-5)
+
+
+def test_a_compiled_model_chooses_the_kernel_and_passes_the_oracle() -> None:
+    g = GraphBuilder("convs")
+    x = g.input((2, 8, 12, 12))
+    y = g.op("conv", x, g.param(f32(16, 8, 1, 1)), g.param(f32(16)))
+    y = g.op("clip", y, min=0.0, max=6.0)
+    y = g.op("conv", y, g.param(f32(12, 16, 3, 3) * 0.3), strides=(2, 2), pads=(1, 1, 1, 1))
+    y = g.op("relu", y)
+    graph = g.build(y)
+    m = compile_model(graph, CompileOptions(kernels=("llvm",)))
+    assert m.kernel_plan.describe(m.program.graph) == [
+        "%0 conv -> conv_gemm (+ clip %1)", "%2 conv -> conv_gemm (+ relu %3)"]
+    inputs = [f32(2, 8, 12, 12)]
+    want = tuple(np.array(a) for a in EagerModel(graph)(*inputs))
+    assert check(graph, inputs, want, m(*inputs)).passed
