@@ -76,7 +76,8 @@ def _emit(module: Any, mr: int, nv: int, vl: int) -> None:
     lo_v, hi_v = e.splat(lo), e.splat(hi)
     blocks = b.sdiv(b.add(rows, const(mr - 1)), const(mr))
 
-    def run(x_base: Any, o_base: Any, col: Any, width: int, masks: list[Any] | None) -> None:
+    def run(x_base: Any, o_base: Any, col: Any, width: int,
+            masks: list[Any] | None) -> list[Any]:
         """Every row block over one run of `width` vectors starting at column `col`."""
         def block(ob: Any, _: list[Any]) -> list[Any]:
             row0 = b.mul(ob, const(mr))
@@ -106,12 +107,13 @@ def _emit(module: Any, mr: int, nv: int, vl: int) -> None:
             return []
 
         e.loop(const(0), blocks, const(1), block)
+        return []
 
     def item(n: Any, _: list[Any]) -> list[Any]:
         x_base, o_base = b.mul(n, x_item), b.mul(n, out_item)
         full = b.mul(b.sdiv(cols, const(nv * vl)), const(nv * vl))
         e.loop(const(0), full, const(nv * vl),
-               lambda col, _: run(x_base, o_base, col, nv, None) or [])
+               lambda col, _: run(x_base, o_base, col, nv, None))
         left = b.sub(cols, full)  # 0 <= left < nv * vl: the tail run takes ceil(left / vl)
         for width in range(1, nv + 1):
             fits = b.and_(b.icmp_signed(">", left, const((width - 1) * vl)),
