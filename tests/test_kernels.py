@@ -27,6 +27,7 @@ RNG = np.random.default_rng(12)
 HAS_NUMBA = importlib.util.find_spec("numba") is not None
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 ALL = CompileOptions(kernels=("all",))
+NUMBA = CompileOptions(kernels=("numba",))  # the Numba loops alone (llvm's would bind first)
 
 
 def f32(*shape: int) -> np.ndarray:
@@ -114,14 +115,28 @@ def conv_relu6(depthwise: bool, **attrs: object) -> tuple[Graph, list[np.ndarray
     return g.build(g.op("clip", y, min=0.0, max=6.0)), [f32(2, 6, 9, 9) * 3]
 
 
-def test_without_numba_everything_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_kernel_libraries_everything_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
+    hidden = ("numba", "torch", "llvmlite")
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name in ("numba", "torch") else real(name, *a))
+                        lambda name, *a: None if name in hidden else real(name, *a))
     graph, inputs = conv_relu6(depthwise=True)
     assert chosen(graph) == ["conv_act"]  # the numpy epilogue: no library needed
     assert passes(graph, inputs)
-    assert plan_kernels(graph, ("numba", "prepack")).choices == {}
+    assert plan_kernels(graph, ("llvm", "numba", "prepack")).choices == {}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None, reason="llvmlite missing")
+def test_llvmlite_without_numba_binds_the_vector_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llvmlite installs on its own: the vector kernels bind, their trials against the op
+    table (depthwise_act and conv_direct need Numba)."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "numba" else real(name, *a))
+    for depthwise, kernel in ((True, "depthwise_vector"), (False, "conv_gemm")):
+        graph, inputs = conv_relu6(depthwise=depthwise)
+        assert chosen(graph) == [kernel]
+        assert passes(graph, inputs)
 
 
 def test_an_epilogue_is_absorbed_only_in_place() -> None:
@@ -173,8 +188,8 @@ def test_depthwise_kernel_on_odd_geometries(shape: tuple[int, ...], kernel: tupl
     x = g.input(shape)
     y = g.op("conv", x, g.param(f32(*kernel)), group=shape[1], **attrs)
     graph = g.build(g.op("relu", y))
-    assert chosen(graph) == ["depthwise_act"]
-    assert passes(graph, [f32(*shape)])
+    assert chosen(graph, NUMBA) == ["depthwise_act"]
+    assert passes(graph, [f32(*shape)], NUMBA)
 
 
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": 0.0, "max": 6.0})}
@@ -525,7 +540,7 @@ def test_the_roofline_counts_the_scratch_a_numba_kernel_carves_not_the_op_tables
     y = g.op("conv", x, g.param(f32(8, 1, 5, 5)), g.param(f32(8)), group=8, pads=(2, 2, 2, 2))
     act = g.op("sigmoid", g.op("relu", y))
     graph = g.build(g.op("mul", act, g.op("tanh", act)))  # a fused chain after the conv
-    model = compile_model(graph, ALL)
+    model = compile_model(graph, NUMBA)
     works = {w.index: w for w in compiled_works(model)}
     conv_step = next(s for s, c in model.kernel_plan.choices.items()
                      if c.kernel.name == "depthwise_act")
@@ -534,3 +549,24 @@ def test_the_roofline_counts_the_scratch_a_numba_kernel_carves_not_the_op_tables
     assert carved != model.program.scratch[conv_step].nbytes
     chain = [s for s, c in model.kernel_plan.choices.items() if c.kernel.name == "chain_loop"]
     assert chain and all(model.kernel_scratch[s] == 0 for s in chain)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None, reason="llvmlite missing")
+def test_the_roofline_counts_the_scratch_of_the_vector_kernels() -> None:
+    """conv_gemm's im2col band and padded input (carved), depthwise_vector's two planes (its
+    own), and not the scratch of the default its trial bound."""
+    from mlxa.kernels.depthwise_ir import plane_shape, rows_at_once, run_vectors
+    from mlxa.kernels.trial import forced
+
+    g = GraphBuilder("llvm")
+    x = g.input((1, 8, 12, 12))
+    y = g.op("conv", x, g.param(f32(8, 1, 3, 3)), g.param(f32(8)), group=8, pads=(1, 1, 1, 1))
+    y = g.op("conv", g.op("relu", y), g.param(f32(6, 8, 3, 3)), pads=(1, 1, 1, 1))
+    with forced():
+        model = compile_model(g.build(y), CompileOptions(kernels=("llvm",)))
+    names = {c.kernel.name: s for s, c in model.kernel_plan.choices.items()}
+    rows, pitch = plane_shape(12, 12, 3, 3, 1, (1, 1, 1, 1), 12, 12, min(run_vectors(), 2))
+    assert rows_at_once(2) * 2 <= 8
+    assert model.kernel_scratch[names["depthwise_vector"]] == 4 * (2 * rows * pitch + 8)
+    # the padded input (8 x 14 x 14) and one band of 72 x 12 columns per row, 12 rows
+    assert model.kernel_scratch[names["conv_gemm"]] == 4 * (8 * 14 * 14 + 72 * 12 * 12)

@@ -79,6 +79,13 @@ def recording() -> Iterator[list[int]]:
         _CARVED.pop()
 
 
+def count(nbytes: int) -> None:
+    """Record `nbytes` of scratch a kernel owns (allocated at bind time, not carved from the
+    planned workspace) in the open recording, if any."""
+    if _CARVED:
+        _CARVED[-1].append(nbytes)
+
+
 def carve(workspace: Any, *sizes: int) -> list[Any]:
     """float32 buffers of `sizes`, 64-byte aligned, carved from a kernel's planned scratch
     (a uint8 array) when it is large enough, else allocated once here at bind time."""

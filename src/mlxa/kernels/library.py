@@ -7,6 +7,7 @@ from mlxa.kernels import (  # noqa: F401  (registers the kernels)
     conv_direct,
     conv_gemm,
     conv_packed,
+    depthwise_ir,
     epilogue,
     jit,
     linear,

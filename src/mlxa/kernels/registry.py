@@ -29,9 +29,10 @@ from mlxa.ops.bound import Step
 
 Attrs = Mapping[str, Any]
 Binder = Callable[[Sequence[np.ndarray], Sequence[np.ndarray], Attrs, "np.ndarray | None"], Step]
-# Tried in this order (then in registration order): a kernel written for a narrow case first, a
+# Tried in this order (then in registration order): mlxa's own vector kernels first (their
+# predicates leave the narrow cases a Numba loop is written for to it), then the Numba loops, a
 # library's general one next, the numpy epilogue (which applies wherever a conv has one) last.
-TECHNIQUES = ("numba", "llvm", "prepack", "epilogue")
+TECHNIQUES = ("llvm", "numba", "prepack", "epilogue")
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,10 @@ def faster(a: Step, b: Step, trials: int = TRIALS, clear: float = 2.0) -> bool:
     return float(np.mean(ta)) < float(np.mean(tb))
 
 
-def keep_faster(candidate: Step, name: str, default: Step) -> Bound:
-    """The candidate as `name`, or the op table's call as "numpy", whichever ran faster."""
+def keep_faster(candidate: Step, name: str, default: Step, default_name: str = "numpy") -> Bound:
+    """The candidate as `name`, or the default (the op table's call, "numpy", unless named)
+    as `default_name`, whichever ran faster."""
     if _FORCED[0]:
         return Bound(candidate, name)
-    return Bound(candidate, name) if faster(candidate, default) else Bound(default, "numpy")
+    return (Bound(candidate, name) if faster(candidate, default)
+            else Bound(default, default_name))

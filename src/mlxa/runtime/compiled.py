@@ -114,7 +114,7 @@ class CompiledModel:
             with recording() as carved:
                 run = choice.bind(node, self.views, workspace,
                                   lambda: op.bound(ins, outs, node.attrs, workspace))
-            if (choice.kernel.technique == "numba"
+            if (choice.kernel.technique in ("numba", "llvm")
                     and getattr(run, "variant", choice.kernel.name) == choice.kernel.name):
                 self.kernel_scratch[step] = sum(carved)
             return run

@@ -1,0 +1,120 @@
+"""The depthwise conv's vector loops (kernels/depthwise_ir.py) against the float64 reference:
+maps from 1x1 to wider than a run of columns, strides 1 and 2, symmetric, asymmetric and no
+pads, 3x3 and 5x5 and 1x3 kernels, batch 2, each epilogue, two calls in a row (the planes'
+borders stay zero, the double buffer alternates over an odd number of planes); the predicate's
+refusals; a compiled model that chooses it and passes the oracle."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from mlxa.compiler import CompileOptions
+from mlxa.ir.builder import GraphBuilder
+from mlxa.ir.graph import TensorType
+from mlxa.kernels import library  # noqa: F401
+from mlxa.kernels.reference import conv_reference
+from mlxa.kernels.registry import Epilogue, Site
+from mlxa.oracle import check
+from mlxa.runtime.compiled import compile_model
+from mlxa.runtime.eager import EagerModel
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None,
+                                reason="llvmlite is not installed (pip install 'mlxa[kernels]')")
+RNG = np.random.default_rng(5)
+EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": -1.0, "max": 6.0})}
+# (N, C, H, W), (kh, kw), stride, pads (top, left, bottom, right)
+CASES = [
+    ((1, 3, 7, 7), (3, 3), 1, (1, 1, 1, 1)),
+    ((2, 5, 14, 14), (3, 3), 2, (1, 1, 1, 1)),
+    ((1, 4, 1, 1), (3, 3), 1, (1, 1, 1, 1)),
+    ((1, 2, 9, 70), (3, 3), 1, (1, 1, 1, 1)),  # rows longer than a run of columns
+    ((1, 3, 33, 67), (3, 3), 2, (1, 1, 1, 1)),
+    ((2, 3, 10, 12), (5, 5), 1, (2, 2, 2, 2)),
+    ((1, 4, 11, 13), (5, 5), 2, (2, 1, 0, 3)),
+    ((1, 2, 8, 9), (3, 3), 1, (0, 0, 0, 0)),
+    ((1, 3, 6, 17), (1, 3), 2, (0, 1, 0, 1)),
+]
+
+
+def f32(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def kernels_always_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bind-time trials keep the kernel, so these tests run the kernel itself."""
+    from mlxa.kernels import depthwise_ir
+    from mlxa.kernels.trial import Bound
+
+    monkeypatch.setattr(depthwise_ir, "keep_faster", lambda c, name, *d: Bound(c, name))
+
+
+@pytest.mark.parametrize("epilogue", sorted(EPILOGUES))
+@pytest.mark.parametrize("shape,kernel,stride,pads", CASES)
+def test_the_loops_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple[int, int],
+                                               stride: int, pads: tuple[int, ...],
+                                               epilogue: str) -> None:
+    from mlxa.kernels.depthwise_ir import bind_depthwise
+
+    n, c, h, wd = shape
+    kh, kw = kernel
+    x, w, b = f32(*shape) * 2, f32(c, 1, kh, kw), f32(c)
+    attrs: dict = {"strides": (stride, stride), "pads": pads, "group": c}
+    lo, hi = -np.inf, np.inf
+    if EPILOGUES[epilogue] is not None:
+        attrs["epilogue"] = EPILOGUES[epilogue]
+        lo, hi = (-1.0, 6.0) if epilogue == "clip" else (0.0, np.inf)
+    oh = (h + pads[0] + pads[2] - kh) // stride + 1
+    ow = (wd + pads[1] + pads[3] - kw) // stride + 1
+    for ins in ([x, w, b], [x, w]):
+        out = np.full((n, c, oh, ow), np.nan, np.float32)
+        step = bind_depthwise(ins, [out], attrs, None)
+        bias = ins[2] if len(ins) == 3 else np.zeros(c, np.float32)
+        want = conv_reference(x, w, bias, (stride, stride), pads, lo, hi)
+        for _ in range(2):
+            out[:] = np.nan
+            step()
+            np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
+
+
+def site(x: tuple[int, ...], w: tuple[int, ...], epilogue: Epilogue | None = None,
+         params: tuple[bool, ...] = (False, True, True), **attrs: object) -> Site:
+    ins = (TensorType(x, np.dtype(np.float32)), TensorType(w, np.dtype(np.float32)),
+           TensorType((w[0],), np.dtype(np.float32)))
+    return Site("conv", ins, (), attrs, params, epilogue)
+
+
+def test_the_predicate_takes_depthwise_convs_and_refuses_the_rest() -> None:
+    from mlxa.kernels.depthwise_ir import depthwise_applies
+
+    clip = Epilogue("clip", {"min": 0.0, "max": 6.0}, (), 1)
+    assert depthwise_applies(site((1, 96, 56, 56), (96, 1, 3, 3), clip, group=96,
+                                  strides=(2, 2), pads=(1, 1, 1, 1)))
+    refused = [
+        site((1, 4, 8, 8), (4, 4, 3, 3), clip),  # dense
+        site((1, 4, 8, 8), (8, 1, 3, 3), clip, group=4),  # a channel multiplier of 2
+        site((1, 4, 8, 8), (4, 1, 3, 3), clip, group=4, strides=(3, 3)),
+        site((1, 4, 8, 8), (4, 1, 3, 3), clip, group=4, strides=(1, 2)),
+        site((1, 4, 8, 8), (4, 1, 3, 3), clip, group=4, dilations=(2, 2)),
+        site((1, 4, 8, 8), (4, 1, 3, 3), clip, group=4, pads=(3, 0, 0, 0)),
+        site((1, 4, 16, 16), (4, 1, 9, 9), clip, group=4),  # 81 taps
+        site((1, 4, 8, 8), (4, 1, 3, 3), clip, group=4, params=(False, False, True)),
+        site((1, 4, 8, 8), (4, 1, 3, 3), Epilogue("sigmoid", {}, (), 1), group=4),
+    ]
+    assert not any(depthwise_applies(s) for s in refused)
+
+
+def test_a_compiled_model_chooses_the_kernel_and_passes_the_oracle() -> None:
+    g = GraphBuilder("dw")
+    x = g.input((1, 6, 14, 14))
+    y = g.op("conv", x, g.param(f32(6, 1, 3, 3)), g.param(f32(6)), group=6, strides=(2, 2),
+             pads=(1, 1, 1, 1))
+    graph = g.build(g.op("clip", y, min=0.0, max=6.0))
+    m = compile_model(graph, CompileOptions(kernels=("llvm",)))
+    assert m.kernel_plan.describe(m.program.graph) == ["%0 conv -> depthwise_vector (+ clip %1)"]
+    inputs = [f32(1, 6, 14, 14)]
+    want = tuple(np.array(a) for a in EagerModel(graph)(*inputs))
+    assert check(graph, inputs, want, m(*inputs)).passed
