@@ -1,10 +1,13 @@
 """Depthwise conv benchmark: MobileNetV2's depthwise 3x3 convs (batch 1, pads 1, ReLU6) through
-the Numba kernel `depthwise_act` (kernels/jit.py bind_depthwise) and through the op table's
-conv + clip, taking turns in the same run. Prints, per shape, the kernel's median time per
-call, its GFLOP/s and GB/s (input + output bytes), the op table's median and the speedup, the
+the Numba kernel `depthwise_act` (kernels/jit.py bind_depthwise), the LLVM IR vector loops
+`depthwise_vector` (kernels/depthwise_ir.py, where llvmlite is installed) and the op table's
+conv + clip, taking turns in the same run. Prints, per shape, the Numba kernel's median time
+per call, its GFLOP/s and GB/s (input + output bytes), the vector loops' median and their
+speedup over Numba, the op table's median and the better kernel's speedup over it, the
 roofline's time on this machine's cached ceilings (`mlxa machine`: FP32 peak, copy bandwidth at
-the working set) and the max abs error against a float64 numpy reference. Asserts nothing. Pin
-it to one core for stable figures:
+the working set), the better kernel's multiple of it, and the larger max abs error of the two
+kernels against a float64 numpy reference. Asserts nothing. Pin it to one core for stable
+figures:
 
     OPENBLAS_NUM_THREADS=1 taskset -c 1 python benchmarks/depthwise.py [--reps 200]
 """
@@ -40,9 +43,15 @@ def main() -> int:
     ceilings, note = load_ceilings()
     print(f"ceilings: {note}; FP32 peak {ceilings.peak_flops_per_s / 1e9:.0f} GFLOP/s")
     rng = np.random.default_rng(0)
-    print(f"{'shape (out)':<22}{'s':>2}{'median us':>11}{'GFLOP/s':>9}{'GB/s':>7}"
-          f"{'table us':>10}{'speedup':>9}{'roof us':>9}{'x roof':>8}{'max err':>10}")
-    total = total_table = 0.0
+    import importlib.util
+
+    vector = None
+    if importlib.util.find_spec("llvmlite") is not None:
+        from mlxa.kernels.depthwise_ir import product as vector
+    print(f"{'shape (out)':<22}{'s':>2}{'numba us':>10}{'GFLOP/s':>9}{'GB/s':>7}{'vector us':>11}"
+          f"{'vs numba':>10}{'table us':>10}{'speedup':>9}{'roof us':>9}{'x roof':>8}"
+          f"{'max err':>10}")
+    total = total_vector = total_table = 0.0
     for c, h, s in SHAPES:
         x = (rng.standard_normal((1, c, h, h)) * 3).astype(np.float32)
         w = rng.standard_normal((c, 1, 3, 3)).astype(np.float32)
@@ -65,19 +74,27 @@ def main() -> int:
             conv_step()
             clip_step()
 
-        t, t_table = median_seconds([step, table], args.reps)
+        vec_out = np.empty_like(out)
+        steps = [step, table] + ([vector([x, w, b], vec_out, attrs)] if vector else [])
+        t, t_table, *t_vec = median_seconds(steps, args.reps)
+        t_vector = t_vec[0] if t_vec else float("nan")
+        best = min(t, t_vector) if t_vec else t
         total += t
+        total_vector += best
         total_table += t_table
-        err = float(np.abs(out - conv_reference(x, w, b, (s, s), (1, 1, 1, 1), 0.0, 6.0)).max())
+        want = conv_reference(x, w, b, (s, s), (1, 1, 1, 1), 0.0, 6.0)
+        err = max(float(np.abs(o_ - want).max()) for o_ in ([out, vec_out] if t_vec else [out]))
         flops = 2 * 9 * c * o * o
         nbytes = 4 * (x.size + out.size)
         roof = roof_time_s(flops, nbytes, ceilings.peak_flops_per_s,
                            ceilings.bandwidth_at(nbytes))
-        print(f"{f'1x{c}x{o}x{o}':<22}{s:>2}{t * 1e6:>11.1f}{flops / t / 1e9:>9.1f}"
-              f"{nbytes / t / 1e9:>7.1f}{t_table * 1e6:>10.1f}{t_table / t:>9.2f}"
-              f"{roof * 1e6:>9.1f}{t / roof:>8.2f}{err:>10.2e}")
-    print(f"total {total * 1e3:.3f} ms (op table {total_table * 1e3:.3f} ms: "
-          f"{total_table / total:.2f}x)")
+        print(f"{f'1x{c}x{o}x{o}':<22}{s:>2}{t * 1e6:>10.1f}{flops / t / 1e9:>9.1f}"
+              f"{nbytes / t / 1e9:>7.1f}{t_vector * 1e6:>11.1f}{t / t_vector:>10.2f}"
+              f"{t_table * 1e6:>10.1f}{t_table / best:>9.2f}{roof * 1e6:>9.1f}"
+              f"{best / roof:>8.2f}{err:>10.2e}")
+    print(f"total: numba {total * 1e3:.3f} ms, the better kernel per shape "
+          f"{total_vector * 1e3:.3f} ms, op table {total_table * 1e3:.3f} ms "
+          f"({total_table / total_vector:.2f}x)")
     return 0
 
 
