@@ -11,6 +11,7 @@ from functools import partial
 
 import numpy as np
 
+from mlxa.kernels.epilogue import clamp
 from mlxa.kernels.generated import carve
 from mlxa.kernels.registry import Attrs, Site, register_kernel
 from mlxa.ops.bound import Step, sequence
@@ -56,16 +57,6 @@ def direct_applies(site: Site) -> bool:
     return e is None or (e.op in ("relu", "clip") and not e.extra)
 
 
-def _clamp(attrs: Attrs) -> tuple[float, float]:
-    if "epilogue" not in attrs:
-        return -np.inf, np.inf
-    op, ea = attrs["epilogue"]
-    if op == "relu":
-        return 0.0, np.inf
-    lo, hi = ea.get("min"), ea.get("max")
-    return (-np.inf if lo is None else float(lo)), (np.inf if hi is None else float(hi))
-
-
 def geometry(x: tuple[int, ...], w: tuple[int, ...], out: tuple[int, ...],
              stride: int) -> tuple[bool, int, int, int]:
     """(rowwise, buffer floats, pitch, output rows per block) of one conv. Outputs at least
@@ -96,7 +87,7 @@ def bind_direct(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: At
     w = np.ascontiguousarray(ins[1])
     b = (np.ascontiguousarray(ins[2]) if len(ins) == 3
          else np.zeros(w.shape[0], np.float32))
-    lo, hi = _clamp(attrs)
+    lo, hi = clamp(attrs)
     stride = int(attrs.get("strides", (1, 1))[0])
     pads = attrs.get("pads", (0, 0, 0, 0))
     rowwise, total, pitch, rb = geometry(x.shape, w.shape, out.shape, stride)

@@ -17,6 +17,7 @@ from functools import partial
 
 import numpy as np
 
+from mlxa.kernels.epilogue import clamp
 from mlxa.kernels.generated import carve
 from mlxa.kernels.registry import KERNELS, Attrs, Site, register_kernel
 from mlxa.kernels.trial import keep_faster
@@ -46,17 +47,6 @@ def gemm_applies(site: Site) -> bool:
         return False
     e = site.epilogue
     return e is None or (e.op in ("relu", "clip") and not e.extra)
-
-
-def clamp(attrs: Attrs) -> tuple[float, float]:
-    """(lo, hi) of the epilogue: relu clamps below at 0, clip at its bounds, none at +-inf."""
-    if "epilogue" not in attrs:
-        return -np.inf, np.inf
-    op, ea = attrs["epilogue"]
-    if op == "relu":
-        return 0.0, np.inf
-    lo, hi = ea.get("min"), ea.get("max")
-    return (-np.inf if lo is None else float(lo)), (np.inf if hi is None else float(hi))
 
 
 def is_pointwise(win: Window) -> bool:

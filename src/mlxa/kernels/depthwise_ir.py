@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from mlxa.kernels.conv_gemm import Call, clamp
+from mlxa.kernels.conv_gemm import Call
+from mlxa.kernels.epilogue import clamp
 from mlxa.kernels.generated import count
 from mlxa.kernels.llvm_ir import Emitter, compile_function, host_features
 from mlxa.kernels.registry import KERNELS, Attrs, Site, register_kernel

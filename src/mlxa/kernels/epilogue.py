@@ -25,6 +25,18 @@ def activation(epilogue: tuple[str, Attrs], out: np.ndarray) -> Step:
     return get_op(op).bound([out], [out], attrs, None)
 
 
+def clamp(attrs: Attrs) -> tuple[float, float]:
+    """(lo, hi) of a kernel's relu or clip epilogue in `attrs` (-inf, inf without one): what a
+    kernel that applies it in its store clamps to."""
+    if "epilogue" not in attrs:
+        return -np.inf, np.inf
+    op, ea = attrs["epilogue"]
+    if op == "relu":
+        return 0.0, np.inf
+    lo, hi = ea.get("min"), ea.get("max")
+    return (-np.inf if lo is None else float(lo)), (np.inf if hi is None else float(hi))
+
+
 def takes_activation(site: Site) -> bool:
     e = site.epilogue
     return (e is not None and e.op in ACTIVATIONS and not e.extra
