@@ -37,7 +37,7 @@ def kernels_always_win(monkeypatch: pytest.MonkeyPatch) -> None:
     from mlxa.kernels import conv_gemm
     from mlxa.kernels.trial import Bound
 
-    monkeypatch.setattr(conv_gemm, "keep_faster", lambda c, name, d: Bound(c, name))
+    monkeypatch.setattr(conv_gemm, "keep_faster", lambda c, name, *d: Bound(c, name))
 
 
 def blockings() -> list[tuple[int, int, int]]:

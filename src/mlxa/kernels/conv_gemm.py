@@ -18,7 +18,7 @@ from functools import partial
 import numpy as np
 
 from mlxa.kernels.epilogue import clamp
-from mlxa.kernels.generated import carve
+from mlxa.kernels.generated import carve, recording
 from mlxa.kernels.registry import KERNELS, Attrs, Site, register_kernel
 from mlxa.kernels.trial import keep_faster
 from mlxa.ops import conv
@@ -59,14 +59,30 @@ def is_pointwise(win: Window) -> bool:
 def bind_gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
               workspace: np.ndarray | None) -> Step:
     """conv + bias + relu/clip: the microkernel over the input (1x1) or its im2col bands."""
-    from mlxa.kernels.epilogue import bind_conv_act
 
     x, out = ins[0], outs[0]
-    default = (bind_conv_act(ins, outs, attrs, workspace) if "epilogue" in attrs
-               else conv.bind(ins, out, attrs, workspace))
     if not (x.flags.c_contiguous and out.flags.c_contiguous):
-        return default
-    return keep_faster(product(ins, out, attrs, workspace), "conv_gemm", default)
+        return _default(ins, outs, attrs, workspace)[0]
+    with recording():  # the default's scratch is not this kernel's
+        default, name = _default(ins, outs, attrs, workspace)
+    return keep_faster(product(ins, out, attrs, workspace), "conv_gemm", default, name)
+
+
+def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+             workspace: np.ndarray | None) -> tuple[Step, str]:
+    """What binds without this kernel, and the name of what its trial kept: conv_packed's
+    oneDNN conv against the op table where torch is installed and the conv is one it takes
+    (ResNet's 7x7 stem and some 3x3 convs ran faster there), else the op table's conv (and
+    its epilogue)."""
+    from mlxa.kernels.conv_packed import bind_conv_packed, packed_takes
+    from mlxa.kernels.epilogue import bind_conv_act
+
+    if KERNELS["conv_packed"].available and packed_takes(ins[1].shape, attrs):
+        bound = bind_conv_packed(ins, outs, attrs, workspace)
+        return bound, getattr(bound, "variant", "numpy")
+    if "epilogue" in attrs:
+        return bind_conv_act(ins, outs, attrs, workspace), "numpy"
+    return conv.bind(ins, outs[0], attrs, workspace), "numpy"
 
 
 def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,

@@ -19,15 +19,26 @@ from mlxa.ops import conv
 from mlxa.ops.bound import Step
 
 
+def _activation_ok(op: str, attrs: Attrs) -> bool:
+    """oneDNN's post-ops here: relu, or hardtanh for a clip with both bounds."""
+    return op == "relu" or (op == "clip" and attrs.get("min") is not None
+                            and attrs.get("max") is not None)
+
+
 def conv_applies(site: Site) -> bool:
-    x, w = site.ins[0], site.ins[1]
-    pads = tuple(site.attrs.get("pads", (0, 0, 0, 0)))
-    symmetric = pads[:2] == pads[2:]
-    e = site.epilogue
-    act = e is None or (not e.extra and (e.op == "relu" or (
-        e.op == "clip" and e.attrs.get("min") is not None and e.attrs.get("max") is not None)))
+    x, w, e = site.ins[0], site.ins[1], site.epilogue
+    act = e is None or (not e.extra and _activation_ok(e.op, e.attrs))
     return (len(x.shape) == 4 and x.dtype == np.float32 and all(site.params[1:])
-            and symmetric and act and w.dtype == np.float32)
+            and act and w.dtype == np.float32 and packed_takes(w.shape, site.attrs))
+
+
+def packed_takes(w_shape: tuple[int, ...], attrs: Attrs) -> bool:
+    """Whether a float32 NCHW conv with constant weights, as bound (`attrs` may hold the
+    epilogue taken), fits this kernel: a 4-D weight, symmetric pads, relu, clip with both
+    bounds or no epilogue. For a kernel that binds this one as its default."""
+    pads = tuple(attrs.get("pads", (0, 0, 0, 0)))
+    act = "epilogue" not in attrs or _activation_ok(*attrs["epilogue"])
+    return len(w_shape) == 4 and pads[:2] == pads[2:] and act
 
 
 def _post_op(epilogue: tuple[str, Attrs] | None) -> tuple[str, list[float]]:
