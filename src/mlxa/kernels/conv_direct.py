@@ -11,7 +11,7 @@ from functools import partial
 
 import numpy as np
 
-from mlxa.kernels.epilogue import clamp
+from mlxa.kernels.epilogue import clamp, takes_activation
 from mlxa.kernels.generated import carve
 from mlxa.kernels.registry import Attrs, Site, register_kernel
 from mlxa.ops.bound import Step, sequence
@@ -53,8 +53,7 @@ def direct_applies(site: Site) -> bool:
         return False
     if x.shape[1] > MAX_CHANNELS or x.shape[1] * kh * kw > MAX_TAPS:
         return False
-    e = site.epilogue
-    return e is None or (e.op in ("relu", "clip") and not e.extra)
+    return site.epilogue is None or takes_activation(site)
 
 
 def geometry(x: tuple[int, ...], w: tuple[int, ...], out: tuple[int, ...],

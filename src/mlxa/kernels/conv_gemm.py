@@ -6,25 +6,27 @@ windows reach outside it) and runs the product over the band. The op table runs 
 as BLAS products, which pack the weight again on every call, then one more pass over the output
 for the bias, and the activation is one more.
 
-Binding runs this and the op table's conv (with its epilogue) in turns (kernels/trial.py) and
-keeps the faster: the op table runs 3x3 stride-1 convs by Winograd, which multiplies less.
-`variant` on the bound call says which ran."""
+Binding runs this and what would bind without it in turns (kernels/trial.py) and keeps the
+faster: conv_packed's pick (oneDNN's conv or the op table's) where torch is installed, else the
+op table's conv, which runs 3x3 stride-1 convs by Winograd and so multiplies less. `variant` on
+the bound call says which ran."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
 
-from mlxa.kernels.epilogue import clamp
-from mlxa.kernels.generated import carve, recording
+from mlxa.kernels.epilogue import clamp, table_conv, takes_activation
+from mlxa.kernels.generated import carve
+from mlxa.kernels.llvm_ir import Call
 from mlxa.kernels.registry import KERNELS, Attrs, Site, register_kernel
-from mlxa.kernels.trial import keep_faster
+from mlxa.kernels.trial import against_default
 from mlxa.ops import conv
 from mlxa.ops.bound import Step, sequence
 from mlxa.ops.conv_im2col import band_rows
-from mlxa.ops.spatial import Window, padder, window, windows_view
+from mlxa.ops.spatial import padder, window, windows_view
 
 F32 = np.dtype(np.float32)
 BAND_NBYTES = 1 << 18  # a band's column buffer: stays in L2 while the product reads it
@@ -45,13 +47,7 @@ def gemm_applies(site: Site) -> bool:
         return False
     if int(site.attrs.get("group", 1)) != 1 or w.shape[1] != x.shape[1]:
         return False
-    e = site.epilogue
-    return e is None or (e.op in ("relu", "clip") and not e.extra)
-
-
-def is_pointwise(win: Window) -> bool:
-    return ((win.kh, win.kw) == (1, 1) and win.strides == (1, 1) and not win.needs_padding
-            and win.dilations == (1, 1))
+    return site.epilogue is None or takes_activation(site)
 
 
 @register_kernel("conv", name="conv_gemm", technique="llvm", applies=gemm_applies,
@@ -59,13 +55,11 @@ def is_pointwise(win: Window) -> bool:
 def bind_gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
               workspace: np.ndarray | None) -> Step:
     """conv + bias + relu/clip: the microkernel over the input (1x1) or its im2col bands."""
-
     x, out = ins[0], outs[0]
     if not (x.flags.c_contiguous and out.flags.c_contiguous):
         return _default(ins, outs, attrs, workspace)[0]
-    with recording():  # the default's scratch is not this kernel's
-        default, name = _default(ins, outs, attrs, workspace)
-    return keep_faster(product(ins, out, attrs, workspace), "conv_gemm", default, name)
+    return against_default(lambda: product(ins, out, attrs, workspace), "conv_gemm",
+                           lambda: _default(ins, outs, attrs, workspace))
 
 
 def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
@@ -75,14 +69,11 @@ def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs
     (ResNet's 7x7 stem and some 3x3 convs ran faster there), else the op table's conv (and
     its epilogue)."""
     from mlxa.kernels.conv_packed import bind_conv_packed, packed_takes
-    from mlxa.kernels.epilogue import bind_conv_act
 
     if KERNELS["conv_packed"].available and packed_takes(ins[1].shape, attrs):
         bound = bind_conv_packed(ins, outs, attrs, workspace)
         return bound, getattr(bound, "variant", "numpy")
-    if "epilogue" in attrs:
-        return bind_conv_act(ins, outs, attrs, workspace), "numpy"
-    return conv.bind(ins, outs[0], attrs, workspace), "numpy"
+    return table_conv(ins, outs, attrs, workspace), "numpy"
 
 
 def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
@@ -100,7 +91,8 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
     lo, hi = clamp(attrs)
     win = window(h, wd, w.shape[2], w.shape[3], attrs)
     cols = win.out_h * win.out_w
-    if is_pointwise(win):
+    plain = {k: v for k, v in attrs.items() if k != "epilogue"}
+    if conv.plan(x.shape, w.shape, plain, x.itemsize).kind == "pointwise":  # as the op table
         return Call(kernel, (wp, bp, x, out),
                     (wp.ctypes.data, x.ctypes.data, bp.ctypes.data, out.ctypes.data,
                      n, o, c, cols, cols, cols, c * cols, o * cols, lo, hi))
@@ -126,16 +118,3 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
                             1, o, k, rows * win.out_w, rows * win.out_w, cols, 0, 0, lo, hi))]
     return sequence(steps)
 
-
-class Call:
-    """A compiled function and its arguments (pointers as integers), holding the arrays they
-    point into."""
-
-    __slots__ = ("fn", "arrays", "args")
-
-    def __init__(self, fn: Callable[..., None], arrays: tuple[np.ndarray, ...],
-                 args: tuple[float, ...]) -> None:
-        self.fn, self.arrays, self.args = fn, arrays, args
-
-    def __call__(self) -> None:
-        self.fn(*self.args)

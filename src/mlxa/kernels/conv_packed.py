@@ -15,7 +15,6 @@ import numpy as np
 
 from mlxa.kernels.registry import Attrs, Site, register_kernel
 from mlxa.kernels.trial import keep_faster
-from mlxa.ops import conv
 from mlxa.ops.bound import Step
 
 
@@ -56,7 +55,7 @@ def bind_conv_packed(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attr
     """conv (+ bias, + relu/clip) by oneDNN with its weight packed once, where that pays."""
     import torch
 
-    from mlxa.kernels.epilogue import bind_conv_act
+    from mlxa.kernels.epilogue import table_conv
 
     x, w, out = ins[0], ins[1], outs[0]
     pads = list(attrs.get("pads", (0, 0, 0, 0))[:2])
@@ -69,9 +68,7 @@ def bind_conv_packed(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attr
     post, scalars = _post_op(attrs.get("epilogue"))
     run = partial(_run, torch.ops.mkldnn._convolution_pointwise, torch.from_numpy(x), packed,
                   bias, pads, strides, dilations, group, post, scalars, torch.from_numpy(out))
-    default = (bind_conv_act(ins, outs, attrs, workspace) if "epilogue" in attrs
-               else conv.bind(ins, out, attrs, workspace))
-    return keep_faster(run, "onednn_packed", default)
+    return keep_faster(run, "onednn_packed", table_conv(ins, outs, attrs, workspace))
 
 
 def _run(op: Callable[..., Any], tx: Any, packed: Any, bias: Any, pads: list[int],

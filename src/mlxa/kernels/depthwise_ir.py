@@ -20,13 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from mlxa.kernels.conv_gemm import Call
-from mlxa.kernels.epilogue import clamp
+from mlxa.kernels.epilogue import clamp, table_conv, takes_activation
 from mlxa.kernels.generated import count
-from mlxa.kernels.llvm_ir import Emitter, compile_function, host_features
+from mlxa.kernels.llvm_ir import Call, Emitter, compile_function, host_features
 from mlxa.kernels.registry import KERNELS, Attrs, Site, register_kernel
-from mlxa.kernels.trial import keep_faster
-from mlxa.ops import conv
+from mlxa.kernels.trial import against_default
 from mlxa.ops.bound import Step
 
 F32 = np.dtype(np.float32)
@@ -60,8 +58,7 @@ def depthwise_applies(site: Site) -> bool:
     pt, pl, pb, pr = (int(p) for p in site.attrs.get("pads", (0, 0, 0, 0)))
     if min(pt, pl, pb, pr) < 0 or max(pt, pb) >= w.shape[2] or max(pl, pr) >= w.shape[3]:
         return False
-    e = site.epilogue
-    return e is None or (e.op in ("relu", "clip") and not e.extra)
+    return site.epilogue is None or takes_activation(site)
 
 
 def rows_at_once(nj: int) -> int:
@@ -86,14 +83,11 @@ def plane_shape(h: int, w: int, kh: int, kw: int, stride: int, pads: Sequence[in
 def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
                    workspace: np.ndarray | None) -> Step:
     """Depthwise conv + bias + relu/clip: per channel a padded plane, then vector runs."""
-    from mlxa.kernels.generated import recording
-
     x, out = ins[0], outs[0]
     if not (x.flags.c_contiguous and out.flags.c_contiguous):
         return _default(ins, outs, attrs, workspace)[0]
-    with recording():  # the default's scratch is not this kernel's (the executor counts the
-        default, name = _default(ins, outs, attrs, workspace)  # kernel's own where it runs)
-    return keep_faster(product(ins, out, attrs), "depthwise_vector", default, name)
+    return against_default(lambda: product(ins, out, attrs), "depthwise_vector",
+                           lambda: _default(ins, outs, attrs, workspace))
 
 
 def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:
@@ -125,14 +119,10 @@ def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs
              workspace: np.ndarray | None) -> tuple[Step, str]:
     """What binds without this kernel, and its name: depthwise_act's loops, else the op
     table's conv (and its epilogue)."""
-    from mlxa.kernels.epilogue import bind_conv_act
-
     numba = KERNELS.get("depthwise_act")
     if numba is not None and numba.available:
         return numba.bind(ins, outs, attrs, workspace), numba.name
-    if "epilogue" in attrs:
-        return bind_conv_act(ins, outs, attrs, workspace), "numpy"
-    return conv.bind(ins, outs[0], attrs, workspace), "numpy"
+    return table_conv(ins, outs, attrs, workspace), "numpy"
 
 
 @functools.cache

@@ -37,6 +37,15 @@ def clamp(attrs: Attrs) -> tuple[float, float]:
     return (-np.inf if lo is None else float(lo)), (np.inf if hi is None else float(hi))
 
 
+def table_conv(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+               workspace: np.ndarray | None) -> Step:
+    """The op table's conv of a node as a kernel got it: with its relu/clip epilogue
+    (bind_conv_act) when it took one. What a kernel's trial runs against."""
+    if "epilogue" in attrs:
+        return bind_conv_act(ins, outs, attrs, workspace)
+    return conv.bind(ins, outs[0], attrs, workspace)
+
+
 def takes_activation(site: Site) -> bool:
     e = site.epilogue
     return (e is not None and e.op in ACTIVATIONS and not e.extra

@@ -10,6 +10,7 @@ from functools import partial
 
 import numpy as np
 
+from mlxa.kernels.epilogue import takes_activation
 from mlxa.kernels.generated import carve
 from mlxa.kernels.registry import Attrs, Site, register_kernel
 from mlxa.ops.bound import Step
@@ -29,8 +30,7 @@ def depthwise_applies(site: Site) -> bool:
         return False
     if w.shape[:2] != (x.shape[1], 1) or tuple(site.attrs.get("dilations", (1, 1))) != (1, 1):
         return False
-    e = site.epilogue
-    return e is None or (e.op in ("relu", "clip") and not e.extra)
+    return site.epilogue is None or takes_activation(site)
 
 
 @register_kernel("conv", name="depthwise_act", technique="numba", applies=depthwise_applies,

@@ -4,8 +4,9 @@ their machine code.
 
 `Emitter` wraps an IR builder with what a vector kernel needs: integer constants, splats,
 counted loops that carry values (the accumulators) as phis, masked vector loads and stores,
-and the fma / min / max intrinsics. `compile_function` runs LLVM's O3 pipeline for the host
-CPU and returns the function as a ctypes callable; its code lives as long as the process.
+fused multiply-adds and a clamp. `compile_function` runs LLVM's O3 pipeline for the host CPU
+and returns the function as a ctypes callable; its code lives as long as the process. `Call`
+binds one call of it: the arguments, and the arrays its pointers point into.
 """
 
 from __future__ import annotations
@@ -44,6 +45,20 @@ def compile_function(module: Any, name: str, argtypes: Sequence[Any]) -> Callabl
     _ENGINES.append(engine)
     proto = ctypes.CFUNCTYPE(None, *argtypes)
     return proto(engine.get_function_address(name))  # type: ignore[no-any-return]
+
+
+class Call:
+    """A compiled function and its arguments (pointers as integers), holding the arrays they
+    point into."""
+
+    __slots__ = ("fn", "arrays", "args")
+
+    def __init__(self, fn: Callable[..., None], arrays: tuple[Any, ...],
+                 args: tuple[float, ...]) -> None:
+        self.fn, self.arrays, self.args = fn, arrays, args
+
+    def __call__(self) -> None:
+        self.fn(*self.args)
 
 
 class Emitter:

@@ -8,7 +8,7 @@ recomputed on each inference), so floating-point warnings are silenced for the t
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -55,6 +55,19 @@ def faster(a: Step, b: Step, trials: int = TRIALS, clear: float = 2.0) -> bool:
             if turn == 0 and max(ta[0], tb[0]) > clear * min(ta[0], tb[0]):
                 break
     return float(np.mean(ta)) < float(np.mean(tb))
+
+
+def against_default(candidate: Callable[[], Step], name: str,
+                    default: Callable[[], tuple[Step, str]]) -> Bound:
+    """A kernel's call (`candidate()`) against what would bind without it (`default()`: its
+    call and the name of what it runs), kept as keep_faster keeps one. The default is bound
+    inside a recording of its own (kernels/generated.py), so that the executor counts only
+    the kernel's scratch as the node's."""
+    from mlxa.kernels.generated import recording
+
+    with recording():
+        step, default_name = default()
+    return keep_faster(candidate(), name, step, default_name)
 
 
 def keep_faster(candidate: Step, name: str, default: Step, default_name: str = "numpy") -> Bound:
