@@ -1,7 +1,9 @@
-"""Shared test configuration: `--update-golden` rewrites golden text files instead of comparing."""
+"""Shared test configuration: `--update-golden` rewrites golden text files instead of comparing;
+the `kernels_forced` fixture."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,13 @@ def golden(request: pytest.FixtureRequest):
         assert text == path.read_text(), f"output differs from golden file {name}"
 
     return check
+
+
+@pytest.fixture
+def kernels_forced() -> Iterator[None]:
+    """Bind-time trials keep the kernel (kernels/trial.py forced), so that a test of a kernel
+    runs the kernel itself."""
+    from mlxa.kernels.trial import forced
+
+    with forced():
+        yield

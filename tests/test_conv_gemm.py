@@ -8,7 +8,6 @@ reference; the predicate's refusals; a compiled model that chooses it and passes
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -23,22 +22,14 @@ from mlxa.oracle import check
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None,
-                                reason="llvmlite is not installed (pip install 'mlxa[kernels]')")
+pytestmark = [pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None,
+                                 reason="llvmlite is not installed (pip install 'mlxa[kernels]')"),
+              pytest.mark.usefixtures("kernels_forced")]  # the kernels run, not their trials
 RNG = np.random.default_rng(11)
 
 
 def f32(*shape: int) -> np.ndarray:
     return RNG.standard_normal(shape).astype(np.float32)
-
-
-@pytest.fixture(autouse=True)
-def kernels_always_win() -> Iterator[None]:
-    """Bind-time trials keep the kernel, so these tests run the kernel itself."""
-    from mlxa.kernels.trial import forced
-
-    with forced():
-        yield
 
 
 def blockings() -> list[tuple[int, int, int]]:

@@ -7,7 +7,6 @@ refusals; a compiled model that chooses it and passes the oracle."""
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -22,8 +21,9 @@ from mlxa.oracle import check
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None,
-                                reason="llvmlite is not installed (pip install 'mlxa[kernels]')")
+pytestmark = [pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None,
+                                 reason="llvmlite is not installed (pip install 'mlxa[kernels]')"),
+              pytest.mark.usefixtures("kernels_forced")]  # the kernels run, not their trials
 RNG = np.random.default_rng(5)
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": -1.0, "max": 6.0})}
 # (N, C, H, W), (kh, kw), stride, pads (top, left, bottom, right)
@@ -42,15 +42,6 @@ CASES = [
 
 def f32(*shape: int) -> np.ndarray:
     return RNG.standard_normal(shape).astype(np.float32)
-
-
-@pytest.fixture(autouse=True)
-def kernels_always_win() -> Iterator[None]:
-    """Bind-time trials keep the kernel, so these tests run the kernel itself."""
-    from mlxa.kernels.trial import forced
-
-    with forced():
-        yield
 
 
 @pytest.mark.parametrize("epilogue", sorted(EPILOGUES))
