@@ -10,7 +10,7 @@ from functools import partial
 
 import numpy as np
 
-from mlxa.kernels.epilogue import takes_activation
+from mlxa.kernels.epilogue import clamp, takes_activation
 from mlxa.kernels.generated import carve
 from mlxa.kernels.registry import Attrs, Site, register_kernel
 from mlxa.ops.bound import Step
@@ -44,11 +44,7 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
     (stride 2: split into its four phases); any other stride in the generic loop."""
     x, w, out = ins[0], ins[1], outs[0]
     b = ins[2] if len(ins) == 3 else np.zeros(w.shape[0], x.dtype)
-    lo, hi = -np.inf, np.inf
-    if "epilogue" in attrs:
-        op, ea = attrs["epilogue"]
-        lo = 0.0 if op == "relu" else ea.get("min", -np.inf)
-        hi = np.inf if op == "relu" else ea.get("max", np.inf)
+    lo, hi = clamp(attrs)
     sh, sw = attrs.get("strides", (1, 1))
     pads = attrs.get("pads", (0, 0, 0, 0))
     hgt, wid = x.shape[2], x.shape[3]
