@@ -2,8 +2,9 @@
 (kernels/conv_gemm.py): the product against float64 over every edge of its blocking (row counts
 around MR, column counts around each vector and run, one column, batch 2, rows with a stride
 longer than their length) with nothing stored outside the output; each blocking a CPU may get;
-convs of every kind (1x1, strided, padded, dilated, 7x7) with each epilogue against the float64
-reference; the predicate's refusals; a compiled model that chooses it and passes the oracle."""
+rows read through an offset table; convs of every kind (1x1, strided, padded, dilated, 7x7;
+stride 1 by the offset table, padded or not) with each epilogue against the float64 reference;
+the predicate's refusals; a compiled model that chooses it and passes the oracle."""
 
 from __future__ import annotations
 
@@ -65,6 +66,28 @@ def test_the_microkernel_matches_float64_and_stores_nothing_outside_its_output(
             assert np.isnan(out[:, cols:]).all() and np.isnan(out[-1]).all()
 
 
+@pytest.mark.parametrize("mr,nv,vl", blockings())
+def test_the_offset_table_reads_each_row_where_it_says(mr: int, nv: int, vl: int) -> None:
+    """With `table`, row c of the product is x[offsets[c]:][:cols] for any offsets (out of
+    order, overlapping, repeated), as a direct conv's taps are."""
+    from mlxa.kernels.microkernel import compiled, pack
+
+    kernel = compiled(mr, nv, vl, table=True)
+    for rows, depth, cols in ((mr + 1, 9, 2 * nv * vl + 3), (1, 4, vl - 1), (2 * mr, 1, 5)):
+        flat = f32(depth * cols + 40)
+        offsets = RNG.integers(0, flat.size - cols + 1, depth).astype(np.int64)
+        offsets[-1] = offsets[0]  # a row read twice
+        w, b = f32(rows, depth), f32(rows)
+        wp, bp = pack(w, b, mr)
+        out = np.full((rows, cols + 2), np.nan, np.float32)
+        kernel(wp.ctypes.data, flat.ctypes.data, bp.ctypes.data, out.ctypes.data, 1, rows,
+               depth, cols, offsets.ctypes.data, cols + 2, 0, 0, -np.inf, np.inf)
+        x = np.stack([flat[at:at + cols] for at in offsets]).astype(np.float64)
+        np.testing.assert_allclose(out[:, :cols], w.astype(np.float64) @ x + b[:, None],
+                                   rtol=1e-5, atol=1e-5)
+        assert np.isnan(out[:, cols:]).all()
+
+
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": -1.0, "max": 6.0})}
 # (N, C, H, W), (O, kh, kw), strides, pads, dilations
 CASES = [
@@ -77,6 +100,9 @@ CASES = [
     ((1, 4, 12, 12), (5, 3, 3), (1, 1), (2, 2, 2, 2), (2, 2)),
     ((2, 3, 10, 11), (6, 2, 3), (1, 2), (0, 1, 1, 0), (1, 1)),
     ((1, 32, 80, 80), (9, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),  # several bands of rows
+    ((1, 5, 9, 10), (11, 3, 3), (1, 1), (0, 0, 0, 0), (1, 1)),  # direct, read where it lies
+    ((2, 6, 8, 7), (9, 3, 1), (1, 1), (1, 0, 1, 0), (1, 1)),  # direct, no spill columns
+    ((1, 3, 10, 12), (8, 2, 5), (1, 1), (0, 2, 1, 1), (1, 2)),  # direct, uneven pads
 ]
 
 

@@ -21,12 +21,13 @@ import numpy as np
 from mlxa.kernels.epilogue import clamp, table_conv, takes_activation
 from mlxa.kernels.generated import carve
 from mlxa.kernels.llvm_ir import Call
+from mlxa.kernels.plane_copy import frame
 from mlxa.kernels.registry import KERNELS, Attrs, Site, register_kernel
 from mlxa.kernels.trial import against_default
 from mlxa.ops import conv
 from mlxa.ops.bound import Step, sequence
 from mlxa.ops.conv_im2col import band_rows
-from mlxa.ops.spatial import padder, window, windows_view
+from mlxa.ops.spatial import Window, window, windows_view
 
 F32 = np.dtype(np.float32)
 BAND_NBYTES = 1 << 18  # a band's column buffer: stays in L2 while the product reads it
@@ -78,25 +79,81 @@ def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs
 
 def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
             workspace: np.ndarray | None) -> Step:
-    """The microkernel's conv: x and out C-contiguous."""
+    """The microkernel's conv: x and out C-contiguous. A 1x1 conv is one product over x; a
+    stride-1 conv reads the (padded) input plane itself, each weight tap's row of the product
+    being the plane shifted by that tap (`_direct`); any other conv goes by im2col bands."""
     from mlxa.kernels import microkernel
 
     x, w = ins[0], ins[1]
     n, c, h, wd = x.shape
     o = w.shape[0]
-    k = c * w.shape[2] * w.shape[3]
     mr, nv, vl = microkernel.blocking()
-    wp, bp = microkernel.pack(w.reshape(o, k), ins[2] if len(ins) == 3 else None, mr)
-    kernel = microkernel.compiled(mr, nv, vl)
+    wp, bp = microkernel.pack(w.reshape(o, -1), ins[2] if len(ins) == 3 else None, mr)
     lo, hi = clamp(attrs)
     win = window(h, wd, w.shape[2], w.shape[3], attrs)
     cols = win.out_h * win.out_w
     plain = {k: v for k, v in attrs.items() if k != "epilogue"}
     if conv.plan(x.shape, w.shape, plain, x.itemsize).kind == "pointwise":  # as the op table
-        return Call(kernel, (wp, bp, x, out),
+        return Call(microkernel.compiled(mr, nv, vl), (wp, bp, x, out),
                     (wp.ctypes.data, x.ctypes.data, bp.ctypes.data, out.ctypes.data,
                      n, o, c, cols, cols, cols, c * cols, o * cols, lo, hi))
-    band = band_rows(w.shape, win, 1, BAND_NBYTES, 4)
+    if win.strides == (1, 1):
+        return _direct(x, out, wp, bp, win, (lo, hi), workspace)
+    return _im2col(x, out, wp, bp, win, (lo, hi), workspace)
+
+
+def _direct(x: np.ndarray, out: np.ndarray, wp: np.ndarray, bp: np.ndarray, win: Window,
+            bounds: tuple[float, float], workspace: np.ndarray | None) -> Step:
+    """A stride-1 conv with no column buffer. Over the input plane (padded, H x W), output
+    pixel (r, q) read as column r * W + q, the tap (ci, i, j) reads column + ci*H*W + i*dh*W +
+    j*dw: every row of the product is the plane at one offset (the kernel's offset table). The
+    columns run over whole plane rows, so each output row comes with W - out_w columns past
+    its end that no output takes; they go to a scratch [O, out_h, W], cropped out after, unless
+    W == out_w. The input is read where it lies: no copy of nine shifted planes. Padding and
+    cropping are plane_copy.py's (numpy's strided copies cost twice as much on small maps)."""
+    from mlxa.kernels import microkernel
+
+    n, c = x.shape[:2]
+    o = out.shape[1]
+    kh, kw = win.kh, win.kw
+    ph, pw = (win.padded_h, win.padded_w) if win.needs_padding else (win.h, win.w)
+    (dh, dw), oh, ow = win.dilations, win.out_h, win.out_w
+    offsets = (np.arange(c)[:, None, None] * (ph * pw) + np.arange(kh)[None, :, None] * (dh * pw)
+               + np.arange(kw)[None, None, :] * dw).astype(np.int64).reshape(-1)
+    cols = (oh - 1) * pw + ow
+    padded_n = c * ph * pw if win.needs_padding else 0
+    spill_n = o * oh * pw if pw != ow else 0
+    padded_flat, spill_flat = carve(workspace, padded_n, spill_n)
+    mr, nv, vl = microkernel.blocking()
+    kernel = microkernel.compiled(mr, nv, vl, table=True)
+    steps: list[Step] = []
+    for item in range(n):
+        src = x[item]
+        if padded_n:
+            src = padded_flat.reshape(c, ph, pw)
+            steps.append(frame(x[item], src, win.pads[0], win.pads[1]))
+        dst = spill_flat.reshape(o, oh, pw) if spill_n else out[item]
+        steps.append(Call(kernel, (wp, bp, src, dst, offsets),
+                          (wp.ctypes.data, src.ctypes.data, bp.ctypes.data, dst.ctypes.data,
+                           1, o, offsets.size, cols, offsets.ctypes.data, oh * pw, 0, 0,
+                           *bounds)))
+        if spill_n:
+            steps.append(frame(dst[:, :, :ow], out[item], 0, 0))
+    return sequence(steps)
+
+
+def _im2col(x: np.ndarray, out: np.ndarray, wp: np.ndarray, bp: np.ndarray, win: Window,
+            bounds: tuple[float, float], workspace: np.ndarray | None) -> Step:
+    """Any other conv: each band of output rows' windows copied into a column buffer, the
+    product over the band."""
+    from mlxa.kernels import microkernel
+
+    n, c = x.shape[:2]
+    o = out.shape[1]
+    k = c * win.kh * win.kw
+    cols = win.out_h * win.out_w
+    kernel = microkernel.compiled(*microkernel.blocking())
+    band = band_rows((o, c, win.kh, win.kw), win, 1, BAND_NBYTES, 4)
     padded_n = c * win.padded_h * win.padded_w if win.needs_padding else 0
     padded_flat, col = carve(workspace, padded_n, k * band * win.out_w)
     padded = padded_flat.reshape(c, win.padded_h, win.padded_w) if padded_n else None
@@ -104,7 +161,7 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
     for item in range(n):
         src = x[item]
         if padded is not None:
-            steps.append(padder(src, padded, win, 0.0))
+            steps.append(frame(src, padded, win.pads[0], win.pads[1]))
             src = padded
         views = windows_view(src, win)  # (C, kh, kw, out_h, out_w)
         for r0 in range(0, win.out_h, band):
@@ -115,6 +172,6 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
             steps += [partial(np.copyto, buf, part),
                       Call(kernel, (wp, bp, buf, dst),
                            (wp.ctypes.data, buf.ctypes.data, bp.ctypes.data, dst.ctypes.data,
-                            1, o, k, rows * win.out_w, rows * win.out_w, cols, 0, 0, lo, hi))]
+                            1, o, k, rows * win.out_w, rows * win.out_w, cols, 0, 0,
+                            *bounds))]
     return sequence(steps)
-

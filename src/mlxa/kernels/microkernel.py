@@ -49,19 +49,21 @@ def pack(w: np.ndarray, bias: np.ndarray | None, mr: int) -> tuple[np.ndarray, n
 
 
 @functools.cache
-def compiled(mr: int, nv: int, vl: int) -> Callable[..., None]:
+def compiled(mr: int, nv: int, vl: int, table: bool = False) -> Callable[..., None]:
     """The kernel as a C function: (w_packed, x, bias_packed, out, N, O, C, P, x_row, out_row,
     x_item, out_item, lo, hi), pointers as integers; `x_row` / `out_row`: floats between two
-    rows of x / out (P where they are whole rows), `x_item` / `out_item`: between two items."""
+    rows of x / out (P where they are whole rows), `x_item` / `out_item`: between two items.
+    With `table`, `x_row` is instead the address of C int64 offsets, where each row of x
+    starts: a direct conv's rows are the input plane shifted by each tap (conv_gemm.py)."""
     from llvmlite import ir
 
     module = ir.Module(name="mlxa_microkernel")
-    _emit(module, mr, nv, vl)
+    _emit(module, mr, nv, vl, table)
     p, i64, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
     return compile_function(module, "matmul_bias_clamp", [p] * 4 + [i64] * 8 + [f32] * 2)
 
 
-def _emit(module: Any, mr: int, nv: int, vl: int) -> None:
+def _emit(module: Any, mr: int, nv: int, vl: int, table: bool) -> None:
     """The IR: loops over items, runs of columns, and row blocks; the reduction over C inside."""
     from llvmlite import ir
 
@@ -74,6 +76,7 @@ def _emit(module: Any, mr: int, nv: int, vl: int) -> None:
     for arg in (wp, x, bias, out):
         arg.add_attribute("noalias")
     lo_v, hi_v = e.splat(lo), e.splat(hi)
+    offsets = b.inttoptr(x_row, ir.IntType(64).as_pointer()) if table else None
     blocks = b.sdiv(b.add(rows, const(mr - 1)), const(mr))
 
     def run(x_base: Any, o_base: Any, col: Any, width: int,
@@ -86,7 +89,8 @@ def _emit(module: Any, mr: int, nv: int, vl: int) -> None:
                     for i in range(mr) for _ in range(width)]
 
             def reduce(c: Any, acc: list[Any]) -> list[Any]:
-                at = b.add(x_base, b.add(b.mul(c, x_row), col))
+                row = b.mul(c, x_row) if offsets is None else b.load(b.gep(offsets, [c]))
+                at = b.add(x_base, b.add(row, col))
                 xs = [e.load(x, b.add(at, const(j * vl)), None if masks is None else masks[j])
                       for j in range(width)]
                 w_at = b.add(w_base, b.mul(c, const(mr)))
