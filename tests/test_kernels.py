@@ -553,8 +553,9 @@ def test_the_roofline_counts_the_scratch_a_numba_kernel_carves_not_the_op_tables
 
 @pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None, reason="llvmlite missing")
 def test_the_roofline_counts_the_scratch_of_the_vector_kernels() -> None:
-    """conv_gemm's im2col band and padded input (carved), depthwise_vector's two planes (its
-    own), and not the scratch of the default its trial bound."""
+    """conv_gemm's padded input and either the spill of its direct conv or its im2col band
+    (carved), depthwise_vector's two planes (its own), and not the scratch of the default its
+    trial bound."""
     from mlxa.kernels.depthwise_ir import plane_shape, rows_at_once, run_vectors
     from mlxa.kernels.trial import forced
 
@@ -562,11 +563,18 @@ def test_the_roofline_counts_the_scratch_of_the_vector_kernels() -> None:
     x = g.input((1, 8, 12, 12))
     y = g.op("conv", x, g.param(f32(8, 1, 3, 3)), g.param(f32(8)), group=8, pads=(1, 1, 1, 1))
     y = g.op("conv", g.op("relu", y), g.param(f32(6, 8, 3, 3)), pads=(1, 1, 1, 1))
+    y = g.op("conv", y, g.param(f32(4, 6, 3, 3)), strides=(2, 2), pads=(1, 1, 1, 1))
     with forced():
         model = compile_model(g.build(y), CompileOptions(kernels=("llvm",)))
-    names = {c.kernel.name: s for s, c in model.kernel_plan.choices.items()}
+    names: dict[str, list[int]] = {}
+    for s, c in sorted(model.kernel_plan.choices.items()):
+        names.setdefault(c.kernel.name, []).append(s)
     rows, pitch = plane_shape(12, 12, 3, 3, 1, (1, 1, 1, 1), 12, 12, min(run_vectors(), 2))
     assert rows_at_once(2) * 2 <= 8
-    assert model.kernel_scratch[names["depthwise_vector"]] == 4 * (2 * rows * pitch + 8)
-    # the padded input (8 x 14 x 14) and one band of 72 x 12 columns per row, 12 rows
-    assert model.kernel_scratch[names["conv_gemm"]] == 4 * (8 * 14 * 14 + 72 * 12 * 12)
+    assert model.kernel_scratch[names["depthwise_vector"][0]] == 4 * (2 * rows * pitch + 8)
+    direct, strided = names["conv_gemm"]
+    # the padded input (8 x 14 x 14) and the output over the plane's whole rows (6 x 12 x 14)
+    assert model.kernel_scratch[direct] == 4 * (8 * 14 * 14 + 6 * 12 * 14)
+    # the padded input (6 x 13 x 13: the last window ends at row 13) and one im2col band of
+    # 54 x 6 columns per output row, all 6 rows
+    assert model.kernel_scratch[strided] == 4 * (6 * 13 * 13 + 54 * 6 * 6)
