@@ -88,6 +88,34 @@ def test_the_offset_table_reads_each_row_where_it_says(mr: int, nv: int, vl: int
         assert np.isnan(out[:, cols:]).all()
 
 
+@pytest.mark.parametrize("nv", [1, 2, 3])
+def test_the_turned_kernel_matches_float64_and_stores_nothing_outside_its_output(
+        nv: int) -> None:
+    """Vectors along the rows, columns read through two offset tables: row counts around
+    each block, column counts around a tile of 8, columns out of order."""
+    from mlxa.kernels.microkernel import PIXELS, compiled_t, pack
+
+    kernel = compiled_t(nv)
+    nb = nv * 8
+    for rows in sorted({1, 7, nb - 1, nb, nb + 1, 2 * nb + 5}):
+        for cols in (1, PIXELS - 1, PIXELS, PIXELS + 1, 3 * PIXELS + 5):
+            depth = 1 + (rows + cols) % 6
+            flat = f32(200)
+            offsets = RNG.integers(0, 100, depth).astype(np.int64)
+            columns = RNG.integers(0, 100, -(-cols // PIXELS) * PIXELS).astype(np.int64)
+            w, b = f32(rows, depth), f32(rows)
+            lo, hi = (-0.5, 1.0) if cols % 2 else (-np.inf, np.inf)
+            wp, bp = pack(w, b, nb)
+            out = np.full((rows + 1, cols + 3), np.nan, np.float32)  # rows cols + 3 apart
+            kernel(wp.ctypes.data, flat.ctypes.data, bp.ctypes.data, out.ctypes.data, rows,
+                   depth, cols, offsets.ctypes.data, columns.ctypes.data, cols + 3, lo, hi)
+            x = flat[offsets[:, None] + columns[None, :cols]].astype(np.float64)
+            want = np.clip(w.astype(np.float64) @ x + b[:, None], lo, hi)
+            np.testing.assert_allclose(out[:rows, :cols], want, rtol=1e-5, atol=1e-5,
+                                       err_msg=f"{rows}x{depth}x{cols}")
+            assert np.isnan(out[:, cols:]).all() and np.isnan(out[rows]).all()
+
+
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": -1.0, "max": 6.0})}
 # (N, C, H, W), (O, kh, kw), strides, pads, dilations
 CASES = [
@@ -106,14 +134,16 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("turn", [False, True], ids=["along_pixels", "along_channels"])
 @pytest.mark.parametrize("epilogue", sorted(EPILOGUES))
 @pytest.mark.parametrize("shape,kernel,strides,pads,dilations", CASES)
 def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple[int, ...],
                                            strides: tuple[int, int], pads: tuple[int, ...],
-                                           dilations: tuple[int, int], epilogue: str) -> None:
-    """With and without bias, with no workspace and with one; a second call over the same
-    scratch gives the same result."""
-    from mlxa.kernels.conv_gemm import bind_gemm
+                                           dilations: tuple[int, int], epilogue: str,
+                                           turn: bool) -> None:
+    """Each orientation of the kernel, with and without bias, with no workspace and with one;
+    a second call over the same scratch gives the same result."""
+    from mlxa.kernels.conv_gemm import product
 
     n, c, h, wd = shape
     o, kh, kw = kernel
@@ -130,7 +160,7 @@ def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple
     wdil[:, :, ::dilations[0], ::dilations[1]] = w  # the reference takes a dilated kernel
     for ins, workspace in (([x, w, b], None), ([x, w], np.empty(1 << 22, np.uint8))):
         out = np.full((n, o, oh, ow), np.nan, np.float32)
-        step = bind_gemm(ins, [out], attrs, workspace)
+        step = product(ins, out, attrs, workspace, turn=turn)
         step()
         bias = ins[2] if len(ins) == 3 else np.zeros(o, np.float32)
         want = conv_reference(x, wdil, bias, strides, pads, lo, hi)

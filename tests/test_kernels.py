@@ -552,13 +552,17 @@ def test_the_roofline_counts_the_scratch_a_numba_kernel_carves_not_the_op_tables
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None, reason="llvmlite missing")
-def test_the_roofline_counts_the_scratch_of_the_vector_kernels() -> None:
-    """conv_gemm's padded input and either the spill of its direct conv or its im2col band
-    (carved), depthwise_vector's two planes (its own), and not the scratch of the default its
-    trial bound."""
+@pytest.mark.parametrize("turn", [False, True], ids=["along_pixels", "along_channels"])
+def test_the_roofline_counts_the_scratch_of_the_vector_kernels(
+        turn: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """conv_gemm's padded input, and along the pixels the spill of its direct conv or its
+    im2col band (carved), and nothing of the orientation its trial dropped; depthwise_vector's
+    two planes (its own); not the scratch of the default its trial bound."""
+    from mlxa.kernels import conv_gemm
     from mlxa.kernels.depthwise_ir import plane_shape, rows_at_once, run_vectors
     from mlxa.kernels.trial import forced
 
+    monkeypatch.setattr(conv_gemm, "faster", lambda a, b: not turn)  # keeps the one asked
     g = GraphBuilder("llvm")
     x = g.input((1, 8, 12, 12))
     y = g.op("conv", x, g.param(f32(8, 1, 3, 3)), g.param(f32(8)), group=8, pads=(1, 1, 1, 1))
@@ -573,6 +577,10 @@ def test_the_roofline_counts_the_scratch_of_the_vector_kernels() -> None:
     assert rows_at_once(2) * 2 <= 8
     assert model.kernel_scratch[names["depthwise_vector"][0]] == 4 * (2 * rows * pitch + 8)
     direct, strided = names["conv_gemm"]
+    if turn:  # the padded inputs alone: (8 x 14 x 14) and (6 x 13 x 13)
+        assert model.kernel_scratch[direct] == 4 * 8 * 14 * 14
+        assert model.kernel_scratch[strided] == 4 * 6 * 13 * 13
+        return
     # the padded input (8 x 14 x 14) and the output over the plane's whole rows (6 x 12 x 14)
     assert model.kernel_scratch[direct] == 4 * (8 * 14 * 14 + 6 * 12 * 14)
     # the padded input (6 x 13 x 13: the last window ends at row 13) and one im2col band of

@@ -13,17 +13,17 @@ the bound call says which ran."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
 
 from mlxa.kernels.epilogue import clamp, table_conv, takes_activation
-from mlxa.kernels.generated import carve
+from mlxa.kernels.generated import carve, count, recording
 from mlxa.kernels.llvm_ir import Call
 from mlxa.kernels.plane_copy import frame
 from mlxa.kernels.registry import KERNELS, Attrs, Site, register_kernel
-from mlxa.kernels.trial import against_default
+from mlxa.kernels.trial import against_default, faster
 from mlxa.ops import conv
 from mlxa.ops.bound import Step, sequence
 from mlxa.ops.conv_im2col import band_rows
@@ -78,28 +78,113 @@ def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs
 
 
 def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
-            workspace: np.ndarray | None) -> Step:
-    """The microkernel's conv: x and out C-contiguous. A 1x1 conv is one product over x; a
-    stride-1 conv reads the (padded) input plane itself, each weight tap's row of the product
-    being the plane shifted by that tap (`_direct`); any other conv goes by im2col bands."""
+            workspace: np.ndarray | None, turn: bool | None = None) -> Step:
+    """The microkernel's conv: x and out C-contiguous. A 1x1 conv is one product over x. Any
+    other conv goes one of two ways, the faster in a bind-time trial (`turn` forces one):
+    vectors along the output's pixels, a stride-1 conv reading the (padded) input plane
+    itself, each weight tap's row of the product being the plane shifted by that tap
+    (`_direct`), a strided one by im2col bands (`_im2col`); or vectors along the output
+    channels (`_turned`), each pixel's input read where it lies, strided or not. The turned
+    kernel won on 3x3 convs of many channels and on strided ones (ResNet's 512 x 7 x 7: 2.63
+    against 2.97 ms; 256 x 28 x 28 stride 2: 2.24 against 3.16), and lost on few channels."""
     from mlxa.kernels import microkernel
 
     x, w = ins[0], ins[1]
     n, c, h, wd = x.shape
     o = w.shape[0]
-    mr, nv, vl = microkernel.blocking()
-    wp, bp = microkernel.pack(w.reshape(o, -1), ins[2] if len(ins) == 3 else None, mr)
-    lo, hi = clamp(attrs)
+    bias = ins[2] if len(ins) == 3 else None
+    bounds = clamp(attrs)
     win = window(h, wd, w.shape[2], w.shape[3], attrs)
-    cols = win.out_h * win.out_w
     plain = {k: v for k, v in attrs.items() if k != "epilogue"}
     if conv.plan(x.shape, w.shape, plain, x.itemsize).kind == "pointwise":  # as the op table
+        mr, nv, vl = microkernel.blocking()
+        wp, bp = microkernel.pack(w.reshape(o, -1), bias, mr)
+        cols = win.out_h * win.out_w
         return Call(microkernel.compiled(mr, nv, vl), (wp, bp, x, out),
                     (wp.ctypes.data, x.ctypes.data, bp.ctypes.data, out.ctypes.data,
-                     n, o, c, cols, cols, cols, c * cols, o * cols, lo, hi))
-    if win.strides == (1, 1):
-        return _direct(x, out, wp, bp, win, (lo, hi), workspace)
-    return _im2col(x, out, wp, bp, win, (lo, hi), workspace)
+                     n, o, c, cols, cols, cols, c * cols, o * cols, *bounds))
+
+    def along_pixels() -> Step:
+        mr = microkernel.blocking()[0]
+        wp, bp = microkernel.pack(w.reshape(o, -1), bias, mr)
+        plan = _direct if win.strides == (1, 1) else _im2col
+        return plan(x, out, wp, bp, win, bounds, workspace)
+
+    def along_channels() -> Step:
+        return _turned(x, out, w, bias, win, bounds, workspace)
+
+    if turn is not None:
+        return along_channels() if turn else along_pixels()
+    return _faster_of(along_pixels, along_channels)
+
+
+def _faster_of(first: Callable[[], Step], second: Callable[[], Step]) -> Step:
+    """The faster of two bindings of one conv (trial.faster), only its scratch recorded."""
+    with recording() as first_sizes:
+        a = first()
+    with recording() as second_sizes:
+        b = second()
+    kept, sizes = (a, first_sizes) if faster(a, b) else (b, second_sizes)
+    for nbytes in sizes:
+        count(nbytes)
+    return kept
+
+
+def _padded_input(x: np.ndarray, win: Window, workspace: np.ndarray | None,
+                  *more: int) -> tuple[list[Step], list[np.ndarray], list[np.ndarray]]:
+    """Per item: the step padding its input (none without padding) and the plane the kernel
+    reads; then the other buffers of `more` floats carved with it."""
+    n, c = x.shape[:2]
+    ph, pw = (win.padded_h, win.padded_w) if win.needs_padding else (win.h, win.w)
+    padded_n = c * ph * pw if win.needs_padding else 0
+    padded_flat, *rest = carve(workspace, padded_n, *more)
+    steps: list[Step] = []
+    planes: list[np.ndarray] = []
+    for item in range(n):
+        if padded_n:
+            plane = padded_flat.reshape(c, ph, pw)
+            steps.append(frame(x[item], plane, win.pads[0], win.pads[1]))
+        else:
+            plane = x[item]
+        planes.append(plane)
+    return steps, planes, rest
+
+
+def _turned(x: np.ndarray, out: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
+            win: Window, bounds: tuple[float, float], workspace: np.ndarray | None) -> Step:
+    """The microkernel turned around (microkernel.compiled_t): vectors along the output
+    channels, a tile of 8 output pixels each reading its input at its own offset in the
+    (padded) plane: any stride or dilation, no column buffer, no spill."""
+    from mlxa.kernels import microkernel
+
+    c = x.shape[1]
+    o = out.shape[1]
+    ph, pw = (win.padded_h, win.padded_w) if win.needs_padding else (win.h, win.w)
+    (sh, sw), (dh, dw), ow = win.strides, win.dilations, win.out_w
+    offsets = _tap_offsets(c, win.kh, win.kw, ph, pw, dh, dw)
+    cols = win.out_h * ow
+    p = np.minimum(np.arange(-(-cols // microkernel.PIXELS) * microkernel.PIXELS), cols - 1)
+    columns = ((p // ow) * sh * pw + (p % ow) * sw).astype(np.int64)
+    nv = microkernel.pick_nv(o)
+    wp, bp = microkernel.pack(w.reshape(o, -1), bias, nv * 8)
+    kernel = microkernel.compiled_t(nv)
+    pads, planes, _ = _padded_input(x, win, workspace)
+    steps: list[Step] = []
+    for item, plane in enumerate(planes):
+        steps += pads[item:item + 1]
+        dst = out[item]
+        steps.append(Call(kernel, (wp, bp, plane, dst, offsets, columns),
+                          (wp.ctypes.data, plane.ctypes.data, bp.ctypes.data, dst.ctypes.data,
+                           o, offsets.size, cols, offsets.ctypes.data, columns.ctypes.data,
+                           cols, *bounds)))
+    return sequence(steps)
+
+
+def _tap_offsets(c: int, kh: int, kw: int, ph: int, pw: int, dh: int, dw: int) -> np.ndarray:
+    """Where reduction step (ci, i, j) reads, relative to an output pixel's window corner in a
+    c x ph x pw plane."""
+    return (np.arange(c)[:, None, None] * (ph * pw) + np.arange(kh)[None, :, None] * (dh * pw)
+            + np.arange(kw)[None, None, :] * dw).astype(np.int64).reshape(-1)
 
 
 def _direct(x: np.ndarray, out: np.ndarray, wp: np.ndarray, bp: np.ndarray, win: Window,
@@ -113,28 +198,22 @@ def _direct(x: np.ndarray, out: np.ndarray, wp: np.ndarray, bp: np.ndarray, win:
     cropping are plane_copy.py's (numpy's strided copies cost twice as much on small maps)."""
     from mlxa.kernels import microkernel
 
-    n, c = x.shape[:2]
+    c = x.shape[1]
     o = out.shape[1]
-    kh, kw = win.kh, win.kw
     ph, pw = (win.padded_h, win.padded_w) if win.needs_padding else (win.h, win.w)
-    (dh, dw), oh, ow = win.dilations, win.out_h, win.out_w
-    offsets = (np.arange(c)[:, None, None] * (ph * pw) + np.arange(kh)[None, :, None] * (dh * pw)
-               + np.arange(kw)[None, None, :] * dw).astype(np.int64).reshape(-1)
+    oh, ow = win.out_h, win.out_w
+    offsets = _tap_offsets(c, win.kh, win.kw, ph, pw, *win.dilations)
     cols = (oh - 1) * pw + ow
-    padded_n = c * ph * pw if win.needs_padding else 0
     spill_n = o * oh * pw if pw != ow else 0
-    padded_flat, spill_flat = carve(workspace, padded_n, spill_n)
+    pads, planes, (spill_flat,) = _padded_input(x, win, workspace, spill_n)
     mr, nv, vl = microkernel.blocking()
     kernel = microkernel.compiled(mr, nv, vl, table=True)
     steps: list[Step] = []
-    for item in range(n):
-        src = x[item]
-        if padded_n:
-            src = padded_flat.reshape(c, ph, pw)
-            steps.append(frame(x[item], src, win.pads[0], win.pads[1]))
+    for item, plane in enumerate(planes):
+        steps += pads[item:item + 1]
         dst = spill_flat.reshape(o, oh, pw) if spill_n else out[item]
-        steps.append(Call(kernel, (wp, bp, src, dst, offsets),
-                          (wp.ctypes.data, src.ctypes.data, bp.ctypes.data, dst.ctypes.data,
+        steps.append(Call(kernel, (wp, bp, plane, dst, offsets),
+                          (wp.ctypes.data, plane.ctypes.data, bp.ctypes.data, dst.ctypes.data,
                            1, o, offsets.size, cols, offsets.ctypes.data, oh * pw, 0, 0,
                            *bounds)))
         if spill_n:
@@ -144,26 +223,21 @@ def _direct(x: np.ndarray, out: np.ndarray, wp: np.ndarray, bp: np.ndarray, win:
 
 def _im2col(x: np.ndarray, out: np.ndarray, wp: np.ndarray, bp: np.ndarray, win: Window,
             bounds: tuple[float, float], workspace: np.ndarray | None) -> Step:
-    """Any other conv: each band of output rows' windows copied into a column buffer, the
-    product over the band."""
+    """A strided conv along the pixels: each band of output rows' windows copied into a
+    column buffer, the product over the band."""
     from mlxa.kernels import microkernel
 
-    n, c = x.shape[:2]
+    c = x.shape[1]
     o = out.shape[1]
     k = c * win.kh * win.kw
     cols = win.out_h * win.out_w
     kernel = microkernel.compiled(*microkernel.blocking())
     band = band_rows((o, c, win.kh, win.kw), win, 1, BAND_NBYTES, 4)
-    padded_n = c * win.padded_h * win.padded_w if win.needs_padding else 0
-    padded_flat, col = carve(workspace, padded_n, k * band * win.out_w)
-    padded = padded_flat.reshape(c, win.padded_h, win.padded_w) if padded_n else None
+    pads, planes, (col,) = _padded_input(x, win, workspace, k * band * win.out_w)
     steps: list[Step] = []
-    for item in range(n):
-        src = x[item]
-        if padded is not None:
-            steps.append(frame(src, padded, win.pads[0], win.pads[1]))
-            src = padded
-        views = windows_view(src, win)  # (C, kh, kw, out_h, out_w)
+    for item, plane in enumerate(planes):
+        steps += pads[item:item + 1]
+        views = windows_view(plane, win)  # (C, kh, kw, out_h, out_w)
         for r0 in range(0, win.out_h, band):
             rows = min(band, win.out_h - r0)
             part = views[..., r0:r0 + rows, :]

@@ -129,3 +129,117 @@ def _emit(module: Any, mr: int, nv: int, vl: int, table: bool) -> None:
 
     e.loop(const(0), items, const(1), item)
     b.ret_void()
+
+
+# The same product turned around: vectors along the output rows (a conv's output channels)
+# instead of its columns (pixels), for convs whose pixel count leaves the last run of columns
+# mostly empty (a 7x7 map: 49 = 2 x 24 + 1) or whose columns are not contiguous in the input (a
+# stride-2 conv, which would need an im2col copy). Each tile is PIXELS columns x NV vectors of
+# VL rows; a column's input is one float per reduction step, splat, read wherever it lies (its
+# address: the step's offset plus the column's own, both from tables), so the columns of a tile
+# need not be neighbours in the input. The tile is transposed in registers (8 x 8 blocks) and
+# stored as rows of PIXELS columns: no column outside the output is computed or stored.
+PIXELS = 8  # a tile's columns: the transpose is square, VL x VL, with VL = 8
+
+
+def pick_nv(rows: int) -> int:
+    """Vectors per tile along the rows: 3 with AVX-512's 32 registers (24 accumulators), 2 where
+    that wastes fewer rows (O = 32, 64, 160, 320, 1280 are multiples of 16, not 24); 1 with
+    AVX2's 16 registers."""
+    if "avx512f" not in host_features():
+        return 1
+    return min((3, 2), key=lambda nv: -(-rows // (nv * 8)) * nv * 8 - rows)
+
+
+@functools.cache
+def compiled_t(nv: int) -> Callable[..., None]:
+    """The turned-around kernel as a C function: (w_packed, x, bias_packed, out, O, C, P,
+    offsets, columns, out_row, lo, hi): w packed by `pack(w, bias, nv * 8)`; `offsets` the
+    address of C int64 offsets (where reduction step c reads, relative to a column's input),
+    `columns` of P int64 (each column's input), padded to a multiple of PIXELS (any valid
+    column's value); out[o * out_row + p]."""
+    from llvmlite import ir
+
+    module = ir.Module(name="mlxa_microkernel_t")
+    _emit_t(module, nv)
+    p, i64, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+    return compile_function(module, "matmul_t_bias_clamp", [p] * 4 + [i64] * 6 + [f32] * 2)
+
+
+def _emit_t(module: Any, nv: int) -> None:
+    from llvmlite import ir
+
+    vl = 8
+    fptr, i64 = ir.FloatType().as_pointer(), ir.IntType(64)
+    e = Emitter(module, "matmul_t_bias_clamp", [fptr] * 4 + [i64] * 6 + [ir.FloatType()] * 2,
+                vl)
+    b, const = e.b, e.const
+    wp, x, bias, out, rows, depth, cols, offsets_at, columns_at, out_row, lo, hi = e.fn.args
+    for arg in (wp, x, bias, out):
+        arg.add_attribute("noalias")
+    offsets = b.inttoptr(offsets_at, i64.as_pointer())
+    columns = b.inttoptr(columns_at, i64.as_pointer())
+    lo_v, hi_v = e.splat(lo), e.splat(hi)
+    nb = nv * vl
+    blocks = b.sdiv(b.add(rows, const(nb - 1)), const(nb))
+    full = b.mul(b.sdiv(cols, const(PIXELS)), const(PIXELS))
+
+    def block(blk: Any, _: list[Any]) -> list[Any]:
+        row0 = b.mul(blk, const(nb))
+        w_base = b.mul(row0, depth)  # the block's [C][NB]
+        biases = [e.load(bias, b.add(row0, const(j * vl))) for j in range(nv)]
+
+        def tile(p0: Any, mask: Any) -> list[Any]:
+            bases = [b.load(b.gep(columns, [b.add(p0, const(i))])) for i in range(PIXELS)]
+
+            def reduce(c: Any, acc: list[Any]) -> list[Any]:
+                off = b.load(b.gep(offsets, [c]))
+                at = b.add(w_base, b.mul(c, const(nb)))
+                ws = [e.load(wp, b.add(at, const(j * vl))) for j in range(nv)]
+                new = []
+                for i in range(PIXELS):
+                    xs = e.splat(b.load(b.gep(x, [b.add(off, bases[i])])))
+                    new += [e.fma(xs, ws[j], acc[i * nv + j]) for j in range(nv)]
+                return new
+
+            acc = e.loop(const(0), depth, const(1), reduce,
+                         [biases[j] for _ in range(PIXELS) for j in range(nv)])
+            for j in range(nv):
+                by_row = _transpose8(b, [acc[i * nv + j] for i in range(PIXELS)])
+                for r in range(vl):
+                    row = b.add(row0, const(j * vl + r))
+                    with b.if_then(b.icmp_signed("<", row, rows)):
+                        e.store(e.clamp(by_row[r], lo_v, hi_v), out,
+                                b.add(b.mul(row, out_row), p0), mask)
+            return []
+
+        e.loop(const(0), full, const(PIXELS), lambda p0, _: tile(p0, None))
+        with b.if_then(b.icmp_signed("<", full, cols)):
+            tile(full, e.mask(b.sub(cols, full)))
+        return []
+
+    e.loop(const(0), blocks, const(1), block)
+    b.ret_void()
+
+
+def _transpose8(b: Any, rows: list[Any]) -> list[Any]:
+    """The 8 x 8 transpose of eight 8-float vectors: three rounds of two-vector shuffles
+    (pairs of floats, then of pairs, then of halves)."""
+    from llvmlite import ir
+
+    def shuffle(u: Any, v: Any, idx: list[int]) -> Any:
+        return b.shuffle_vector(u, v, ir.Constant(ir.VectorType(ir.IntType(32), 8), idx))
+
+    lo1, hi1 = [0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15]
+    t = []
+    for i in range(0, 8, 2):
+        t += [shuffle(rows[i], rows[i + 1], lo1), shuffle(rows[i], rows[i + 1], hi1)]
+    lo2, hi2 = [0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]
+    u = []
+    for a, c in ((0, 2), (1, 3), (4, 6), (5, 7)):
+        u += [shuffle(t[a], t[c], lo2), shuffle(t[a], t[c], hi2)]
+    lo3, hi3 = [0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]
+    out: list[Any] = [None] * 8
+    for i in range(4):
+        out[i], out[i + 4] = shuffle(u[i], u[i + 4], lo3), shuffle(u[i], u[i + 4], hi3)
+    return out
