@@ -170,6 +170,32 @@ def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple
         np.testing.assert_allclose(out, want, rtol=1e-5, atol=3e-5)
 
 
+def test_a_stem_is_tried_against_the_direct_conv_only_where_that_is_selected(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """conv_gemm takes a 3-channel stem; its trial's default is conv_direct where Numba is
+    installed and the model's selection has it (registry.in_use), else the op table's conv."""
+    from mlxa.kernels import conv_gemm
+    from mlxa.kernels.registry import KERNELS, binding, in_use
+
+    kept: list[str] = []
+    monkeypatch.setattr(conv_gemm, "against_default",
+                        lambda candidate, name, default: kept.append(default()[1]) or candidate())
+    g = GraphBuilder("stem")
+    x = g.input((1, 3, 20, 20))
+    y = g.op("conv", x, g.param(f32(8, 3, 3, 3)), g.param(f32(8)), strides=(2, 2),
+             pads=(1, 1, 1, 1))
+    graph = g.build(g.op("relu", y))
+    numba = KERNELS["conv_direct"].available
+    for selection, direct in ((("all",), numba), (("llvm",), False)):
+        kept.clear()
+        model = compile_model(graph, CompileOptions(kernels=selection))
+        assert [c.kernel.name for c in model.kernel_plan.choices.values()] == ["conv_gemm"]
+        assert kept == ["conv_direct" if direct else "numpy"]
+        with binding(selection):
+            assert in_use("conv_direct") == direct
+    assert in_use("conv_direct") == numba  # outside a model's binding: installed is enough
+
+
 def site(x: tuple[int, ...], w: tuple[int, ...], epilogue: Epilogue | None = None,
          params: tuple[bool, ...] = (False, True, True), dtype: type = np.float32,
          **attrs: object) -> Site:

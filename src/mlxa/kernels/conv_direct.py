@@ -33,27 +33,32 @@ def _loops():  # type: ignore[no-untyped-def]
 
 
 def direct_applies(site: Site) -> bool:
-    """float32 NCHW conv, group 1, dilation 1, equal strides 1 or 2, pads each smaller than the
-    kernel, constant weights, C_in <= MAX_CHANNELS and C_in * kh * kw <= MAX_TAPS; relu or clip
-    (no extra input) or no epilogue."""
+    """float32 NCHW conv of a shape `direct_takes`, constant weights; relu or clip (no extra
+    input) or no epilogue."""
     if len(site.ins) < 2 or len(site.ins[0].shape) != 4 or len(site.ins[1].shape) != 4:
         return False
     x, w = site.ins[0], site.ins[1]
     if x.dtype != F32 or w.dtype != F32 or not site.params[1]:
         return False
-    if int(site.attrs.get("group", 1)) != 1 or w.shape[1] != x.shape[1]:
-        return False
-    if tuple(site.attrs.get("dilations", (1, 1))) != (1, 1):
-        return False
-    if tuple(site.attrs.get("strides", (1, 1))) not in ((1, 1), (2, 2)):
-        return False
-    kh, kw = w.shape[2], w.shape[3]
-    pt, pl, pb, pr = (int(p) for p in site.attrs.get("pads", (0, 0, 0, 0)))
-    if min(pt, pl, pb, pr) < 0 or max(pt, pb) >= kh or max(pl, pr) >= kw:
-        return False
-    if x.shape[1] > MAX_CHANNELS or x.shape[1] * kh * kw > MAX_TAPS:
+    if not direct_takes(x.shape, w.shape, site.attrs):
         return False
     return site.epilogue is None or takes_activation(site)
+
+
+def direct_takes(x: tuple[int, ...], w: tuple[int, ...], attrs: Attrs) -> bool:
+    """Group 1, dilation 1, equal strides 1 or 2, pads each smaller than the kernel, C_in <=
+    MAX_CHANNELS and C_in * kh * kw <= MAX_TAPS."""
+    if int(attrs.get("group", 1)) != 1 or w[1] != x[1]:
+        return False
+    if tuple(attrs.get("dilations", (1, 1))) != (1, 1):
+        return False
+    if tuple(attrs.get("strides", (1, 1))) not in ((1, 1), (2, 2)):
+        return False
+    kh, kw = w[2], w[3]
+    pt, pl, pb, pr = (int(p) for p in attrs.get("pads", (0, 0, 0, 0)))
+    if min(pt, pl, pb, pr) < 0 or max(pt, pb) >= kh or max(pl, pr) >= kw:
+        return False
+    return x[1] <= MAX_CHANNELS and x[1] * kh * kw <= MAX_TAPS
 
 
 def geometry(x: tuple[int, ...], w: tuple[int, ...], out: tuple[int, ...],

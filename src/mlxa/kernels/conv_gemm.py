@@ -1,15 +1,15 @@
 """Convolutions of one group by mlxa's own microkernel (kernels/microkernel.py): the weight
 packed once for it, the bias and a relu or clip applied in its store. A 1x1 conv (stride 1, no
-padding) is one product over the input itself; any other conv copies the windows of a band of
-output rows into a column buffer (im2col, as the op table does; the input padded first where the
-windows reach outside it) and runs the product over the band. The op table runs the same convs
-as BLAS products, which pack the weight again on every call, then one more pass over the output
-for the bias, and the activation is one more.
+padding) is one product over the input itself; any other conv reads its (padded) input through
+offset tables, in one of two orientations (`product`), or for a strided conv along the pixels
+copies im2col bands. The op table runs the same convs as BLAS products, which pack the weight
+again on every call, then one more pass over the output for the bias, and the activation is one
+more.
 
 Binding runs this and what would bind without it in turns (kernels/trial.py) and keeps the
-faster: conv_packed's pick (oneDNN's conv or the op table's) where torch is installed, else the
-op table's conv, which runs 3x3 stride-1 convs by Winograd and so multiplies less. `variant` on
-the bound call says which ran."""
+faster: the direct conv (conv_direct.py) for a stem it takes, conv_packed's pick (oneDNN's conv
+or the op table's) where torch is installed, else the op table's conv, which runs 3x3 stride-1
+convs by Winograd and so multiplies less. `variant` on the bound call says which ran."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from mlxa.kernels.epilogue import clamp, table_conv, takes_activation
 from mlxa.kernels.generated import carve, count, recording
 from mlxa.kernels.llvm_ir import Call
 from mlxa.kernels.plane_copy import frame
-from mlxa.kernels.registry import KERNELS, Attrs, Site, register_kernel
+from mlxa.kernels.registry import Attrs, Site, in_use, register_kernel
 from mlxa.kernels.trial import against_default, faster
 from mlxa.ops import conv
 from mlxa.ops.bound import Step, sequence
@@ -35,12 +35,7 @@ BAND_NBYTES = 1 << 18  # a band's column buffer: stays in L2 while the product r
 
 def gemm_applies(site: Site) -> bool:
     """float32 NCHW conv of one group with a constant weight (and constant bias); relu, clip
-    or no epilogue; not a stem the direct conv takes (conv_direct.py, where Numba is
-    installed: as fast on MobileNetV2's stem, faster on a 1-channel 28x28 one)."""
-    from mlxa.kernels.conv_direct import direct_applies
-
-    if KERNELS["conv_direct"].available and direct_applies(site):
-        return False
+    or no epilogue."""
     if len(site.ins) < 2 or len(site.ins[0].shape) != 4 or len(site.ins[1].shape) != 4:
         return False
     x, w = site.ins[0], site.ins[1]
@@ -65,13 +60,19 @@ def bind_gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attr
 
 def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
              workspace: np.ndarray | None) -> tuple[Step, str]:
-    """What binds without this kernel, and the name of what its trial kept: conv_packed's
-    oneDNN conv against the op table where torch is installed and the conv is one it takes
+    """What binds without this kernel among the kernels in use (registry.in_use), and the name
+    of what its trial kept: the direct conv for a stem it takes (conv_direct.py; the turned
+    microkernel ran MobileNetV2's stem in 290 us against its 466, and tied on small_cnn's),
+    else conv_packed's oneDNN conv against the op table where the conv is one it takes
     (ResNet's 7x7 stem and some 3x3 convs ran faster there), else the op table's conv (and
     its epilogue)."""
+    from mlxa.kernels.conv_direct import bind_direct, direct_takes
     from mlxa.kernels.conv_packed import bind_conv_packed, packed_takes
 
-    if KERNELS["conv_packed"].available and packed_takes(ins[1].shape, attrs):
+    if in_use("conv_direct") and direct_takes(ins[0].shape, ins[1].shape, attrs):
+        bound = bind_direct(ins, outs, attrs, workspace)
+        return bound, getattr(bound, "variant", "conv_direct")
+    if in_use("conv_packed") and packed_takes(ins[1].shape, attrs):
         bound = bind_conv_packed(ins, outs, attrs, workspace)
         return bound, getattr(bound, "variant", "numpy")
     return table_conv(ins, outs, attrs, workspace), "numpy"

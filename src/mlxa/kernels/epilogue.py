@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mlxa.kernels.chain import bind_chain
-from mlxa.kernels.registry import KERNELS, Attrs, Site, register_kernel
+from mlxa.kernels.registry import Attrs, Site, in_use, register_kernel
 from mlxa.ops import conv, get_op
 from mlxa.ops.bound import Step, sequence
 from mlxa.ops.fused import make_step
@@ -76,7 +76,7 @@ def bind_conv_act(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: 
 
 def _bias_act_chain(epilogue: tuple[str, Attrs], has_bias: bool) -> Attrs | None:
     """The fused group's attributes of bias add > activation, where the chain loop can run it."""
-    if not (has_bias and KERNELS["chain_loop"].available):
+    if not (has_bias and in_use("chain_loop")):
         return None
     op, attrs = epilogue
     return {"steps": (make_step("add", (0, 1), {}), make_step(op, (-1,), attrs))}

@@ -18,7 +18,8 @@ to the op table's numpy kernels.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +110,27 @@ def enabled(selection: Iterable[str]) -> tuple[CustomKernel, ...]:
     kernels = [k for k in KERNELS.values() if k.available
                and ("all" in chosen or k.name in chosen or k.technique in chosen)]
     return tuple(sorted(kernels, key=lambda k: TECHNIQUES.index(k.technique)))
+
+
+_BINDING: list[frozenset[str]] = []  # the kernels a model being bound selected (innermost last)
+
+
+@contextmanager
+def binding(selection: Iterable[str]) -> Iterator[None]:
+    """Within: `in_use` answers for this selection (a compiled model binding its nodes)."""
+    _BINDING.append(frozenset(k.name for k in enabled(selection)))
+    try:
+        yield
+    finally:
+        _BINDING.pop()
+
+
+def in_use(name: str) -> bool:
+    """Whether kernel `name` is installed and, while a model binds, selected: what a kernel
+    may bind as the default its trial runs against (an ablation without a technique keeps
+    its kernels out of the others' trials too)."""
+    kernel = KERNELS.get(name)
+    return kernel is not None and kernel.available and (not _BINDING or name in _BINDING[-1])
 
 
 def selection_without(technique: str) -> tuple[str, ...]:

@@ -46,8 +46,11 @@ class CompiledModel:
         # scratch, program.scratch, is what every other call uses)
         self.kernel_scratch: dict[int, int] = {}
         skip = program.aliases | self.kernel_plan.absorbed
-        self.calls = tuple(Call(i, n, self._bind(i, n)) for i, n in enumerate(graph.nodes)
-                           if i not in skip)
+        from mlxa.kernels.registry import binding
+
+        with binding(program.options.kernels):  # kernels' trials stay within the selection
+            self.calls = tuple(Call(i, n, self._bind(i, n)) for i, n in enumerate(graph.nodes)
+                               if i not in skip)
         self._runs = tuple(c.run for c in self.calls)
 
     def kernel_lines(self) -> tuple[str, ...]:
