@@ -1,6 +1,7 @@
 """plane_copy.frame, the IR copy that pads a stack of planes with zeros and crops one: every
 destination element written (NaN sentinels), the source where it belongs, zeros elsewhere, for
-rows shorter than a vector, as long as several, and sources whose rows or items are strided."""
+rows shorter than a vector, as long as several, and sources whose rows or items are strided.
+Also llvm_ir.Call, through which every bound IR kernel runs: its slots against a direct call."""
 
 from __future__ import annotations
 
@@ -69,3 +70,24 @@ def test_frame_refuses_what_it_cannot_copy() -> None:
         frame(src[:, :, ::2], np.zeros((2, 4, 2), np.float32), 0, 0)
     with pytest.raises(ValueError, match="contiguous rows"):
         frame(src.astype(np.float64), np.zeros((2, 4, 4), np.float32), 0, 0)
+
+
+def test_a_call_through_its_slots_matches_the_direct_call() -> None:
+    """llvm_ir.Call writes the arguments once into 8-byte slots (ints, pointers, and floats
+    as doubles, infinities included) and calls the kernel's one-pointer entry."""
+    from mlxa.kernels.llvm_ir import Call
+    from mlxa.kernels.microkernel import compiled, pack
+
+    kernel = compiled(4, 3, 8)
+    w, x, b = (RNG.standard_normal(s).astype(np.float32) for s in ((5, 3), (3, 30), (5,)))
+    wp, bp = pack(w, b, 4)
+    outs = [np.full((5, 30), np.nan, np.float32) for _ in range(2)]
+    for lo, hi in ((-np.inf, np.inf), (-0.25, 0.5)):
+        args = [(wp.ctypes.data, x.ctypes.data, bp.ctypes.data, o.ctypes.data, 1, 5, 3, 30,
+                 30, 30, 0, 0, lo, hi) for o in outs]
+        kernel(*args[0])
+        Call(kernel, (wp, x, bp, outs[1]), args[1])()
+        np.testing.assert_array_equal(outs[0], outs[1])
+        assert not np.isnan(outs[1]).any() and outs[1].min() >= lo and outs[1].max() <= hi
+    with pytest.raises(ValueError, match="13 arguments for a kernel of 14"):
+        Call(kernel, (), args[0][:13])

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from mlxa.kernels.llvm_ir import Emitter, compile_function, host_features
+from mlxa.kernels.llvm_ir import Emitter, Kernel, compile_function, host_features
 
 
 @functools.cache
@@ -49,7 +48,7 @@ def pack(w: np.ndarray, bias: np.ndarray | None, mr: int) -> tuple[np.ndarray, n
 
 
 @functools.cache
-def compiled(mr: int, nv: int, vl: int, table: bool = False) -> Callable[..., None]:
+def compiled(mr: int, nv: int, vl: int, table: bool = False) -> Kernel:
     """The kernel as a C function: (w_packed, x, bias_packed, out, N, O, C, P, x_row, out_row,
     x_item, out_item, lo, hi), pointers as integers; `x_row` / `out_row`: floats between two
     rows of x / out (P where they are whole rows), `x_item` / `out_item`: between two items.
@@ -152,7 +151,7 @@ def pick_nv(rows: int) -> int:
 
 
 @functools.cache
-def compiled_t(nv: int) -> Callable[..., None]:
+def compiled_t(nv: int) -> Kernel:
     """The turned-around kernel as a C function: (w_packed, x, bias_packed, out, O, C, P,
     offsets, columns, out_row, lo, hi): w packed by `pack(w, bias, nv * 8)`; `offsets` the
     address of C int64 offsets (where reduction step c reads, relative to a column's input),

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from mlxa.kernels.llvm_ir import Call, Emitter, compile_function
+from mlxa.kernels.llvm_ir import Call, Emitter, Kernel, compile_function
 
 VL = 8
 
 
 @functools.cache
-def compiled() -> Callable[..., None]:
+def compiled() -> Kernel:
     """(src, dst, items, src_h, src_w, src_row, src_item, dst_h, dst_w, top, left), pointers
     as integers."""
     from llvmlite import ir
