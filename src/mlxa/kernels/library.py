@@ -9,6 +9,7 @@ from mlxa.kernels import (  # noqa: F401  (registers the kernels)
     conv_packed,
     depthwise_ir,
     epilogue,
+    gemv_ir,
     jit,
     linear,
     pool,

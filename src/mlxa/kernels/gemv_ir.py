@@ -1,0 +1,161 @@
+"""A gemm of one row (batch 1's classifier) as LLVM IR (llvm_ir.py): a matrix-vector product,
+bound by reading the weight once. The op table runs it as a BLAS call and one more numpy call for
+the bias; on a small layer those two calls are most of the time (digits_cnn's 1 x 160 @ 160 x 10:
+5 us in the model). Here the weight is packed once, at bind time (`pack`): blocks of nv x VL output
+columns (nv <= NV, fewer for a narrow output), each stored [K][nv x VL] (zero columns pad the
+last block), so the product streams it front to back:
+
+    out[m, n] = clamp(bias[n] + sum_k x[m, k] * w[k, n], lo, hi)
+
+For each row and each block, nv vectors of VL floats accumulate over k (one splat of x[m, k],
+nv loads of the weight, nv fused multiply-adds), then take the bias and clamp in their one
+store; the last block's store is masked at N. On a large layer it runs at the BLAS's speed
+(1 x 1280 @ 1280 x 1000: 64 us against 65, both at about 80 GB/s from cache). The kernel
+`gemv_llvm` binds it for a gemm of one row with a constant weight, and keeps it only where its
+bind-time trial beats what would bind without it (kernels/trial.py). More rows would each
+stream the weight again: 2 rows ran 128 us against oneDNN's 91.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mlxa.kernels.llvm_ir import Call, Emitter, Kernel, compile_function
+from mlxa.kernels.registry import Attrs, Site, in_use, register_kernel
+from mlxa.kernels.trial import against_default
+from mlxa.ops.bound import Step
+
+NV, VL = 4, 8  # at most NV vectors a block: four independent sums hide the FMA's latency
+
+
+def vectors(n: int) -> int:
+    """Vectors a block for an output of width n: NV, or fewer where that pads less (a
+    10-wide classifier's weight padded to 16 columns, not 32)."""
+    return max(1, min(NV, -(-n // VL)))
+
+
+def pack(w: np.ndarray, bias: np.ndarray | None, nv: int) -> tuple[np.ndarray, np.ndarray]:
+    """The weight [K, N] as blocks of nv * VL columns, each [K][nv * VL], zero columns padding
+    the last; the bias padded the same way (zeros without one)."""
+    k, n = w.shape
+    nb = nv * VL
+    blocks = -(-n // nb)
+    padded = np.zeros((k, blocks * nb), np.float32)
+    padded[:, :n] = w
+    b = np.zeros(blocks * nb, np.float32)
+    if bias is not None:
+        b[:n] = bias
+    return np.ascontiguousarray(padded.reshape(k, blocks, nb).transpose(1, 0, 2)).reshape(-1), b
+
+
+@functools.cache
+def compiled(nv: int) -> Kernel:
+    """(w_packed, x, bias_packed, out, M, N, K, x_row, out_row, lo, hi), pointers as
+    integers; x_row / out_row: floats between two rows."""
+    from llvmlite import ir
+
+    module = ir.Module(name=f"mlxa_gemv_{nv}")
+    _emit(module, nv)
+    p, i64, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+    return compile_function(module, "gemv_bias_clamp", [p] * 4 + [i64] * 5 + [f32] * 2)
+
+
+def _emit(module: Any, nv: int) -> None:
+    from llvmlite import ir
+
+    fptr = ir.FloatType().as_pointer()
+    e = Emitter(module, "gemv_bias_clamp", [fptr] * 4 + [ir.IntType(64)] * 5
+                + [ir.FloatType()] * 2, VL)
+    b, const = e.b, e.const
+    wp, x, bias, out, rows, cols, depth, x_row, out_row, lo, hi = e.fn.args
+    for arg in (wp, x, bias, out):
+        arg.add_attribute("noalias")
+    lo_v, hi_v = e.splat(lo), e.splat(hi)
+    nb = nv * VL
+    blocks = b.sdiv(b.add(cols, const(nb - 1)), const(nb))
+
+    def row(m: Any, _: list[Any]) -> list[Any]:
+        x_at, o_at = b.mul(m, x_row), b.mul(m, out_row)
+
+        def block(blk: Any, _: list[Any]) -> list[Any]:
+            col0 = b.mul(blk, const(nb))
+            w_at = b.mul(col0, depth)  # the block's [K][NB] starts at blk * NB * K
+            init = [e.load(bias, b.add(col0, const(j * VL))) for j in range(nv)]
+
+            def reduce(k: Any, acc: list[Any]) -> list[Any]:
+                xs = e.splat(b.load(b.gep(x, [b.add(x_at, k)])))
+                at = b.add(w_at, b.mul(k, const(nb)))
+                return [e.fma(xs, e.load(wp, b.add(at, const(j * VL))), acc[j])
+                        for j in range(nv)]
+
+            acc = e.loop(const(0), depth, const(1), reduce, init)
+            for j in range(nv):
+                start = b.add(col0, const(j * VL))
+                e.store(e.clamp(acc[j], lo_v, hi_v), out, b.add(o_at, start),
+                        e.mask(b.sub(cols, start)))
+            return []
+
+        e.loop(const(0), blocks, const(1), block)
+        return []
+
+    e.loop(const(0), rows, const(1), row)
+    b.ret_void()
+
+
+def gemv(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out2: np.ndarray,
+         bounds: tuple[float, float] = (-np.inf, np.inf)) -> Call:
+    """A call of out2 = clamp(x2 @ w + bias): x2 [M, K] and out2 [M, N] with contiguous rows,
+    w [K, N] packed here, once."""
+    if x2.strides[-1] != 4 or out2.strides[-1] != 4:
+        raise ValueError("gemv: x and out need contiguous rows")
+    nv = vectors(w.shape[1])
+    wp, bp = pack(w, bias, nv)
+    m, k = x2.shape
+    return Call(compiled(nv), (wp, bp, x2, out2),
+                (wp.ctypes.data, x2.ctypes.data, bp.ctypes.data, out2.ctypes.data, m,
+                 out2.shape[1], k, x2.strides[0] // 4, out2.strides[0] // 4, *bounds))
+
+
+def gemv_applies(site: Site) -> bool:
+    """float32 gemm A @ B (+ C) of one row, B constant (transposed or not), C constant of
+    B's width or absent, alpha = beta = 1, no epilogue."""
+    a, b = site.ins[:2]
+    if len(a.shape) != 2 or len(b.shape) != 2 or a.shape[0] != 1 or not site.params[1]:
+        return False
+    if a.dtype != np.float32 or b.dtype != np.float32 or site.epilogue is not None:
+        return False
+    plain = (site.attrs.get("transA", 0) == 0 and site.attrs.get("alpha", 1.0) == 1.0
+             and site.attrs.get("beta", 1.0) == 1.0)
+    n = b.shape[0] if site.attrs.get("transB", 0) else b.shape[1]
+    return plain and (len(site.ins) == 2 or (site.params[2]
+                                             and site.ins[2].shape in ((n,), (1, n))))
+
+
+@register_kernel("gemm", name="gemv_llvm", technique="llvm", applies=gemv_applies,
+                 requires=("llvmlite",))
+def bind_gemv(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+              workspace: np.ndarray | None) -> Step:
+    """A @ B' + C of one row: the weight packed once, the bias in the store."""
+    w = ins[1].T if attrs.get("transB", 0) else ins[1]
+    bias = ins[2].reshape(-1) if len(ins) == 3 else None
+    return against_default(lambda: gemv(ins[0], w, bias, outs[0]), "gemv_llvm",
+                           lambda: _default(ins, outs, attrs, workspace))
+
+
+def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+             workspace: np.ndarray | None) -> tuple[Step, str]:
+    """gemm_packed's pick (oneDNN's prepacked product or numpy's) where it is in use, else
+    the op table's gemm."""
+    if in_use("gemm_packed"):
+        from mlxa.kernels.linear import bind_gemm
+
+        bound = bind_gemm(ins, outs, attrs, workspace)
+        return bound, getattr(bound, "variant", "numpy")
+    from mlxa.ops import get_op
+
+    return get_op("gemm").bound(ins, outs, attrs, workspace), "numpy"
