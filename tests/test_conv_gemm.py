@@ -8,10 +8,9 @@ the predicate's refusals; a compiled model that chooses it and passes the oracle
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
+from llvm_kernels import MARKS
 
 from mlxa.compiler import CompileOptions
 from mlxa.ir.builder import GraphBuilder
@@ -23,9 +22,7 @@ from mlxa.oracle import check
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
-pytestmark = [pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None,
-                                 reason="llvmlite is not installed (pip install 'mlxa[kernels]')"),
-              pytest.mark.usefixtures("kernels_forced")]  # the kernels run, not their trials
+pytestmark = MARKS  # skipped without llvmlite; the kernels run, not their trials
 RNG = np.random.default_rng(11)
 
 

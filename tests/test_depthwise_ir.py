@@ -6,10 +6,9 @@ refusals; a compiled model that chooses it and passes the oracle."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
+from llvm_kernels import MARKS
 
 from mlxa.compiler import CompileOptions
 from mlxa.ir.builder import GraphBuilder
@@ -21,9 +20,7 @@ from mlxa.oracle import check
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
-pytestmark = [pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None,
-                                 reason="llvmlite is not installed (pip install 'mlxa[kernels]')"),
-              pytest.mark.usefixtures("kernels_forced")]  # the kernels run, not their trials
+pytestmark = MARKS  # skipped without llvmlite; the kernels run, not their trials
 RNG = np.random.default_rng(5)
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": -1.0, "max": 6.0})}
 # (N, C, H, W), (kh, kw), stride, pads (top, left, bottom, right)

@@ -6,10 +6,9 @@ the model's selection."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
+from llvm_kernels import MARKS
 
 from mlxa.compiler import CompileOptions
 from mlxa.ir.builder import GraphBuilder
@@ -20,9 +19,7 @@ from mlxa.oracle import check
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
-pytestmark = [pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None,
-                                 reason="llvmlite is not installed (pip install 'mlxa[kernels]')"),
-              pytest.mark.usefixtures("kernels_forced")]  # the kernel runs, not its trial
+pytestmark = MARKS  # skipped without llvmlite; the kernels run, not their trials
 RNG = np.random.default_rng(9)
 
 

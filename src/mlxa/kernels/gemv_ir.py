@@ -122,18 +122,12 @@ def gemv(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out2: np.ndarra
 
 
 def gemv_applies(site: Site) -> bool:
-    """float32 gemm A @ B (+ C) of one row, B constant (transposed or not), C constant of
-    B's width or absent, alpha = beta = 1, no epilogue."""
-    a, b = site.ins[:2]
-    if len(a.shape) != 2 or len(b.shape) != 2 or a.shape[0] != 1 or not site.params[1]:
-        return False
-    if a.dtype != np.float32 or b.dtype != np.float32 or site.epilogue is not None:
-        return False
-    plain = (site.attrs.get("transA", 0) == 0 and site.attrs.get("alpha", 1.0) == 1.0
-             and site.attrs.get("beta", 1.0) == 1.0)
-    n = b.shape[0] if site.attrs.get("transB", 0) else b.shape[1]
-    return plain and (len(site.ins) == 2 or (site.params[2]
-                                             and site.ins[2].shape in ((n,), (1, n))))
+    """A gemm gemm_packed would take (linear.py: float32, B constant, C constant of B's width
+    or absent, alpha = beta = 1, no epilogue) of one row."""
+    from mlxa.kernels.linear import gemm_applies
+
+    a = site.ins[0]
+    return len(a.shape) == 2 and a.shape[0] == 1 and gemm_applies(site)
 
 
 @register_kernel("gemm", name="gemv_llvm", technique="llvm", applies=gemv_applies,
@@ -141,8 +135,9 @@ def gemv_applies(site: Site) -> bool:
 def bind_gemv(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
               workspace: np.ndarray | None) -> Step:
     """A @ B' + C of one row: the weight packed once, the bias in the store."""
-    w = ins[1].T if attrs.get("transB", 0) else ins[1]
-    bias = ins[2].reshape(-1) if len(ins) == 3 else None
+    from mlxa.kernels.linear import gemm_operands
+
+    w, bias = gemm_operands(ins, attrs)
     return against_default(lambda: gemv(ins[0], w, bias, outs[0]), "gemv_llvm",
                            lambda: _default(ins, outs, attrs, workspace))
 

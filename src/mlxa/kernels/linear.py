@@ -69,9 +69,16 @@ def bind_matmul(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: At
 def bind_gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
               workspace: np.ndarray | None) -> Step:
     """A @ B' + C with B packed once for oneDNN, where that beats numpy's BLAS."""
-    w = ins[1].T if attrs.get("transB", 0) else ins[1]
-    bias = ins[2].reshape(-1) if len(ins) == 3 else None
+    w, bias = gemm_operands(ins, attrs)
     return _bind(ins[0], w, bias, outs[0])
+
+
+def gemm_operands(ins: Sequence[np.ndarray], attrs: Attrs) -> tuple[np.ndarray,
+                                                                     np.ndarray | None]:
+    """A gemm's weight as [K, N] (B, or B transposed with transB) and its bias as [N] (C
+    flattened), or None without one."""
+    w = ins[1].T if attrs.get("transB", 0) else ins[1]
+    return w, (ins[2].reshape(-1) if len(ins) == 3 else None)
 
 
 def _bind(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
