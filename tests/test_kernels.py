@@ -551,6 +551,40 @@ def test_the_roofline_counts_the_scratch_a_numba_kernel_carves_not_the_op_tables
     assert chain and all(model.kernel_scratch[s] == 0 for s in chain)
 
 
+@pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None or not HAS_NUMBA,
+                    reason="llvmlite and numba needed")
+@pytest.mark.parametrize("keep", ["conv_gemm", "conv_direct"])
+def test_a_trial_counts_the_scratch_of_what_it_kept(keep: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """conv_gemm on a stem against conv_direct: whichever the trial keeps, the node's scratch
+    is what that one carved, not the other's."""
+    from mlxa.kernels import trial
+    from mlxa.kernels.conv_direct import bind_direct
+    from mlxa.kernels.conv_gemm import product
+    from mlxa.kernels.generated import bound_with_scratch
+
+    monkeypatch.setattr(trial, "faster", lambda a, b, *rest: keep == "conv_gemm")
+    monkeypatch.setattr(trial, "_FORCED", [False])  # the trial decides, by `faster`
+    g = GraphBuilder("stem")
+    x = g.input((1, 3, 24, 24))
+    w, b = f32(8, 3, 3, 3), f32(8)
+    graph = g.build(g.op("conv", x, g.param(w), g.param(b), strides=(2, 2), pads=(1, 1, 1, 1)))
+    model = compile_model(graph, CompileOptions(kernels=("all",)))
+    (step, choice), = model.kernel_plan.choices.items()
+    assert choice.kernel.name == "conv_gemm"
+    assert model.kernel_lines() == ("%0 conv -> conv_gemm" + (
+        "" if keep == "conv_gemm" else " [ran conv_direct]"),)
+    ins = [np.zeros((1, 3, 24, 24), np.float32), w, b]
+    out = np.zeros((1, 8, 12, 12), np.float32)
+    attrs = {"strides": (2, 2), "pads": (1, 1, 1, 1)}
+    if keep == "conv_gemm":  # the conv_gemm candidate: its own trial of orientations runs too
+        assert model.kernel_scratch[step] in {sum(bound_with_scratch(
+            lambda t=t: product(ins, out, attrs, None, turn=t))[1]) for t in (False, True)}
+    else:
+        _, direct = bound_with_scratch(lambda: bind_direct(ins, [out], attrs, None))
+        assert sum(direct) > 0 and model.kernel_scratch[step] == sum(direct)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None, reason="llvmlite missing")
 @pytest.mark.parametrize("turn", [False, True], ids=["along_pixels", "along_channels"])
 def test_the_roofline_counts_the_scratch_of_the_vector_kernels(

@@ -5,6 +5,7 @@ Also llvm_ir.Call, through which every bound IR kernel runs: its slots against a
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 
 import numpy as np
@@ -91,3 +92,25 @@ def test_a_call_through_its_slots_matches_the_direct_call() -> None:
         assert not np.isnan(outs[1]).any() and outs[1].min() >= lo and outs[1].max() <= hi
     with pytest.raises(ValueError, match="13 arguments for a kernel of 14"):
         Call(kernel, (), args[0][:13])
+
+
+def test_frame_refuses_a_destination_of_another_stack() -> None:
+    from mlxa.kernels.plane_copy import frame
+
+    src = np.zeros((3, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="3 float32 planes"):
+        frame(src, np.zeros((2, 6, 6), np.float32), 1, 1)  # fewer planes: would overrun
+    with pytest.raises(ValueError, match="3 float32 planes"):
+        frame(src, np.zeros((3, 6, 6), np.float64), 1, 1)
+
+
+def test_a_kernel_with_an_argument_the_slots_cannot_hold_is_refused() -> None:
+    from llvmlite import ir
+
+    from mlxa.kernels.llvm_ir import compile_function
+
+    module = ir.Module(name="bad")
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ir.IntType(32)]), name="f")
+    ir.IRBuilder(fn.append_basic_block()).ret_void()
+    with pytest.raises(TypeError, match="argument 0 is i32"):
+        compile_function(module, "f", [ctypes.c_int32])

@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 
 from mlxa.kernels.epilogue import clamp, table_conv, takes_activation
-from mlxa.kernels.generated import carve, count, recording
+from mlxa.kernels.generated import bound_with_scratch, carve, count
 from mlxa.kernels.llvm_ir import Call
 from mlxa.kernels.plane_copy import frame
 from mlxa.kernels.registry import Attrs, Site, in_use, register_kernel
@@ -50,7 +50,8 @@ def gemm_applies(site: Site) -> bool:
                  requires=("llvmlite",))
 def bind_gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
               workspace: np.ndarray | None) -> Step:
-    """conv + bias + relu/clip: the microkernel over the input (1x1) or its im2col bands."""
+    """conv + bias + relu/clip by the microkernel (`product`), kept where its trial beats
+    what would bind without it (`_default`)."""
     x, out = ins[0], outs[0]
     if not (x.flags.c_contiguous and out.flags.c_contiguous):
         return _default(ins, outs, attrs, workspace)[0]
@@ -121,10 +122,8 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
 
 def _faster_of(first: Callable[[], Step], second: Callable[[], Step]) -> Step:
     """The faster of two bindings of one conv (trial.faster), only its scratch recorded."""
-    with recording() as first_sizes:
-        a = first()
-    with recording() as second_sizes:
-        b = second()
+    a, first_sizes = bound_with_scratch(first)
+    b, second_sizes = bound_with_scratch(second)
     kept, sizes = (a, first_sizes) if faster(a, b) else (b, second_sizes)
     for nbytes in sizes:
         count(nbytes)

@@ -17,9 +17,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from mlxa.machine.cache import cache_dir
+
+T = TypeVar("T")
 
 _LOADED: dict[str, Callable[..., Any]] = {}
 
@@ -77,6 +79,15 @@ def recording() -> Iterator[list[int]]:
         yield carved
     finally:
         _CARVED.pop()
+
+
+def bound_with_scratch(bind: Callable[[], T]) -> tuple[T, list[int]]:
+    """`bind()` inside a recording of its own: what it returns and the scratch it carved, to
+    be `count`ed into the open recording only if the bound call is kept (a trial's loser's
+    scratch is not the node's)."""
+    with recording() as carved:
+        result = bind()
+    return result, carved
 
 
 def count(nbytes: int) -> None:

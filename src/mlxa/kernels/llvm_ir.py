@@ -49,7 +49,9 @@ def compile_function(module: Any, name: str, argtypes: Sequence[Any]) -> Kernel:
     `argtypes` (ctypes types: pointers, int64, float) returning nothing."""
     import llvmlite.binding as llvm
 
-    _add_block_entry(module, name)
+    floats = _add_block_entry(module, name)
+    if len(floats) != len(argtypes):
+        raise TypeError(f"{name}: {len(argtypes)} ctypes for {len(floats)} arguments")
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     parsed = llvm.parse_assembly(str(module))
@@ -63,13 +65,13 @@ def compile_function(module: Any, name: str, argtypes: Sequence[Any]) -> Kernel:
     _ENGINES.append(engine)
     direct = ctypes.CFUNCTYPE(None, *argtypes)(engine.get_function_address(name))
     entry = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(engine.get_function_address(name + "_slots"))
-    floats = tuple(t in (ctypes.c_float, ctypes.c_double) for t in argtypes)
     return Kernel(direct, entry, floats)
 
 
-def _add_block_entry(module: Any, name: str) -> None:
-    """`name`_slots(i64* slots): loads each argument of `name` from its 8-byte slot (a
-    pointer or an int64 as is, a float as the double it was written as) and calls it."""
+def _add_block_entry(module: Any, name: str) -> tuple[bool, ...]:
+    """Adds `name`_slots(i64* slots), which loads each argument of `name` from its 8-byte slot
+    (a pointer or an int64 as is, a float as the double it was written as) and calls it;
+    returns which arguments are floats. Other argument types are refused."""
     from llvmlite import ir
 
     fn = module.get_global(name)
@@ -85,10 +87,14 @@ def _add_block_entry(module: Any, name: str) -> None:
             args.append(b.inttoptr(slot, arg.type))
         elif isinstance(arg.type, ir.FloatType):
             args.append(b.fptrunc(b.bitcast(slot, ir.DoubleType()), arg.type))
-        else:
+        elif arg.type == i64:
             args.append(slot)
+        else:
+            raise TypeError(f"{name}: argument {i} is {arg.type}; slots hold pointers, i64 "
+                            "and float")
     b.call(fn, args)
     b.ret_void()
+    return tuple(isinstance(arg.type, ir.FloatType) for arg in fn.args)
 
 
 class Call:

@@ -11,8 +11,13 @@ over every input row (one splat of a weight and one fused multiply-add per vecto
 clamped and stored once (`blocking` picks MR, NV and VL for this CPU). The last run of a row
 takes only the vectors it needs, with masked loads and stores, and rows past O are not stored.
 Where the x rows are long (a 1x1 conv over a large map) this is the whole conv; ONNX Runtime's
-MLAS and oneDNN run the same shape of loop over prepacked weights. The IR is compiled once per
-process (about 0.3 s).
+MLAS and oneDNN run the same shape of loop over prepacked weights. With `table`, row c of x
+starts wherever an offset table says (a stride-1 conv's taps over its padded input plane). The
+IR is compiled once per process (about 0.3 s).
+
+`compiled_t` is the same product turned around, vectors along the output rows (a conv's
+channels) over tiles of 8 columns (pixels) that read their input through two offset tables and
+are transposed in registers before the store (see the comment above it).
 """
 
 from __future__ import annotations

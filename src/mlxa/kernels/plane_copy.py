@@ -107,6 +107,8 @@ def frame(src: np.ndarray, dst: np.ndarray, top: int, left: int) -> Call:
         raise ValueError("frame: a float32 source with contiguous rows into a C-contiguous dst")
     if lead and src.reshape(items, h, w).strides[0] // 4 != src_item:
         raise ValueError("frame: the source's leading axes do not flatten to one stride")
+    if dst.dtype != np.float32 or dst.ndim < 2 or int(np.prod(dst.shape[:-2])) != items:
+        raise ValueError(f"frame: {items} float32 planes into {dst.dtype} {dst.shape}")
     return Call(compiled(), (src, dst),
                 (src.ctypes.data, dst.ctypes.data, items, h, w, src_row, src_item,
                  dst.shape[-2], dst.shape[-1], top, left))

@@ -60,14 +60,18 @@ def faster(a: Step, b: Step, trials: int = TRIALS, clear: float = 2.0) -> bool:
 def against_default(candidate: Callable[[], Step], name: str,
                     default: Callable[[], tuple[Step, str]]) -> Bound:
     """A kernel's call (`candidate()`) against what would bind without it (`default()`: its
-    call and the name of what it runs), kept as keep_faster keeps one. The default is bound
-    inside a recording of its own (kernels/generated.py), so that the executor counts only
-    the kernel's scratch as the node's."""
-    from mlxa.kernels.generated import recording
+    call and the name of what it runs), kept as keep_faster keeps one. Each is bound inside a
+    recording of its own (kernels/generated.py) and only the kept one's scratch is counted:
+    the executor counts it as the node's where what ran is a kernel of mlxa's loops (the
+    candidate, or a default such as conv_direct)."""
+    from mlxa.kernels.generated import bound_with_scratch, count
 
-    with recording():
-        step, default_name = default()
-    return keep_faster(candidate(), name, step, default_name)
+    step, mine = bound_with_scratch(candidate)
+    (other, other_name), theirs = bound_with_scratch(default)
+    bound = keep_faster(step, name, other, other_name)
+    for nbytes in mine if bound.variant == name else theirs:
+        count(nbytes)
+    return bound
 
 
 def keep_faster(candidate: Step, name: str, default: Step, default_name: str = "numpy") -> Bound:

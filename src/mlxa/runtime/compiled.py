@@ -42,8 +42,9 @@ class CompiledModel:
         self._inputs = [self.views[v] for v in graph.inputs]
         self._outputs = tuple(self.views[v] for v in graph.outputs)
         self.kernel_plan = _kernel_plan(program)
-        # step -> scratch bytes a Numba kernel's loops use, where one runs (the op table's
-        # scratch, program.scratch, is what every other call uses)
+        # step -> scratch bytes mlxa's own loops use (a Numba or LLVM kernel, whichever its
+        # trial kept), where they run (the op table's scratch, program.scratch, is what every
+        # other call uses)
         self.kernel_scratch: dict[int, int] = {}
         skip = program.aliases | self.kernel_plan.absorbed
         from mlxa.kernels.registry import binding
@@ -117,8 +118,10 @@ class CompiledModel:
             with recording() as carved:
                 run = choice.bind(node, self.views, workspace,
                                   lambda: op.bound(ins, outs, node.attrs, workspace))
-            if (choice.kernel.technique in ("numba", "llvm")
-                    and getattr(run, "variant", choice.kernel.name) == choice.kernel.name):
+            from mlxa.kernels.registry import KERNELS
+
+            ran = KERNELS.get(getattr(run, "variant", choice.kernel.name))
+            if ran is not None and ran.technique in ("numba", "llvm"):  # mlxa's own loops
                 self.kernel_scratch[step] = sum(carved)
             return run
         return op.bound(ins, outs, node.attrs, workspace)
