@@ -5,7 +5,6 @@ Also llvm_ir.Call, through which every bound IR kernel runs: its slots against a
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 
 import numpy as np
@@ -113,4 +112,4 @@ def test_a_kernel_with_an_argument_the_slots_cannot_hold_is_refused() -> None:
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ir.IntType(32)]), name="f")
     ir.IRBuilder(fn.append_basic_block()).ret_void()
     with pytest.raises(TypeError, match="argument 0 is i32"):
-        compile_function(module, "f", [ctypes.c_int32])
+        compile_function(module, "f")

@@ -13,7 +13,6 @@ both (or the op table's conv, without Numba) in turns (kernels/trial.py) and kee
 
 from __future__ import annotations
 
-import ctypes
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -134,8 +133,7 @@ def compiled(kh: int, kw: int, stride: int, nj: int) -> Any:
 
     module = ir.Module(name="mlxa_depthwise")
     _emit(module, kh, kw, stride, nj)
-    p, i64, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
-    return compile_function(module, "depthwise", [p] * 5 + [i64] * 9 + [f32] * 2)
+    return compile_function(module, "depthwise")
 
 
 def _emit(module: Any, kh: int, kw: int, stride: int, nj: int) -> None:

@@ -44,14 +44,13 @@ class Kernel:
         self.direct(*args)
 
 
-def compile_function(module: Any, name: str, argtypes: Sequence[Any]) -> Kernel:
-    """`name` of the llvmlite.ir `module`, optimized at O3 for this CPU, as a Kernel of
-    `argtypes` (ctypes types: pointers, int64, float) returning nothing."""
+def compile_function(module: Any, name: str) -> Kernel:
+    """`name` of the llvmlite.ir `module` (arguments: pointers, i64 and float; returning
+    nothing), optimized at O3 for this CPU, as a Kernel; its ctypes signature is read from the
+    IR's."""
     import llvmlite.binding as llvm
 
-    floats = _add_block_entry(module, name)
-    if len(floats) != len(argtypes):
-        raise TypeError(f"{name}: {len(argtypes)} ctypes for {len(floats)} arguments")
+    argtypes = _add_block_entry(module, name)
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     parsed = llvm.parse_assembly(str(module))
@@ -65,13 +64,13 @@ def compile_function(module: Any, name: str, argtypes: Sequence[Any]) -> Kernel:
     _ENGINES.append(engine)
     direct = ctypes.CFUNCTYPE(None, *argtypes)(engine.get_function_address(name))
     entry = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(engine.get_function_address(name + "_slots"))
-    return Kernel(direct, entry, floats)
+    return Kernel(direct, entry, tuple(t is ctypes.c_float for t in argtypes))
 
 
-def _add_block_entry(module: Any, name: str) -> tuple[bool, ...]:
+def _add_block_entry(module: Any, name: str) -> tuple[Any, ...]:
     """Adds `name`_slots(i64* slots), which loads each argument of `name` from its 8-byte slot
     (a pointer or an int64 as is, a float as the double it was written as) and calls it;
-    returns which arguments are floats. Other argument types are refused."""
+    returns the arguments' ctypes types. Other argument types are refused."""
     from llvmlite import ir
 
     fn = module.get_global(name)
@@ -80,21 +79,25 @@ def _add_block_entry(module: Any, name: str) -> tuple[bool, ...]:
                           name=name + "_slots")
     b = ir.IRBuilder(wrapper.append_basic_block("entry"))
     slots = wrapper.args[0]
-    args = []
+    args: list[Any] = []
+    argtypes: list[Any] = []
     for i, arg in enumerate(fn.args):
         slot = b.load(b.gep(slots, [ir.Constant(i64, i)]))
         if isinstance(arg.type, ir.PointerType):
             args.append(b.inttoptr(slot, arg.type))
+            argtypes.append(ctypes.c_void_p)
         elif isinstance(arg.type, ir.FloatType):
             args.append(b.fptrunc(b.bitcast(slot, ir.DoubleType()), arg.type))
+            argtypes.append(ctypes.c_float)
         elif arg.type == i64:
             args.append(slot)
+            argtypes.append(ctypes.c_int64)
         else:
             raise TypeError(f"{name}: argument {i} is {arg.type}; slots hold pointers, i64 "
                             "and float")
     b.call(fn, args)
     b.ret_void()
-    return tuple(isinstance(arg.type, ir.FloatType) for arg in fn.args)
+    return tuple(argtypes)
 
 
 class Call:

@@ -22,7 +22,6 @@ are transposed in registers before the store (see the comment above it).
 
 from __future__ import annotations
 
-import ctypes
 import functools
 from typing import Any
 
@@ -63,8 +62,7 @@ def compiled(mr: int, nv: int, vl: int, table: bool = False) -> Kernel:
 
     module = ir.Module(name="mlxa_microkernel")
     _emit(module, mr, nv, vl, table)
-    p, i64, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
-    return compile_function(module, "matmul_bias_clamp", [p] * 4 + [i64] * 8 + [f32] * 2)
+    return compile_function(module, "matmul_bias_clamp")
 
 
 def _emit(module: Any, mr: int, nv: int, vl: int, table: bool) -> None:
@@ -166,8 +164,7 @@ def compiled_t(nv: int) -> Kernel:
 
     module = ir.Module(name="mlxa_microkernel_t")
     _emit_t(module, nv)
-    p, i64, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
-    return compile_function(module, "matmul_t_bias_clamp", [p] * 4 + [i64] * 6 + [f32] * 2)
+    return compile_function(module, "matmul_t_bias_clamp")
 
 
 def _emit_t(module: Any, nv: int) -> None:

@@ -15,7 +15,6 @@ above and below the source), each written as whole vectors and then its last VL 
 
 from __future__ import annotations
 
-import ctypes
 import functools
 from typing import Any
 
@@ -34,8 +33,7 @@ def compiled() -> Kernel:
 
     module = ir.Module(name="mlxa_plane_copy")
     _emit(module)
-    p, i64 = ctypes.c_void_p, ctypes.c_int64
-    return compile_function(module, "plane_copy", [p] * 2 + [i64] * 9)
+    return compile_function(module, "plane_copy")
 
 
 def _emit(module: Any) -> None:
