@@ -13,17 +13,17 @@ convs by Winograd and so multiplies less. `variant` on the bound call says which
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
 
 from mlxa.kernels.epilogue import clamp, table_conv, takes_activation
-from mlxa.kernels.generated import bound_with_scratch, carve, count
+from mlxa.kernels.generated import carve
 from mlxa.kernels.llvm_ir import Call
 from mlxa.kernels.plane_copy import frame
 from mlxa.kernels.registry import Attrs, Site, in_use, register_kernel
-from mlxa.kernels.trial import against_default, faster
+from mlxa.kernels.trial import against_default, faster, keep_bound
 from mlxa.ops import conv
 from mlxa.ops.bound import Step, sequence
 from mlxa.ops.conv_im2col import band_rows
@@ -117,37 +117,28 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
 
     if turn is not None:
         return along_channels() if turn else along_pixels()
-    return _faster_of(along_pixels, along_channels)
+    return keep_bound(lambda: (along_pixels(), "along_pixels"),
+                      lambda: (along_channels(), "along_channels"), faster).run
 
 
-def _faster_of(first: Callable[[], Step], second: Callable[[], Step]) -> Step:
-    """The faster of two bindings of one conv (trial.faster), only its scratch recorded."""
-    a, first_sizes = bound_with_scratch(first)
-    b, second_sizes = bound_with_scratch(second)
-    kept, sizes = (a, first_sizes) if faster(a, b) else (b, second_sizes)
-    for nbytes in sizes:
-        count(nbytes)
-    return kept
+def _plane_shape(win: Window) -> tuple[int, int]:
+    """(H, W) of the plane a kernel reads: the padded input's, or the input's own."""
+    return (win.padded_h, win.padded_w) if win.needs_padding else (win.h, win.w)
 
 
 def _padded_input(x: np.ndarray, win: Window, workspace: np.ndarray | None,
-                  *more: int) -> tuple[list[Step], list[np.ndarray], list[np.ndarray]]:
-    """Per item: the step padding its input (none without padding) and the plane the kernel
+                  *more: int) -> tuple[list[tuple[list[Step], np.ndarray]], list[np.ndarray]]:
+    """Per item: the steps padding its input (none without padding) and the plane the kernel
     reads; then the other buffers of `more` floats carved with it."""
     n, c = x.shape[:2]
-    ph, pw = (win.padded_h, win.padded_w) if win.needs_padding else (win.h, win.w)
+    ph, pw = _plane_shape(win)
     padded_n = c * ph * pw if win.needs_padding else 0
     padded_flat, *rest = carve(workspace, padded_n, *more)
-    steps: list[Step] = []
-    planes: list[np.ndarray] = []
-    for item in range(n):
-        if padded_n:
-            plane = padded_flat.reshape(c, ph, pw)
-            steps.append(frame(x[item], plane, win.pads[0], win.pads[1]))
-        else:
-            plane = x[item]
-        planes.append(plane)
-    return steps, planes, rest
+    if not padded_n:
+        return [([], x[item]) for item in range(n)], rest
+    plane = padded_flat.reshape(c, ph, pw)
+    return [([frame(x[item], plane, win.pads[0], win.pads[1])], plane)
+            for item in range(n)], rest
 
 
 def _turned(x: np.ndarray, out: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
@@ -159,7 +150,7 @@ def _turned(x: np.ndarray, out: np.ndarray, w: np.ndarray, bias: np.ndarray | No
 
     c = x.shape[1]
     o = out.shape[1]
-    ph, pw = (win.padded_h, win.padded_w) if win.needs_padding else (win.h, win.w)
+    ph, pw = _plane_shape(win)
     (sh, sw), (dh, dw), ow = win.strides, win.dilations, win.out_w
     offsets = _tap_offsets(c, win.kh, win.kw, ph, pw, dh, dw)
     cols = win.out_h * ow
@@ -168,10 +159,10 @@ def _turned(x: np.ndarray, out: np.ndarray, w: np.ndarray, bias: np.ndarray | No
     nv = microkernel.pick_nv(o)
     wp, bp = microkernel.pack(w.reshape(o, -1), bias, nv * 8)
     kernel = microkernel.compiled_t(nv)
-    pads, planes, _ = _padded_input(x, win, workspace)
+    items, _ = _padded_input(x, win, workspace)
     steps: list[Step] = []
-    for item, plane in enumerate(planes):
-        steps += pads[item:item + 1]
+    for item, (pad, plane) in enumerate(items):
+        steps += pad
         dst = out[item]
         steps.append(Call(kernel, (wp, bp, plane, dst, offsets, columns),
                           (wp.ctypes.data, plane.ctypes.data, bp.ctypes.data, dst.ctypes.data,
@@ -200,17 +191,17 @@ def _direct(x: np.ndarray, out: np.ndarray, wp: np.ndarray, bp: np.ndarray, win:
 
     c = x.shape[1]
     o = out.shape[1]
-    ph, pw = (win.padded_h, win.padded_w) if win.needs_padding else (win.h, win.w)
+    ph, pw = _plane_shape(win)
     oh, ow = win.out_h, win.out_w
     offsets = _tap_offsets(c, win.kh, win.kw, ph, pw, *win.dilations)
     cols = (oh - 1) * pw + ow
     spill_n = o * oh * pw if pw != ow else 0
-    pads, planes, (spill_flat,) = _padded_input(x, win, workspace, spill_n)
+    items, (spill_flat,) = _padded_input(x, win, workspace, spill_n)
     mr, nv, vl = microkernel.blocking()
     kernel = microkernel.compiled(mr, nv, vl, table=True)
     steps: list[Step] = []
-    for item, plane in enumerate(planes):
-        steps += pads[item:item + 1]
+    for item, (pad, plane) in enumerate(items):
+        steps += pad
         dst = spill_flat.reshape(o, oh, pw) if spill_n else out[item]
         steps.append(Call(kernel, (wp, bp, plane, dst, offsets),
                           (wp.ctypes.data, plane.ctypes.data, bp.ctypes.data, dst.ctypes.data,
@@ -233,10 +224,10 @@ def _im2col(x: np.ndarray, out: np.ndarray, wp: np.ndarray, bp: np.ndarray, win:
     cols = win.out_h * win.out_w
     kernel = microkernel.compiled(*microkernel.blocking())
     band = band_rows((o, c, win.kh, win.kw), win, 1, BAND_NBYTES, 4)
-    pads, planes, (col,) = _padded_input(x, win, workspace, k * band * win.out_w)
+    items, (col,) = _padded_input(x, win, workspace, k * band * win.out_w)
     steps: list[Step] = []
-    for item, plane in enumerate(planes):
-        steps += pads[item:item + 1]
+    for item, (pad, plane) in enumerate(items):
+        steps += pad
         views = windows_view(plane, win)  # (C, kh, kw, out_h, out_w)
         for r0 in range(0, win.out_h, band):
             rows = min(band, win.out_h - r0)

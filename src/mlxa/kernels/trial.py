@@ -60,24 +60,34 @@ def faster(a: Step, b: Step, trials: int = TRIALS, clear: float = 2.0) -> bool:
 def against_default(candidate: Callable[[], Step], name: str,
                     default: Callable[[], tuple[Step, str]]) -> Bound:
     """A kernel's call (`candidate()`) against what would bind without it (`default()`: its
-    call and the name of what it runs), kept as keep_faster keeps one. Each is bound inside a
-    recording of its own (kernels/generated.py) and only the kept one's scratch is counted:
-    the executor counts it as the node's where what ran is a kernel of mlxa's loops (the
-    candidate, or a default such as conv_direct)."""
+    call and the name of what it runs), kept as keep_faster keeps one (`keep_bound`: only the
+    kept one's scratch is counted; the executor counts it as the node's where what ran is a
+    kernel of mlxa's loops, the candidate or a default such as conv_direct)."""
+    return keep_bound(lambda: (candidate(), name), default, _keeps_first)
+
+
+def keep_bound(first: Callable[[], tuple[Step, str]], second: Callable[[], tuple[Step, str]],
+               first_wins: Callable[[Step, Step], bool]) -> Bound:
+    """Two bindings of one node (each a call and its name), each bound inside a recording of
+    its own (kernels/generated.py); the one `first_wins` keeps, with only its scratch counted
+    into the open recording."""
     from mlxa.kernels.generated import bound_with_scratch, count
 
-    step, mine = bound_with_scratch(candidate)
-    (other, other_name), theirs = bound_with_scratch(default)
-    bound = keep_faster(step, name, other, other_name)
-    for nbytes in mine if bound.variant == name else theirs:
+    (a, a_name), a_sizes = bound_with_scratch(first)
+    (b, b_name), b_sizes = bound_with_scratch(second)
+    won = first_wins(a, b)
+    for nbytes in a_sizes if won else b_sizes:
         count(nbytes)
-    return bound
+    return Bound(a, a_name) if won else Bound(b, b_name)
 
 
 def keep_faster(candidate: Step, name: str, default: Step, default_name: str = "numpy") -> Bound:
     """The candidate as `name`, or the default (the op table's call, "numpy", unless named)
     as `default_name`, whichever ran faster."""
-    if _FORCED[0]:
-        return Bound(candidate, name)
-    return (Bound(candidate, name) if faster(candidate, default)
+    return (Bound(candidate, name) if _keeps_first(candidate, default)
             else Bound(default, default_name))
+
+
+def _keeps_first(candidate: Step, default: Step) -> bool:
+    """Whether a trial keeps the candidate: always within `forced`, else if it ran faster."""
+    return _FORCED[0] or faster(candidate, default)
