@@ -1,9 +1,9 @@
 """A gemm of one row (batch 1's classifier) as LLVM IR (llvm_ir.py): a matrix-vector product,
 bound by reading the weight once. The op table runs it as a BLAS call and one more numpy call for
 the bias; on a small layer those two calls are most of the time (digits_cnn's 1 x 160 @ 160 x 10:
-5 us in the model). Here the weight is packed once, at bind time (`pack`): blocks of nv x VL output
-columns (nv <= NV, fewer for a narrow output), each stored [K][nv x VL] (zero columns pad the
-last block), so the product streams it front to back:
+5 us in the model). Here the weight is packed once, at bind time (microkernel.pack of its
+transpose): blocks of nv x VL output columns (nv <= NV, fewer for a narrow output), each stored
+[K][nv x VL] (zero columns pad the last block), so the product streams it front to back:
 
     out[m, n] = clamp(bias[n] + sum_k x[m, k] * w[k, n], lo, hi)
 
@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from mlxa.kernels import microkernel
 from mlxa.kernels.llvm_ir import Call, Emitter, Kernel, compile_function
 from mlxa.kernels.registry import Attrs, Site, in_use, register_kernel
 from mlxa.kernels.trial import against_default
@@ -36,20 +37,6 @@ def vectors(n: int) -> int:
     """Vectors a block for an output of width n: NV, or fewer where that pads less (a
     10-wide classifier's weight padded to 16 columns, not 32)."""
     return max(1, min(NV, -(-n // VL)))
-
-
-def pack(w: np.ndarray, bias: np.ndarray | None, nv: int) -> tuple[np.ndarray, np.ndarray]:
-    """The weight [K, N] as blocks of nv * VL columns, each [K][nv * VL], zero columns padding
-    the last; the bias padded the same way (zeros without one)."""
-    k, n = w.shape
-    nb = nv * VL
-    blocks = -(-n // nb)
-    padded = np.zeros((k, blocks * nb), np.float32)
-    padded[:, :n] = w
-    b = np.zeros(blocks * nb, np.float32)
-    if bias is not None:
-        b[:n] = bias
-    return np.ascontiguousarray(padded.reshape(k, blocks, nb).transpose(1, 0, 2)).reshape(-1), b
 
 
 @functools.cache
@@ -112,7 +99,8 @@ def gemv(x2: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out2: np.ndarra
     if x2.strides[-1] != 4 or out2.strides[-1] != 4:
         raise ValueError("gemv: x and out need contiguous rows")
     nv = vectors(w.shape[1])
-    wp, bp = pack(w, bias, nv)
+    # the microkernel's packing of W' [N, K]: blocks of nv * VL columns of W, each [K][nv * VL]
+    wp, bp = microkernel.pack(w.T, bias, nv * VL)
     m, k = x2.shape
     return Call(compiled(nv), (wp, bp, x2, out2),
                 (wp.ctypes.data, x2.ctypes.data, bp.ctypes.data, out2.ctypes.data, m,
