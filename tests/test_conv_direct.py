@@ -9,6 +9,7 @@ import importlib.util
 
 import numpy as np
 import pytest
+from conv_sites import site
 
 from mlxa.compiler import CompileOptions
 from mlxa.ir.builder import GraphBuilder
@@ -119,12 +120,6 @@ def test_strided_input_and_output_views() -> None:
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
     assert np.isnan(big[..., 6:]).all()
 
-
-def site(x: tuple[int, ...], w: tuple[int, ...], epilogue: Epilogue | None = None,
-         params: tuple[bool, ...] = (False, True, True), **attrs: object) -> Site:
-    ins = (TensorType(x, np.dtype(np.float32)), TensorType(w, np.dtype(np.float32)),
-           TensorType((w[0],), np.dtype(np.float32)))
-    return Site("conv", ins, (), attrs, params, epilogue)
 
 
 def test_the_predicate_takes_stems_and_refuses_the_rest() -> None:

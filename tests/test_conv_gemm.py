@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conv_sites import site
 from llvm_kernels import MARKS
 
 from mlxa.compiler import CompileOptions
@@ -17,7 +18,7 @@ from mlxa.ir.builder import GraphBuilder
 from mlxa.ir.graph import TensorType
 from mlxa.kernels import library  # noqa: F401
 from mlxa.kernels.reference import conv_reference
-from mlxa.kernels.registry import Epilogue, Site
+from mlxa.kernels.registry import Epilogue
 from mlxa.oracle import check
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
@@ -196,13 +197,6 @@ def test_a_stem_is_tried_against_the_direct_conv_only_where_that_is_selected(
             assert in_use("conv_direct") == direct
     assert in_use("conv_direct") == numba  # outside a model's binding: installed is enough
 
-
-def site(x: tuple[int, ...], w: tuple[int, ...], epilogue: Epilogue | None = None,
-         params: tuple[bool, ...] = (False, True, True), dtype: type = np.float32,
-         **attrs: object) -> Site:
-    ins = (TensorType(x, np.dtype(dtype)), TensorType(w, np.dtype(dtype)),
-           TensorType((w[0],), np.dtype(dtype)))
-    return Site("conv", ins, (), attrs, params, epilogue)
 
 
 def test_the_predicate_takes_one_group_convs_and_refuses_the_rest() -> None:

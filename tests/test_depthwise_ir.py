@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conv_sites import site
 from llvm_kernels import MARKS
 
 from mlxa.compiler import CompileOptions
 from mlxa.ir.builder import GraphBuilder
-from mlxa.ir.graph import TensorType
 from mlxa.kernels import library  # noqa: F401
 from mlxa.kernels.reference import conv_reference
-from mlxa.kernels.registry import Epilogue, Site
+from mlxa.kernels.registry import Epilogue
 from mlxa.oracle import check
 from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
@@ -68,12 +68,6 @@ def test_the_loops_match_the_float64_reference(shape: tuple[int, ...], kernel: t
             step()
             np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
 
-
-def site(x: tuple[int, ...], w: tuple[int, ...], epilogue: Epilogue | None = None,
-         params: tuple[bool, ...] = (False, True, True), **attrs: object) -> Site:
-    ins = (TensorType(x, np.dtype(np.float32)), TensorType(w, np.dtype(np.float32)),
-           TensorType((w[0],), np.dtype(np.float32)))
-    return Site("conv", ins, (), attrs, params, epilogue)
 
 
 def test_the_predicate_takes_depthwise_convs_and_refuses_the_rest() -> None:
