@@ -121,7 +121,6 @@ def test_strided_input_and_output_views() -> None:
     assert np.isnan(big[..., 6:]).all()
 
 
-
 def test_the_predicate_takes_stems_and_refuses_the_rest() -> None:
     from mlxa.kernels.conv_direct import direct_applies
 

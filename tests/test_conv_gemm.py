@@ -198,7 +198,6 @@ def test_a_stem_is_tried_against_the_direct_conv_only_where_that_is_selected(
     assert in_use("conv_direct") == numba  # outside a model's binding: installed is enough
 
 
-
 def test_the_predicate_takes_one_group_convs_and_refuses_the_rest() -> None:
     from mlxa.kernels.conv_gemm import gemm_applies
 

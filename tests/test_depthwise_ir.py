@@ -69,7 +69,6 @@ def test_the_loops_match_the_float64_reference(shape: tuple[int, ...], kernel: t
             np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
 
 
-
 def test_the_predicate_takes_depthwise_convs_and_refuses_the_rest() -> None:
     from mlxa.kernels.depthwise_ir import depthwise_applies
 
