@@ -1,8 +1,9 @@
 """The depthwise conv's vector loops (kernels/depthwise_ir.py) against the float64 reference:
-maps from 1x1 to wider than a run of columns, strides 1 and 2, symmetric, asymmetric and no
-pads, 3x3 and 5x5 and 1x3 kernels, batch 2, each epilogue, two calls in a row (the planes'
-borders stay zero, the double buffer alternates over an odd number of planes); the predicate's
-refusals; a compiled model that chooses it and passes the oracle."""
+maps from 1x1 to wider than a run of columns (every band: the masked edges, one or two vectors
+wide, runs of several vectors and single ones), strides 1 and 2, symmetric, asymmetric and no
+pads, 3x3 and 5x5 and 1x3 kernels, batch 2, each epilogue, two calls in a row (the zero row
+stays zero); the predicate's refusals; a compiled model that chooses it and passes the
+oracle."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ CASES = [
     ((1, 4, 11, 13), (5, 5), 2, (2, 1, 0, 3)),
     ((1, 2, 8, 9), (3, 3), 1, (0, 0, 0, 0)),
     ((1, 3, 6, 17), (1, 3), 2, (0, 1, 0, 1)),
+    ((1, 2, 6, 25), (5, 5), 1, (2, 2, 2, 2)),  # the right padding's band two vectors wide
+    ((1, 2, 9, 150), (3, 3), 2, (1, 1, 1, 1)),  # strided runs of several vectors
 ]
 
 

@@ -591,9 +591,9 @@ def test_the_roofline_counts_the_scratch_of_the_vector_kernels(
         turn: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """conv_gemm's padded input, and along the pixels the spill of its direct conv or its
     im2col band (carved), and nothing of the orientation its trial dropped; depthwise_vector's
-    two planes (its own); not the scratch of the default its trial bound."""
+    zero row and sink (its own); not the scratch of the default its trial bound."""
     from mlxa.kernels import conv_gemm
-    from mlxa.kernels.depthwise_ir import plane_shape, rows_at_once, run_vectors
+    from mlxa.kernels.depthwise_ir import VL, run_vectors
     from mlxa.kernels.trial import forced
 
     monkeypatch.setattr(conv_gemm, "faster", lambda a, b: not turn)  # keeps the one asked
@@ -607,9 +607,9 @@ def test_the_roofline_counts_the_scratch_of_the_vector_kernels(
     names: dict[str, list[int]] = {}
     for s, c in sorted(model.kernel_plan.choices.items()):
         names.setdefault(c.kernel.name, []).append(s)
-    rows, pitch = plane_shape(12, 12, 3, 3, 1, (1, 1, 1, 1), 12, 12, min(run_vectors(), 2))
-    assert rows_at_once(2) * 2 <= 8
-    assert model.kernel_scratch[names["depthwise_vector"][0]] == 4 * (2 * rows * pitch + 8)
+    # a row of zeros (the input's 12 columns and two vectors) and a sink of a run of vectors
+    nj = min(run_vectors(), 2)
+    assert model.kernel_scratch[names["depthwise_vector"][0]] == 4 * (12 + 2 * VL + nj * VL)
     direct, strided = names["conv_gemm"]
     if turn:  # the padded inputs alone: (8 x 14 x 14) and (6 x 13 x 13)
         assert model.kernel_scratch[direct] == 4 * 8 * 14 * 14

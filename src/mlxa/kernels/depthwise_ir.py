@@ -1,15 +1,21 @@
 """Depthwise convs (one input channel per group) + bias + relu/clip as LLVM IR vector loops
-(llvm_ir.py), for any map size. Per channel, the input is copied into a zero-bordered plane
-(owned by the kernel, its border zeroed once at bind time; two planes, the next channel copied
-in while this one is computed: a load right after a masked store it overlaps waits for it).
-Then each group of output rows accumulates its kh x kw taps over runs of NJ x VL output columns
-in registers, input row by input row: each shifted vector is loaded once and added into every
-output row whose window holds it. Stride 2 loads two vectors and keeps the even lanes; the
-row's last run stores through a mask. A 7-wide row takes one vector, not a run of four.
+(llvm_ir.py), for any map size, reading the input where it lies: no padded copy of it.
 
-On MobileNetV2's 7x7 and 14x14 maps this beats depthwise_act's Numba loops by 15-45%; on its
-56x56 and 112x112 maps the Numba loops stay faster (benchmarks/depthwise.py). So binding runs
-both (or the op table's conv, without Numba) in turns (kernels/trial.py) and keeps the faster."""
+Per channel, the output columns are cut into bands: the first vector of columns and the last
+ones, whose windows reach into the left and right padding, take masked loads (the lanes
+outside the input read as zero) and masked stores; between them, where every column a window
+reads lies inside, runs of NJ vectors and then single vectors take plain loads. Each band
+accumulates its kh x kw taps over a group of output rows in registers (8 accumulators: the
+more vectors in a run, the fewer rows), input row by input row: each shifted vector is loaded
+once and added into every output row whose window holds it. A row of the top or bottom
+padding reads a row of zeros and a row past the last output row stores into a sink, so that
+no load or store sits under a branch. Stride 2 loads two vectors and keeps the even lanes, and
+the odd lanes of the same pair serve the next tap.
+
+Against depthwise_act's Numba loops (benchmarks/depthwise.py, one core) it is faster on every
+stride-1 conv of MobileNetV2 (1.1-1.9x) and on the strided ones from 28x28 down, and slower on
+the large strided ones (96 x 112 x 112 with stride 2). So binding runs both (or the op table's
+conv, without Numba) in turns (kernels/trial.py) and keeps the faster."""
 
 from __future__ import annotations
 
@@ -66,22 +72,11 @@ def rows_at_once(nj: int) -> int:
     return max(1, 8 // nj)
 
 
-def plane_shape(h: int, w: int, kh: int, kw: int, stride: int, pads: Sequence[int],
-                oh: int, ow: int, nj: int) -> tuple[int, int]:
-    """(rows, pitch) of the padded plane: every row and column a tap reads (groups of rows,
-    runs of nj x VL columns, stride 2 reading two vectors) and the input at (top, left)."""
-    run, group = nj * VL, rows_at_once(nj)
-    cols = -(-ow // run) * run
-    rows = max((-(-oh // group) * group - 1) * stride + kh, pads[0] + h)
-    pitch = max(stride * cols + kw + VL, pads[1] + w)
-    return rows, -(-pitch // VL) * VL
-
-
 @register_kernel("conv", name="depthwise_vector", technique="llvm", applies=depthwise_applies,
                  requires=("llvmlite",))
 def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
                    workspace: np.ndarray | None) -> Step:
-    """Depthwise conv + bias + relu/clip: per channel a padded plane, then vector runs."""
+    """Depthwise conv + bias + relu/clip: bands of vector runs over each channel."""
     x, out = ins[0], outs[0]
     if not (x.flags.c_contiguous and out.flags.c_contiguous):
         return _default(ins, outs, attrs, workspace)[0]
@@ -98,20 +93,17 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:
     pads = [int(p) for p in attrs.get("pads", (0, 0, 0, 0))]
     oh, ow = out.shape[2], out.shape[3]
     nj = min(run_vectors(), -(-ow // VL))  # a 7-wide row takes one vector, not a run of four
-    rows, pitch = plane_shape(h, wd, kh, kw, stride, pads, oh, ow, nj)
-    half = rows * pitch
-    plane = np.zeros(2 * half + VL, np.float32)  # two planes, channels alternating; the
-    # border stays zero: only the interior is written. Its own, so not carved from the
-    # planned workspace (which other nodes write), but counted as its scratch
-    count(plane.nbytes)
     taps = np.ascontiguousarray(w.reshape(c, kh * kw))
     bias = np.ascontiguousarray(ins[2]) if len(ins) == 3 else np.zeros(c, np.float32)
     lo, hi = clamp(attrs)
+    zeros = np.zeros(wd + 2 * VL, np.float32)  # the padding rows read this row
+    sink = np.empty(nj * VL, np.float32)  # the rows past the last are stored here
+    count(zeros.nbytes + sink.nbytes)
     kernel = compiled(kh, kw, stride, nj)
-    return Call(kernel, (x, taps, bias, out, plane),
+    return Call(kernel, (x, taps, bias, out, zeros, sink),
                 (x.ctypes.data, taps.ctypes.data, bias.ctypes.data, out.ctypes.data,
-                 plane.ctypes.data, n * c, c, h, wd, oh, ow, pitch,
-                 pads[0] * pitch + pads[1], half, lo, hi))
+                 zeros.ctypes.data, sink.ctypes.data, n * c, c, h, wd, oh, ow, pads[0], pads[1],
+                 lo, hi))
 
 
 def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
@@ -126,9 +118,10 @@ def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs
 
 @functools.cache
 def compiled(kh: int, kw: int, stride: int, nj: int) -> Any:
-    """(x, taps, bias, out, plane, planes, C, H, W, OH, OW, pitch, origin, half, lo, hi):
-    `planes` = N x C, `origin` the offset of the input's first float in a plane, `half` the
-    floats of one plane (the buffer holds two)."""
+    """(x, taps, bias, out, zeros, sink, planes, C, H, W, OH, OW, top, left, lo, hi):
+    `planes` = N x C, `zeros` a row of at least W zeros (read for the padding rows), `sink`
+    NJ x VL floats (written for the rows past the last), `top` and `left` the pads before the
+    first row and column."""
     from llvmlite import ir
 
     module = ir.Module(name="mlxa_depthwise")
@@ -137,89 +130,107 @@ def compiled(kh: int, kw: int, stride: int, nj: int) -> Any:
 
 
 def _emit(module: Any, kh: int, kw: int, stride: int, nj: int) -> None:
+    """`depthwise` loops over planes; per plane, over bands of columns, each over all its
+    rows: masked single vectors for the first vector of columns (it holds the left padding),
+    runs of nj vectors and then single vectors where every column read lies inside the input,
+    and masked single vectors for the last columns (the right padding)."""
     from llvmlite import ir
 
     fptr = ir.FloatType().as_pointer()
-    e = Emitter(module, "depthwise", [fptr] * 5 + [ir.IntType(64)] * 9 + [ir.FloatType()] * 2,
+    e = Emitter(module, "depthwise", [fptr] * 6 + [ir.IntType(64)] * 8 + [ir.FloatType()] * 2,
                 VL)
     b, const = e.b, e.const
-    x, taps, bias, out, plane, planes, chans, h, w, oh, ow, pitch, origin, half, lo, hi = \
-        e.fn.args
-    for arg in (x, taps, bias, out, plane):
+    x, taps, bias, out, zeros, sink, planes, chans, h, w, oh, ow, top, left, lo, hi = e.fn.args
+    for arg in (x, taps, bias, out, zeros, sink):
         arg.add_attribute("noalias")
     lo_v, hi_v = e.splat(lo), e.splat(hi)
-    run, group = nj * VL, rows_at_once(nj)
+    zero = const(0)
     evens = ir.Constant(ir.VectorType(e.i32, VL), list(range(0, 2 * VL, 2)))
+    odds = ir.Constant(ir.VectorType(e.i32, VL), list(range(1, 2 * VL, 2)))
+    # the output columns whose windows lie inside the input end at inner_hi
+    inner = b.sdiv(b.add(b.sub(w, const(kw - 1)), left), const(stride))
+    inner_hi = b.select(b.icmp_signed("<", inner, ow), inner, ow)
 
-    def copy_in(p: Any) -> None:
-        """Input plane p into its half of the double buffer (p's parity)."""
-        src = b.mul(p, b.mul(h, w))
-        into = b.add(origin, b.mul(b.and_(p, const(1)), half))
-
-        def copy_row(y: Any, _: list[Any]) -> list[Any]:
-            def copy(col: Any, _: list[Any]) -> list[Any]:
-                m = e.mask(b.sub(w, col))
-                v = e.load(x, b.add(src, b.add(b.mul(y, w), col)), m)
-                e.store(v, plane, b.add(into, b.add(b.mul(y, pitch), col)), m)
-                return []
-            e.loop(const(0), w, const(VL), copy)
-            return []
-
-        e.loop(const(0), h, const(1), copy_row)
-
-    with b.if_then(b.icmp_signed(">", planes, const(0))):
-        copy_in(const(0))
-
-    def channel(p: Any, _: list[Any]) -> list[Any]:
-        # the next plane is copied in before this one is read: its stores are long done when
-        # its loads come (a load right after a masked store it overlaps waits for it)
-        nxt = b.add(p, const(1))
-        with b.if_then(b.icmp_signed("<", nxt, planes)):
-            copy_in(nxt)
-        ch = b.srem(p, chans)
-        dst = b.mul(p, b.mul(oh, ow))
-        at_plane = b.mul(b.and_(p, const(1)), half)
-        weights = [e.splat(b.load(b.gep(taps, [b.add(b.mul(ch, const(kh * kw)), const(t))])))
-                   for t in range(kh * kw)]
-        b0 = e.splat(b.load(b.gep(bias, [ch])))
+    def band(src: Any, dst: Any, weights: list[Any], b0: Any, start: Any, stop: Any, nv: int,
+             masked: bool) -> None:
+        """Columns [start, stop) in runs of nv vectors, for every group of output rows. Input
+        row by input row, each shifted vector is loaded once and added into every output row
+        whose window holds it; a row of the padding reads the zero row and a row past the
+        last stores into the sink (no branches: a store under a branch lets LLVM sink each
+        row's sum into it, one serial chain). Unmasked, every column read and written lies
+        inside; masked, the loads take only the lanes inside the input and the stores only
+        those inside the output. The fewer the vectors, the more rows at once: 8
+        accumulators, so that enough chains of multiply-adds overlap."""
+        group = rows_at_once(nv)
+        rows_in = stride * (group - 1) + kh  # input rows a group of output rows reads
 
         def out_rows(oy: Any, _: list[Any]) -> list[Any]:
-            def columns(col: Any, _: list[Any]) -> list[Any]:
-                # input row by input row: each shifted vector loaded once, added into every
-                # output row of the group whose window holds that row
-                acc = [b0] * (group * nj)
-                for i in range(stride * (group - 1) + kh):
-                    row = b.add(at_plane,
-                                b.mul(b.add(b.mul(oy, const(stride)), const(i)), pitch))
+            first_row = b.sub(b.mul(oy, const(stride)), top)
+            rows = []
+            for i in range(rows_in):
+                y = b.add(first_row, const(i))
+                inside = b.and_(b.icmp_signed(">=", y, zero), b.icmp_signed("<", y, h))
+                rows.append(b.select(inside, b.gep(x, [b.add(src, b.mul(y, w))]), zeros))
+
+            def run(col: Any, _: list[Any]) -> list[Any]:
+                acc = [b0] * (group * nv)
+                pair: list[Any] = [None] * nv
+                starts = [[b.sub(b.add(b.mul(b.add(col, const(j * VL)), const(stride)),
+                                        const(kx + half * VL)), left)  # lane 0's column
+                           for kx in range(kw) for half in range(stride)] for j in range(nv)]
+                masks = [[b.and_(b.icmp_signed(">=", lane, e.splat(zero)),
+                                 b.icmp_signed("<", lane, e.splat(w)))
+                          for lane in (b.add(e.splat(at), e.lanes) for at in row)]
+                         for row in starts] if masked else None
+                for i, row in enumerate(rows):
                     for kx in range(kw):
-                        for j in range(nj):
-                            at = b.add(row, b.add(b.mul(b.add(col, const(j * VL)),
-                                                        const(stride)), const(kx)))
-                            if stride == 1:
-                                v = e.load(plane, at)
+                        for j in range(nv):
+                            if stride == 2 and kx % 2:  # the odd lanes of the last tap's pair
+                                v = b.shuffle_vector(*pair[j], odds)
                             else:
-                                v = b.shuffle_vector(e.load(plane, at),
-                                                     e.load(plane, b.add(at, const(VL))), evens)
+                                halves = [e.load(row, starts[j][kx * stride + half],
+                                                 masks[j][kx * stride + half] if masks else None)
+                                          for half in range(stride)]
+                                v = halves[0] if stride == 1 else b.shuffle_vector(*halves,
+                                                                                   evens)
+                                pair[j] = halves
                             for ky in range(kh):
                                 r, off = divmod(i - ky, stride)
                                 if off == 0 and 0 <= r < group:
-                                    acc[r * nj + j] = e.fma(weights[ky * kw + kx], v,
-                                                            acc[r * nj + j])
+                                    acc[r * nv + j] = e.fma(weights[ky * kw + kx], v,
+                                                            acc[r * nv + j])
                 for r in range(group):
-                    with b.if_then(b.icmp_signed("<", b.add(oy, const(r)), oh)):
-                        base = b.add(dst, b.add(b.mul(b.add(oy, const(r)), ow), col))
-                        for j in range(nj):
-                            left = b.sub(ow, b.add(col, const(j * VL)))
-                            with b.if_then(b.icmp_signed(">", left, const(0))):
-                                e.store(e.clamp(acc[r * nj + j], lo_v, hi_v), out,
-                                        b.add(base, const(j * VL)), e.mask(left))
+                    y = b.add(oy, const(r))
+                    into = b.select(b.icmp_signed("<", y, oh),
+                                    b.gep(out, [b.add(dst, b.add(b.mul(y, ow), col))]), sink)
+                    for j in range(nv):
+                        mask = e.mask(b.sub(ow, b.add(col, const(j * VL)))) if masked else None
+                        e.store(e.clamp(acc[r * nv + j], lo_v, hi_v), into, const(j * VL), mask)
                 return []
 
-            e.loop(const(0), ow, const(run), columns)
+            e.loop(start, stop, const(nv * VL), run)
             return []
 
-        e.loop(const(0), oh, const(group), out_rows)
+        with b.if_then(b.icmp_signed("<", start, stop)):  # an empty band sets up no rows
+            e.loop(zero, oh, const(group), out_rows)
+
+    def channel(p: Any, _: list[Any]) -> list[Any]:
+        ch = b.srem(p, chans)
+        src, dst = b.mul(p, b.mul(h, w)), b.mul(p, b.mul(oh, ow))
+        weights = [e.splat(b.load(b.gep(taps, [b.add(b.mul(ch, const(kh * kw)), const(t))])))
+                   for t in range(kh * kw)]
+        b0 = e.splat(b.load(b.gep(bias, [ch])))
+        band(src, dst, weights, b0, zero, const(VL), 1, masked=True)
+        col = const(VL)
+        for nv in (nj, 1) if nj > 1 else (1,):  # runs of nj vectors, then single ones
+            step = const(nv * VL)
+            span = b.sub(inner_hi, col)
+            after = b.add(col, b.mul(b.select(b.icmp_signed(">", span, zero),
+                                              b.sdiv(span, step), zero), step))
+            band(src, dst, weights, b0, col, after, nv, masked=False)
+            col = after
+        band(src, dst, weights, b0, col, ow, 1, masked=True)
         return []
 
-    e.loop(const(0), planes, const(1), channel)
+    e.loop(zero, planes, const(1), channel)
     b.ret_void()
