@@ -4,6 +4,11 @@ Rounds take turns: in each round every executor runs one inference timed node by
 (`time_nodes`) and one inference timed whole, so load that arrives mid-run lands on all of them.
 Rounds repeat until the time budget is spent (at least `min_rounds`, at most `max_rounds`). Node
 figures are less the timer's own overhead (profile/per_node.timer_overhead_s).
+
+Before its timed inferences each executor runs untimed ones, for at least WARM_S: one would
+leave it in the caches another executor filled, and after a large matrix product a model of a
+few microseconds needs several (digits_cnn's input copy took 3.0 us after one, 1.3 us after
+enough; its nodes summed 14% above its end-to-end time).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import numpy as np
 from mlxa.profile.per_node import timer_overhead_s
 from mlxa.profile.spread import Spread, spread_of
 from mlxa.report.progress import Progress, no_progress
+
+WARM_S = 2e-4  # untimed inferences before each executor's timed ones, at least one
 
 
 @dataclass(frozen=True)
@@ -56,9 +63,12 @@ def measure_node_times(executors: Mapping[str, Any], inputs: tuple[np.ndarray, .
     while (len(whole[next(iter(executors))]) < min_rounds
            or (clock() - start < budget_s and len(whole[next(iter(executors))]) < max_rounds)):
         for key, ex in executors.items():
-            # an untimed call first: the node-timed pass would otherwise run in the caches the
+            # untimed calls first: the node-timed pass would otherwise run in the caches the
             # other executor left (+40% on small_cnn), the whole call after it in its own
+            warm = clock()
             ex(*inputs)
+            while clock() - warm < WARM_S:
+                ex(*inputs)
             nodes[key].append(ex.time_nodes(*inputs, clock=clock))
             t0 = clock()
             ex(*inputs)
