@@ -1,6 +1,7 @@
-"""mlxa roofline: every compiled call and eager node has a row; intensity = FLOPs / bytes; the
-prediction is the roof formula at the node's working set, far inputs at the reread rate of their
-reuse distance; scratch traffic counted, views not; timed with a fake clock."""
+"""mlxa roofline: every compiled call and eager node has a row, and the compiled input copy one
+first; intensity = FLOPs / bytes; the prediction is the call floor plus the roof formula at the
+node's working set, far inputs at the reread rate of their reuse distance; scratch traffic
+counted, views not; timed with a fake clock."""
 
 from __future__ import annotations
 
@@ -42,13 +43,19 @@ def test_every_compiled_call_and_eager_node_has_a_row(cnn, result):
     calls = [c.step for c in model.calls]
     compiled, eager = result.executors
     assert compiled.executor == "compiled" and eager.executor == "eager"
-    assert [r.work.index for r in compiled.rows] == calls
+    assert [r.work.index for r in compiled.rows] == [-1, *calls]
+    copy = compiled.rows[0].work  # the inputs' copy into the arena: read once, written once
+    assert copy.label == "in" and copy.flops == 0
+    assert copy.moved_nbytes == 2 * sum(v.nbytes for v in graph.inputs)
+    # the caller's arrays are read once per inference: a round of the program's memory away
+    assert [n for n, _ in copy.reads] == [v.nbytes for v in graph.inputs]
+    assert all(d > sum(a.nbytes for a in graph.params.values()) for _, d in copy.reads)
     want = []
     for i in calls:
         choice = model.kernel_plan.choices.get(i)
         epilogue = "" if choice is None or choice.epilogue is None else "+" + choice.epilogue.op
         want.append(program.graph.nodes[i].op + epilogue)
-    assert [r.work.op for r in compiled.rows if "fused" not in r.work.op] == [
+    assert [r.work.op for r in compiled.rows[1:] if "fused" not in r.work.op] == [
         w for w in want if not w.startswith("fused")]
     assert [r.work.index for r in eager.rows] == list(range(len(graph.nodes)))
 
@@ -71,8 +78,10 @@ def test_rows_follow_the_roof_formula(result):
             memory_s = (sum(n / (0.5 * ceilings.bandwidth_at(d)) for n, d in far)
                         + (w.moved_nbytes - sum(n for n, _ in far)) / ceilings.bandwidth_at(ws))
             assert r.far_nbytes == sum(n for n, _ in far)
-            assert r.predicted_ms == pytest.approx(max(w.flops / peak, memory_s) * 1e3)
-            assert r.bound == ("compute" if w.flops / peak >= memory_s else "memory")
+            work_s = max(w.flops / peak, memory_s)
+            assert r.predicted_ms == pytest.approx((result.call_floor_s + work_s) * 1e3)
+            assert r.bound == ("call" if result.call_floor_s > work_s else
+                               "compute" if w.flops / peak >= memory_s else "memory")
             assert r.roof_flops_per_s <= peak * (1 + 1e-9)
             assert r.hint
 
@@ -113,7 +122,8 @@ def test_roofline_command(tmp_path):
                    str(machine), "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["schema"] == "mlxa.roofline/2" and len(data["executors"]) == 2
+    assert data["schema"] == "mlxa.roofline/3" and len(data["executors"]) == 2
+    assert data["call_floor_s"] >= 0
 
 
 def test_roofline_refuses_a_bad_ceilings_file(tmp_path):
@@ -128,7 +138,7 @@ def test_weights_are_far_and_activations_near(cnn, result):
     between two reads of it; an activation its producer wrote a call earlier is near."""
     graph, _ = cnn
     compiled = result.executors[0]
-    rows = {r.work.index: r for r in compiled.rows if r.bound != "view"}
+    rows = {r.work.index: r for r in compiled.rows[1:] if r.bound != "view"}
     program = compile_program(graph)
     weights_far = activations_near = 0
     previous: tuple = ()
@@ -165,3 +175,35 @@ def test_a_weight_from_beyond_the_caches_is_charged_and_named():
     assert b.predicted_ms == pytest.approx(want * 1e3)
     assert b.predicted_ms > 2 * a.predicted_ms and b.within and not a.within
     assert "beyond the caches" in b.hint and "beyond" not in a.hint
+
+
+def test_the_call_floor_is_added_to_every_roof_and_names_a_call_bound_node():
+    """A node whose work takes less than the call floor is call-bound; its prediction is the
+    floor plus its roof time, and the floor is measured (a positive time) in every run."""
+    from ceilings_fake import spread
+
+    from mlxa.analysis.roofline import NodeWork, roofline_rows
+    ceilings = fake_ceilings()
+    tiny = NodeWork(0, "add", "add", (1, 8), 8, 96, 0, False)
+    big = NodeWork(1, "fc", "gemm", (1, 1000), 10 ** 9, 4 << 20, 0, False)
+    floor = 1e-6
+    small_row, big_row = roofline_rows([tiny, big], [spread(1.5e-6), spread(0.02)], ceilings,
+                                       call_floor_s=floor)
+    bare_small, bare_big = roofline_rows([tiny, big], [spread(1.5e-6), spread(0.02)], ceilings)
+    assert small_row.predicted_ms == pytest.approx(bare_small.predicted_ms + floor * 1e3)
+    assert big_row.predicted_ms == pytest.approx(bare_big.predicted_ms + floor * 1e3)
+    assert small_row.bound == "call" and "call-bound" in small_row.hint
+    assert bare_small.bound == "memory" and big_row.bound == bare_big.bound == "compute"
+    assert small_row.within and not bare_small.within
+
+
+def test_the_call_probe_times_a_call_and_the_load_timed_executor_times_its_copy(cnn):
+    from mlxa.analysis.roofline_run import CallProbe, LoadTimed
+
+    graph, inputs = cnn
+    probe = CallProbe()
+    assert probe.time_nodes(clock=fake_clock()) == [pytest.approx(1e-3)] and probe.what
+    model = CompiledModel(compile_program(graph))
+    timed = LoadTimed(model).time_nodes(*inputs, clock=fake_clock())
+    assert len(timed) == len(model.calls) + 1
+    np.testing.assert_array_equal(LoadTimed(model)(*inputs)[0], model(*inputs)[0])

@@ -12,9 +12,13 @@ rate of a read at that distance (the ceilings' reread curve):
     memory time = near bytes / bandwidth(working set) + sum of far input bytes / reread(reuse)
 The compute roof is the FP32 peak: by default a matrix product timed in the same rounds as the
 nodes, so the roof sees the load the nodes saw (the cached best-of peak, machine/ceilings.py, is
-reported beside it):
-    predicted = max(FLOPs / peak, memory time)
-efficiency = predicted / measured; a node is compute-bound when FLOPs / peak is the larger term.
+reported beside it). Every call also pays the executor's fixed cost of making it, whatever its
+work: the call floor, the cheapest call a node can make here (an empty compiled function called
+the way the kernels are, analysis/roofline_run.py), timed in the same rounds:
+    predicted = call floor + max(FLOPs / peak, memory time)
+efficiency = predicted / measured; a node is compute-bound when FLOPs / peak is the larger term,
+call-bound when the floor is larger than both. The compiled executor's copy of the inputs into
+its arena is a row of its own ("in"): it moves their bytes twice and computes nothing.
 The fused elementwise kernels' block temporaries stay in cache by design and are not counted.
 """
 
@@ -30,7 +34,7 @@ from mlxa.ops import get_op
 from mlxa.profile.spread import Spread
 from mlxa.result import Versioned, to_json
 
-SCHEMA = "mlxa.roofline/2"
+SCHEMA = "mlxa.roofline/3"
 WITHIN = 2.0  # "the roofline predicts the node" when measured / predicted is within this factor
 DISPATCH_US = 30.0  # below this a node's time is mostly Python and ufunc dispatch
 
@@ -55,6 +59,11 @@ class NodeWork:
         return self.moved_nbytes - self.scratch_nbytes
 
     @property
+    def label(self) -> str:
+        """%index, or "in" for the compiled executor's input copy (index -1)."""
+        return "in" if self.index < 0 else f"%{self.index}"
+
+    @property
     def intensity_flops_per_byte(self) -> float:
         return self.flops / self.moved_nbytes if self.moved_nbytes else 0.0
 
@@ -70,7 +79,7 @@ class RooflineRow:
     far_nbytes: int  # input bytes read from a level beyond the working set's (reuse distance)
     roof_flops_per_s: float  # min(peak, bandwidth x intensity)
     predicted_ms: float
-    bound: str  # "memory", "compute" or "view"
+    bound: str  # "memory", "compute", "call" (the call floor is the largest term) or "view"
     hint: str
 
     @property
@@ -134,6 +143,7 @@ class RooflineResult(Versioned):
     peak_flops_per_s: float  # the compute roof the rows use
     ceilings_peak_flops_per_s: float  # the cached best-of peak (mlxa machine)
     int8_ops_per_s: float | None
+    call_floor_s: float  # the cheapest call a node can make, added to every roof time
     executors: tuple[ExecutorRoofline, ...]  # compiled first
     meta: dict[str, Any]
     warnings: tuple[str, ...] = ()
@@ -170,9 +180,11 @@ def eager_scratch_nbytes(node: Node) -> int:
 
 
 def roofline_rows(works: Sequence[NodeWork], times: Sequence[Spread], ceilings: Ceilings,
-                  peak_flops_per_s: float | None = None) -> tuple[RooflineRow, ...]:
+                  peak_flops_per_s: float | None = None,
+                  call_floor_s: float = 0.0) -> tuple[RooflineRow, ...]:
     """One row per node: `times` are each node's seconds, in the order of `works`; the compute
-    roof is `peak_flops_per_s` when given, else the ceilings' peak."""
+    roof is `peak_flops_per_s` when given, else the ceilings' peak; `call_floor_s` is added to
+    every roof time."""
     total_s = sum(t.median_s for t in times)
     peak = peak_flops_per_s or ceilings.peak_flops_per_s
     rows = []
@@ -182,8 +194,10 @@ def roofline_rows(works: Sequence[NodeWork], times: Sequence[Spread], ceilings: 
         if w.view:
             predicted, bound, roof = 0.0, "view", 0.0
         else:
-            predicted = roof_time_s(w.flops, w.moved_nbytes, peak, bw)
-            bound = "compute" if w.flops / peak >= memory_s else "memory"
+            work_s = roof_time_s(w.flops, w.moved_nbytes, peak, bw)
+            predicted = call_floor_s + work_s
+            bound = ("call" if call_floor_s > work_s else
+                     "compute" if w.flops / peak >= memory_s else "memory")
             roof = roof_flops_per_s(w.intensity_flops_per_byte, peak, bw)
         rows.append(RooflineRow(w, t.median_s * 1e3, t.p10_s * 1e3, t.p90_s * 1e3,
                                 100.0 * t.median_s / total_s if total_s else 0.0, bw, far, roof,
@@ -212,6 +226,10 @@ def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
     if bound == "view":
         return "a view: no data moves"
     eff = predicted_s / measured_s if measured_s > 0 else 1.0
+    if bound == "call":
+        return (f"call-bound: the call itself costs more here than its work; {measured_s * 1e6:.1f}"
+                f" us against a roof of {predicted_s * 1e6:.1f} us: fuse it into a neighbour or "
+                "give each call more work (batch)")
     if measured_s * 1e6 < DISPATCH_US and eff < 0.5:
         return (f"dispatch-bound: {measured_s * 1e6:.0f} us for {predicted_s * 1e6:.1f} us of "
                 "work; fuse it into a neighbour or give each call more work (batch)")

@@ -1,10 +1,13 @@
 """Measuring a model for its roofline: compile it once, bind the compiled and eager executors,
-time every node of both taking turns (profile/node_times.py), and place each on the ceilings
-(analysis/roofline.py)."""
+time every node of both taking turns (profile/node_times.py), with a matrix product (the compute
+roof) and an empty call (the call floor) timed in the same rounds, and place each on the
+ceilings (analysis/roofline.py). The compiled executor's input copy is timed as a row of its
+own."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -53,10 +56,59 @@ class PeakProbe:
         return [clock() - t0]
 
 
-def compiled_works(model: CompiledModel) -> list[NodeWork]:
+class CallProbe:
+    """The cheapest call a node can make here, timed in the same rounds as the nodes (an
+    executor to profile/node_times.py): a compiled function that does nothing, called the way
+    the kernels are (kernels/llvm_ir.py), or without llvmlite a numpy ufunc on one element;
+    each round the fastest of five calls in a row."""
+
+    def __init__(self) -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("llvmlite") is not None:
+            from mlxa.kernels.llvm_ir import empty_call
+
+            self.call: Callable[[], Any] = empty_call()
+            self.what = "an empty compiled call"
+        else:
+            one = np.zeros(1, np.float32)
+            self.call = functools.partial(np.add, one, one, out=one)
+            self.what = "a numpy ufunc on one element"
+
+    def __call__(self, *inputs: np.ndarray) -> None:
+        self.call()
+
+    def time_nodes(self, *inputs: np.ndarray, clock: Callable[[], float]) -> list[float]:
+        """The fastest of a few calls in a row: a floor, not a typical call."""
+        best = float("inf")
+        for _ in range(5):
+            t0 = clock()
+            self.call()
+            best = min(best, clock() - t0)
+        return [best]
+
+
+class LoadTimed:
+    """The compiled executor with its input copy timed as a call of its own, first."""
+
+    def __init__(self, model: CompiledModel) -> None:
+        self.model = model
+
+    def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
+        return self.model(*inputs)
+
+    def time_nodes(self, *inputs: np.ndarray, clock: Callable[[], float]) -> list[float]:
+        return self.model.time_nodes(*inputs, clock=clock, load=True)
+
+
+def compiled_works(model: CompiledModel,
+                   inputs: tuple[np.ndarray, ...] = ()) -> list[NodeWork]:
     """One per call; a call whose custom kernel took its successor as epilogue (kernels/plan.py)
     is labelled `conv+clip` and counts the epilogue's FLOPs (its bytes stay in the output). A
-    call a Numba kernel runs counts the scratch its loops carve, not the op table's."""
+    call a Numba kernel runs counts the scratch its loops carve, not the op table's. With the
+    caller's `inputs`, the first work is their copy into the arena (index -1): each byte read
+    once, from as far as a round of the program's memory (they are read once per inference),
+    and written once."""
     program = model.program
     works = []
     for c in model.calls:
@@ -68,23 +120,33 @@ def compiled_works(model: CompiledModel) -> list[NodeWork]:
             work = dataclasses.replace(work, op=f"{work.op}+{extra.op}",
                                        flops=work.flops + extra.flops)
         works.append(work)
-    return _with_reads(works, [c.node for c in model.calls], _compiled_spans(model))
+    spans = _compiled_spans(model)
+    spans[0] += [_span(a, True) for a in inputs]
+    dist = reuse_distances(spans)
+    works = _with_reads(works, [c.node for c in model.calls], spans[1:], dist[1:])
+    if not inputs:
+        return works
+    values = model.program.graph.inputs
+    nbytes = sum(v.nbytes for v in values)
+    copy = NodeWork(-1, "input", "input copy", values[0].shape, 0, 2 * nbytes, 0, False,
+                    tuple((s.nbytes, d) for s, d in zip(spans[0], dist[0]) if s.read))
+    return [copy, *works]
 
 
 def eager_works(model: EagerModel) -> list[NodeWork]:
     graph = model.graph
     works = [node_work(i, n, eager_scratch_nbytes(n)) for i, n in enumerate(graph.nodes)]
-    return _with_reads(works, list(graph.nodes), _eager_spans(model))
+    spans = _eager_spans(model)
+    return _with_reads(works, list(graph.nodes), spans[1:], reuse_distances(spans)[1:])
 
 
-def _with_reads(works: list[NodeWork], nodes: list[Node],
-                spans: list[list[Span]]) -> list[NodeWork]:
-    """Each work with its inputs' reuse distances: `spans` holds the input load, then per node
-    its inputs (in order), its outputs and its scratch."""
-    dist = reuse_distances(spans)[1:]
+def _with_reads(works: list[NodeWork], nodes: list[Node], spans: list[list[Span]],
+                dist: list[list[int]]) -> list[NodeWork]:
+    """Each work with its inputs' reuse distances: per node the spans of its inputs (in
+    order), its outputs and its scratch, and their distances (reuse.py)."""
     return [w if w.view else dataclasses.replace(
                 w, reads=tuple((s.nbytes, d) for s, d in list(zip(sp, ds))[:len(n.inputs)]))
-            for w, n, sp, ds in zip(works, nodes, spans[1:], dist)]
+            for w, n, sp, ds in zip(works, nodes, spans, dist)]
 
 
 def _span(a: np.ndarray, read: bool) -> Span:
@@ -143,16 +205,19 @@ def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Cei
     `options`: the compilation (default CompileOptions(): every custom kernel on offer)."""
     with np.errstate(all="ignore"):
         compiled = CompiledModel(compile_program(graph, options or CompileOptions()))
-        executors: dict[str, Any] = {"compiled": compiled}
-        works = {"compiled": compiled_works(compiled)}
+        executors: dict[str, Any] = {"compiled": LoadTimed(compiled)}
+        works = {"compiled": compiled_works(compiled, inputs)}
         if eager:
             executors["eager"] = EagerModel(graph)
             works["eager"] = eager_works(executors["eager"])
         probe = probe or PeakProbe()
-        times = measure_node_times({**executors, "peak": probe}, inputs, budget_s, clock=clock,
-                                   progress=progress)
+        floor = CallProbe()
+        times = measure_node_times({**executors, "peak": probe, "call": floor}, inputs,
+                                   budget_s, clock=clock, progress=progress)
     peak = probe.flops / times["peak"].end_to_end.median_s
-    parts = tuple(_executor(key, works[key], times[key], ceilings, peak) for key in executors)
+    call_floor_s = times["call"].node_spread(0).median_s  # the timer's overhead subtracted
+    parts = tuple(_executor(key, works[key], times[key], ceilings, peak, call_floor_s)
+                  for key in executors)
     meta = run_meta()
     return RooflineResult(
         model=str(info.get("name", graph.name)), description=str(info.get("description", "")),
@@ -160,17 +225,18 @@ def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Cei
         ceilings_fingerprint=ceilings.fingerprint, ceilings_note=ceilings_note,
         peak_flops_per_s=peak, ceilings_peak_flops_per_s=ceilings.peak_flops_per_s,
         int8_ops_per_s=ceilings.int8.ops_per_s if ceilings.int8 else None,
-        executors=parts,
+        call_floor_s=call_floor_s, executors=parts,
         meta={"cpu": meta.cpu, "cpu_count": meta.cpu_count, "date": meta.date,
               "load_average": meta.load_average, "command": meta.command,
-              "blas": meta.blas},
+              "blas": meta.blas, "call_floor": floor.what},
         warnings=_warnings(parts, meta.load_average, meta.cpu_count) + ceilings.warnings)
 
 
 def _executor(key: str, works: list[NodeWork], times: NodeTimes, ceilings: Ceilings,
-              peak: float) -> ExecutorRoofline:
+              peak: float, call_floor_s: float) -> ExecutorRoofline:
     spreads = [times.node_spread(k) for k in range(len(works))]
-    return ExecutorRoofline(key, roofline_rows(works, spreads, ceilings, peak), times.end_to_end,
+    return ExecutorRoofline(key, roofline_rows(works, spreads, ceilings, peak, call_floor_s),
+                            times.end_to_end,
                             times.round_sums, times.timer_overhead_s * 1e3, times.rounds)
 
 

@@ -238,3 +238,15 @@ class Emitter:
         b.branch(head)
         b.position_at_end(done)
         return phis
+
+
+@functools.cache
+def empty_call() -> Call:
+    """A call of a compiled function that does nothing, made the way every kernel's is: what a
+    call costs before its work (the roofline's call floor)."""
+    from llvmlite import ir
+
+    module = ir.Module(name="mlxa_empty")
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), []), name="empty")
+    ir.IRBuilder(fn.append_basic_block("entry")).ret_void()
+    return Call(compile_function(module, "empty"), (), ())

@@ -25,12 +25,15 @@ def render_roofline_text(r: RooflineResult) -> str:
              f"{r.ceilings_peak_flops_per_s / 1e9:.1f}); bandwidth roofs from the ceilings: the "
              "working set's copy rate, and for inputs last touched further back (their reuse "
              "distance; column far) the reread rate at that distance",
+             f"call floor: {r.call_floor_s * 1e6:.2f} us, {r.meta.get('call_floor', 'a call')}"
+             " timed in the same rounds, added to every node's roof time (row in: the "
+             "compiled executor's copy of the inputs)",
              ""]
     for ex in r.executors:
         lines += _executor(ex) + [""]
     lines.append("Top 10 nodes by time lost against their roof (compiled)")
     for row in r.top_lost():
-        lines.append(f"  %{row.work.index:<4} {_clean(row.work.op)[:28]:<28} lost "
+        lines.append(f"  {row.work.label:<5} {_clean(row.work.op)[:28]:<28} lost "
                      f"{row.lost_ms:8.3f} ms ({row.measured_ms:.3f} measured, "
                      f"{row.predicted_ms:.3f} predicted): {row.hint}")
     lines += [f"  warning: {w}" for w in r.warnings]
@@ -57,7 +60,7 @@ def _executor(ex: ExecutorRoofline) -> list[str]:
 def _row(r: RooflineRow) -> str:
     w = r.work
     shape = "x".join(map(str, w.shape)) or "scalar"
-    return (f"  %{w.index:<5}{_clean(w.op)[:25]:<26}{shape[:17]:<18}{r.measured_ms:9.3f}"
+    return (f"  {w.label:<6}{_clean(w.op)[:25]:<26}{shape[:17]:<18}{r.measured_ms:9.3f}"
             f"{r.share_pct:6.1f}%{format_flops(w.flops):>13}{format_nbytes(w.moved_nbytes):>11}"
             f"{format_nbytes(r.far_nbytes) if r.far_nbytes else '-':>10}"
             f"{w.intensity_flops_per_byte:8.2f}{r.achieved_flops_per_s / 1e9:9.2f}"

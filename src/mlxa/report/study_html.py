@@ -143,7 +143,7 @@ def roofline_html(r: Any, ceilings: Any, text: str) -> str:
     from mlxa.report.svg_roofline import COLORS, Ceilings, Point, roofline_svg
 
     key = {"compiled": "optimized", "eager": "baseline"}
-    pts = [Point(key.get(ex.executor, "optimized"), f"%{w.work.index} {w.work.op}",
+    pts = [Point(key.get(ex.executor, "optimized"), f"{w.work.label} {w.work.op}",
                  w.work.flops, w.work.moved_nbytes, w.measured_ms, w.share_pct)
            for ex in r.executors for w in ex.rows
            if w.work.flops > 0 and w.work.moved_nbytes > 0 and w.measured_ms > 0]
@@ -165,12 +165,13 @@ def roofline_html(r: Any, ceilings: Any, text: str) -> str:
     for ex in r.executors:
         sections.append((f"nodes-{esc(ex.executor)}", f"Nodes, {ex.executor}",
                          how(f"median of {ex.rounds} rounds per node, timer overhead "
-                             f"{ex.timer_overhead_ms:.4f} ms subtracted; predicted = max(FLOPs / "
-                             "peak, memory time); memory time = near bytes / copy bandwidth at "
+                             f"{ex.timer_overhead_ms:.4f} ms subtracted; predicted = call floor "
+                             f"({r.call_floor_s * 1e6:.2f} us) + max(FLOPs / peak, memory time);"
+                             " memory time = near bytes / copy bandwidth at "
                              "the working set + far bytes (inputs last touched further back "
                              "than the working set) / the reread rate at their reuse distance; "
                              "efficiency = predicted / measured.") + _roofline_rows(ex.rows)))
-    lost = [(f"%{w.work.index}", w.work.op, num(w.lost_ms, ".3f"), num(w.measured_ms, ".3f"),
+    lost = [(w.work.label, w.work.op, num(w.lost_ms, ".3f"), num(w.measured_ms, ".3f"),
              num(w.predicted_ms, ".3f"), w.hint) for w in r.top_lost()]
     sections.append(("lost", "Time lost against the roof",
                      how("measured - predicted, compiled nodes, the ten largest.")
@@ -183,7 +184,7 @@ def roofline_html(r: Any, ceilings: Any, text: str) -> str:
 
 
 def _roofline_rows(rows: Sequence[Any]) -> str:
-    out = [((f"%{w.work.index}", w.work.index), w.work.op, shape(w.work.shape),
+    out = [((w.work.label, w.work.index), w.work.op, shape(w.work.shape),
             num(w.measured_ms, ".4f"), num(w.share_pct, ".1f"), flops_cell(w.work.flops),
             nbytes_cell(w.work.moved_nbytes), nbytes_cell(w.far_nbytes),
             num(w.work.intensity_flops_per_byte, ".2f"),
