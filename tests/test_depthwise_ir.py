@@ -37,6 +37,8 @@ CASES = [
     ((1, 3, 6, 17), (1, 3), 2, (0, 1, 0, 1)),
     ((1, 2, 6, 25), (5, 5), 1, (2, 2, 2, 2)),  # the right padding's band two vectors wide
     ((1, 2, 9, 150), (3, 3), 2, (1, 1, 1, 1)),  # strided runs of several vectors
+    ((1, 2, 3, 40), (1, 21), 1, (0, 20, 0, 20)),  # a left padding wider than a vector
+    ((1, 2, 4, 50), (1, 19), 2, (0, 17, 0, 9)),
 ]
 
 

@@ -1,10 +1,11 @@
 """Depthwise convs (one input channel per group) + bias + relu/clip as LLVM IR vector loops
 (llvm_ir.py), for any map size, reading the input where it lies: no padded copy of it.
 
-Per channel, the output columns are cut into bands: the first vector of columns and the last
-ones, whose windows reach into the left and right padding, take masked loads (the lanes
-outside the input read as zero) and masked stores; between them, where every column a window
-reads lies inside, runs of NJ vectors and then single vectors take plain loads. Each band
+Per channel, the output columns are cut into bands: the first vectors of columns (one unless the
+left padding is wider than a vector) and the last ones, whose windows reach into the left and
+right padding, take masked loads (the lanes outside the input read as zero) and masked stores;
+between them, where every column a window reads lies inside, runs of NJ vectors and then single
+vectors take plain loads. Each band
 accumulates its kh x kw taps over a group of output rows in registers (8 accumulators: the
 more vectors in a run, the fewer rows), input row by input row: each shifted vector is loaded
 once and added into every output row whose window holds it. A row of the top or bottom
@@ -135,7 +136,7 @@ def compiled(kh: int, kw: int, stride: int, nj: int, single: int) -> Any:
 
 def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int) -> None:
     """`depthwise` loops over planes; per plane, over bands of columns, each over all its
-    rows: masked single vectors for the first vector of columns (it holds the left padding),
+    rows: masked single vectors for the first vectors of columns (they hold the left padding),
     runs of nj vectors and then single vectors where every column read lies inside the input,
     and masked single vectors for the last columns (the right padding)."""
     from llvmlite import ir
@@ -151,7 +152,13 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int) -> N
     zero = const(0)
     evens = ir.Constant(ir.VectorType(e.i32, VL), list(range(0, 2 * VL, 2)))
     odds = ir.Constant(ir.VectorType(e.i32, VL), list(range(1, 2 * VL, 2)))
-    # the output columns whose windows lie inside the input end at inner_hi
+    # the output columns whose windows lie inside the input: from inner_lo (left / stride,
+    # rounded up) to inner_hi (where a negative numerator truncates towards zero, inner_hi is
+    # 0 or -1: below the first run either way). The masked left band covers whole vectors up
+    # to inner_lo, at least one.
+    inner_lo = b.sdiv(b.add(left, const(stride - 1)), const(stride))
+    left_end = b.mul(b.sdiv(b.add(inner_lo, const(VL - 1)), const(VL)), const(VL))
+    left_end = b.select(b.icmp_signed("<", left_end, const(VL)), const(VL), left_end)
     inner = b.sdiv(b.add(b.sub(w, const(kw - 1)), left), const(stride))
     inner_hi = b.select(b.icmp_signed("<", inner, ow), inner, ow)
 
@@ -224,8 +231,8 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int) -> N
         weights = [e.splat(b.load(b.gep(taps, [b.add(b.mul(ch, const(kh * kw)), const(t))])))
                    for t in range(kh * kw)]
         b0 = e.splat(b.load(b.gep(bias, [ch])))
-        band(src, dst, weights, b0, zero, const(VL), 1, masked=True)
-        col = const(VL)
+        band(src, dst, weights, b0, zero, left_end, 1, masked=True)
+        col = left_end
         for nv in (nj, 1) if nj > 1 else (1,):  # runs of nj vectors, then single ones
             step = const(nv * VL)
             span = b.sub(inner_hi, col)
