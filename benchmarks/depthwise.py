@@ -1,7 +1,8 @@
 """Depthwise conv benchmark: MobileNetV2's depthwise 3x3 convs (batch 1, pads 1, ReLU6) through
 the Numba kernel `depthwise_act` (kernels/jit.py bind_depthwise), the LLVM IR vector loops
-`depthwise_vector` (kernels/depthwise_ir.py, where llvmlite is installed) and the op table's
-conv + clip, taking turns in the same run. Prints, per shape, the Numba kernel's median time
+`depthwise_vector` (kernels/depthwise_ir.py, where llvmlite is installed), taking turns in the
+same run, and the op table's conv + clip, timed apart (between two kernel calls it would evict
+their input). Prints, per shape, the Numba kernel's median time
 per call, its GFLOP/s and GB/s (input + output bytes), the vector loops' median and their
 speedup over Numba, the op table's median and the better kernel's speedup over it, the
 roofline's time on this machine's cached ceilings (`mlxa machine`: FP32 peak, copy bandwidth at

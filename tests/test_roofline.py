@@ -123,7 +123,7 @@ def test_roofline_command(tmp_path):
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["schema"] == "mlxa.roofline/3" and len(data["executors"]) == 2
-    assert data["call_floor_s"] >= 0
+    assert data["call_floor_s"] > 0  # a real clock: an empty call takes time
 
 
 def test_roofline_refuses_a_bad_ceilings_file(tmp_path):
@@ -179,7 +179,7 @@ def test_a_weight_from_beyond_the_caches_is_charged_and_named():
 
 def test_the_call_floor_is_added_to_every_roof_and_names_a_call_bound_node():
     """A node whose work takes less than the call floor is call-bound; its prediction is the
-    floor plus its roof time, and the floor is measured (a positive time) in every run."""
+    floor plus its roof time."""
     from ceilings_fake import spread
 
     from mlxa.analysis.roofline import NodeWork, roofline_rows

@@ -121,7 +121,8 @@ class ExecutorRoofline:
     @property
     def sum_vs_end_to_end_pct(self) -> float:
         """How far the median round's summed node times is from the end-to-end median
-        (+: above): the gap is dispatch between calls and the input copy."""
+        (+: above): the gap is the executor's dispatch between calls (the compiled input copy
+        is a row of its own)."""
         e2e = self.end_to_end.median_s
         return 100.0 * (self.round_sums.median_s - e2e) / e2e if e2e else 0.0
 
@@ -226,7 +227,11 @@ def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
     if bound == "view":
         return "a view: no data moves"
     eff = predicted_s / measured_s if measured_s > 0 else 1.0
-    if bound == "call":
+    if w.index < 0:
+        return (f"the executor's copy of the inputs into its arena: {measured_s * 1e6:.1f} us "
+                f"against a roof of {predicted_s * 1e6:.1f} us; below a few microseconds its "
+                "Python (the checks, the numpy call) costs more than the bytes")
+    if bound == "call" and eff <= WITHIN:
         return (f"call-bound: the call itself costs more here than its work; {measured_s * 1e6:.1f}"
                 f" us against a roof of {predicted_s * 1e6:.1f} us: fuse it into a neighbour or "
                 "give each call more work (batch)")

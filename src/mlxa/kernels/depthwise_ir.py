@@ -14,8 +14,8 @@ no load or store sits under a branch. Stride 2 loads two vectors and keeps the e
 the odd lanes of the same pair serve the next tap.
 
 Against depthwise_act's Numba loops (benchmarks/depthwise.py, one core) it is faster on every
-stride-1 conv of MobileNetV2 (1.1-1.9x) and on the strided ones from 28x28 down, and slower on
-the large strided ones (96 x 112 x 112 with stride 2). So binding runs both (or the op table's
+stride-1 conv of MobileNetV2 (1.1-2.0x) and on the strided ones with 14x14 and 7x7 outputs, and
+slower (0.8x) on those with 56x56 and 28x28 outputs. So binding runs both (or the op table's
 conv, without Numba) in turns (kernels/trial.py) and keeps the faster."""
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:
     taps = np.ascontiguousarray(w.reshape(c, kh * kw))
     bias = np.ascontiguousarray(ins[2]) if len(ins) == 3 else np.zeros(c, np.float32)
     lo, hi = clamp(attrs)
-    zeros = np.zeros(wd + 2 * VL, np.float32)  # the padding rows read this row
+    zeros = np.zeros(wd, np.float32)  # the padding rows read this row (no load passes w)
     sink = np.empty(nj * VL, np.float32)  # the rows past the last are stored here
     count(zeros.nbytes + sink.nbytes)
     kernel = compiled(kh, kw, stride, nj, rows_at_once(1, oh))
@@ -153,9 +153,9 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int) -> N
     evens = ir.Constant(ir.VectorType(e.i32, VL), list(range(0, 2 * VL, 2)))
     odds = ir.Constant(ir.VectorType(e.i32, VL), list(range(1, 2 * VL, 2)))
     # the output columns whose windows lie inside the input: from inner_lo (left / stride,
-    # rounded up) to inner_hi (where a negative numerator truncates towards zero, inner_hi is
-    # 0 or -1: below the first run either way). The masked left band covers whole vectors up
-    # to inner_lo, at least one.
+    # rounded up) to inner_hi (a negative numerator, which truncates towards zero, leaves
+    # inner_hi at 0 or below: under the first run either way). The masked left band covers
+    # whole vectors up to inner_lo, at least one.
     inner_lo = b.sdiv(b.add(left, const(stride - 1)), const(stride))
     left_end = b.mul(b.sdiv(b.add(inner_lo, const(VL - 1)), const(VL)), const(VL))
     left_end = b.select(b.icmp_signed("<", left_end, const(VL)), const(VL), left_end)

@@ -159,15 +159,9 @@ class Emitter:
         """A float-vector intrinsic (llvm.fma) of this width."""
         if name not in self._intrinsics:
             ty = self.ir.FunctionType(self.vec, [self.vec] * arity)
-            self._intrinsics[name] = self._declare(ty, f"{name}.v{self.vl}f32")
+            self._intrinsics[name] = self.ir.Function(self.module, ty,
+                                                      name=f"{name}.v{self.vl}f32")
         return self._intrinsics[name]
-
-    def _declare(self, ty: Any, name: str) -> Any:
-        """The module's declaration of `name`: another Emitter's function in the same module
-        may have made it already."""
-        if name in self.module.globals:
-            return self.module.globals[name]
-        return self.ir.Function(self.module, ty, name=name)
 
     def fma(self, a: Any, x: Any, acc: Any) -> Any:
         return self.b.call(self.intrinsic("llvm.fma", 3), [a, x, acc])
@@ -210,7 +204,8 @@ class Emitter:
             mask_t = ir.VectorType(ir.IntType(1), self.vl)
             ty = (ir.FunctionType(vec, [self.vptr, self.i32, mask_t, vec]) if kind == "load"
                   else ir.FunctionType(ir.VoidType(), [vec, self.vptr, self.i32, mask_t]))
-            self._intrinsics[key] = self._declare(ty, f"{key}.v{self.vl}f32.p0")
+            self._intrinsics[key] = ir.Function(self.module, ty,
+                                                name=f"{key}.v{self.vl}f32.p0")
         return self._intrinsics[key]
 
     def loop(self, start: Any, stop: Any, step: Any,

@@ -43,7 +43,9 @@ def render_roofline_text(r: RooflineResult) -> str:
 def _executor(ex: ExecutorRoofline) -> list[str]:
     e2e = ex.end_to_end
     sums = ex.round_sums
-    head = [f"{ex.executor}: {len(ex.rows)} calls over {ex.rounds} rounds; node times summed "
+    calls = sum(r.work.index >= 0 for r in ex.rows)
+    copy = " and its input copy" if calls < len(ex.rows) else ""
+    head = [f"{ex.executor}: {calls} calls{copy} over {ex.rounds} rounds; node times summed "
             f"{sums.median_s * 1e3:.2f} ms (median round; sum of node medians "
             f"{ex.sum_ms:.2f}) vs end-to-end {e2e.median_s * 1e3:.2f} ms "
             f"(p10 {e2e.p10_s * 1e3:.2f}, p90 {e2e.p90_s * 1e3:.2f}): "
