@@ -13,4 +13,5 @@ from mlxa.kernels import (  # noqa: F401  (registers the kernels)
     jit,
     linear,
     pool,
+    pool_ir,
 )
