@@ -1,6 +1,6 @@
 """The depthwise conv's vector loops (kernels/depthwise_ir.py) against the float64 reference:
 maps from 1x1 to wider than a run of columns (every band: the masked edges, one or two vectors
-wide, runs of several vectors and single ones), strides 1 and 2, symmetric, asymmetric and no
+wide, runs of several vectors and single ones, a whole row of two vectors), strides 1 and 2, symmetric, asymmetric and no
 pads (a left one wider than a vector too), 3x3, 5x5, 1x3, 1x19 and 1x21 kernels, batch 2, each
 epilogue, two calls in a row (the zero row stays zero); the predicate's refusals; a compiled
 model that chooses it and passes the oracle."""
@@ -37,6 +37,7 @@ CASES = [
     ((1, 3, 6, 17), (1, 3), 2, (0, 1, 0, 1)),
     ((1, 2, 6, 25), (5, 5), 1, (2, 2, 2, 2)),  # the right padding's band two vectors wide
     ((1, 2, 9, 150), (3, 3), 2, (1, 1, 1, 1)),  # strided runs of several vectors
+    ((1, 3, 14, 14), (3, 3), 1, (1, 1, 1, 1)),  # two vectors wide: one masked band, 7 rows
     ((1, 2, 3, 40), (1, 21), 1, (0, 20, 0, 20)),  # a left padding wider than a vector
     ((1, 2, 4, 50), (1, 19), 2, (0, 17, 0, 9)),
 ]

@@ -5,13 +5,13 @@ Per channel, the output columns are cut into bands: the first vectors of columns
 left padding is wider than a vector) and the last ones, whose windows reach into the left and
 right padding, take masked loads (the lanes outside the input read as zero) and masked stores;
 between them, where every column a window reads lies inside, runs of NJ vectors and then single
-vectors take plain loads. Each band
-accumulates its kh x kw taps over a group of output rows in registers (8 accumulators: the
-more vectors in a run, the fewer rows), input row by input row: each shifted vector is loaded
-once and added into every output row whose window holds it. A row of the top or bottom
-padding reads a row of zeros and a row past the last output row stores into a sink, so that
-no load or store sits under a branch. Stride 2 loads two vectors and keeps the even lanes, and
-the odd lanes of the same pair serve the next tap.
+vectors take plain loads. A map no wider than two vectors (14 x 14) is one masked band of two
+vectors. Each band accumulates its kh x kw taps over a group of output rows in registers (8 to
+16 accumulators: the more vectors in a run, the fewer rows), input row by input row: each
+shifted vector is loaded once and added into every output row whose window holds it. A row of
+the top or bottom padding reads a row of zeros and a row past the last output row stores into
+a sink, so that no load or store sits under a branch. Stride 2 loads two vectors and keeps the
+even lanes, and the odd lanes of the same pair serve the next tap.
 
 Against depthwise_act's Numba loops (benchmarks/depthwise.py, one core) it is faster on every
 stride-1 conv of MobileNetV2 (1.1-2.0x) and on the strided ones with 14x14 and 7x7 outputs, and
@@ -77,6 +77,13 @@ def rows_at_once(nv: int, oh: int) -> int:
     return min(range(8, 4, -1), key=lambda g: -(-oh // g) * g)
 
 
+def whole_rows(nv: int, oh: int) -> int:
+    """Rows at once for a band of nv vectors that holds whole output rows (a map no wider
+    than two vectors): 8 to 16 accumulators, the count that leaves the fewest rows computed
+    past the last of `oh` (a 14 x 14 map: two vectors over 7 rows)."""
+    return min(range(16 // nv, max(1, 8 // nv) - 1, -1), key=lambda g: -(-oh // g) * g)
+
+
 @register_kernel("conv", name="depthwise_vector", technique="llvm", applies=depthwise_applies,
                  requires=("llvmlite",))
 def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
@@ -104,7 +111,10 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:
     zeros = np.zeros(wd, np.float32)  # the padding rows read this row (no load passes w)
     sink = np.empty(nj * VL, np.float32)  # the rows past the last are stored here
     count(zeros.nbytes + sink.nbytes)
-    kernel = compiled(kh, kw, stride, nj, rows_at_once(1, oh))
+    # rows of two vectors or less in one masked band: 14 x 14 maps 11% faster, 7 x 7 the
+    # same (one vector either way); four vectors over 4 rows lost to the bands on 28 x 28 (6%)
+    whole = whole_rows(nj, oh) if nj == 2 and ow <= nj * VL else 0
+    kernel = compiled(kh, kw, stride, nj, rows_at_once(1, oh), whole)
     return Call(kernel, (x, taps, bias, out, zeros, sink),
                 (x.ctypes.data, taps.ctypes.data, bias.ctypes.data, out.ctypes.data,
                  zeros.ctypes.data, sink.ctypes.data, n * c, c, h, wd, oh, ow, pads[0], pads[1],
@@ -122,19 +132,21 @@ def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs
 
 
 @functools.cache
-def compiled(kh: int, kw: int, stride: int, nj: int, single: int) -> Any:
+def compiled(kh: int, kw: int, stride: int, nj: int, single: int, whole: int = 0) -> Any:
     """(x, taps, bias, out, zeros, sink, planes, C, H, W, OH, OW, top, left, lo, hi):
     `planes` = N x C, `zeros` a row of at least W zeros (read for the padding rows), `sink`
     NJ x VL floats (written for the rows past the last), `top` and `left` the pads before the
-    first row and column. Runs of nj vectors at most; a single vector over `single` rows."""
+    first row and column. Runs of nj vectors at most; a single vector over `single` rows;
+    with `whole`, one masked band of nj vectors over that many rows holds every column."""
     from llvmlite import ir
 
     module = ir.Module(name="mlxa_depthwise")
-    _emit(module, kh, kw, stride, nj, single)
+    _emit(module, kh, kw, stride, nj, single, whole)
     return compile_function(module, "depthwise")
 
 
-def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int) -> None:
+def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int,
+          whole: int) -> None:
     """`depthwise` loops over planes; per plane, over bands of columns, each over all its
     rows: masked single vectors for the first vectors of columns (they hold the left padding),
     runs of nj vectors and then single vectors where every column read lies inside the input,
@@ -163,7 +175,7 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int) -> N
     inner_hi = b.select(b.icmp_signed("<", inner, ow), inner, ow)
 
     def band(src: Any, dst: Any, weights: list[Any], b0: Any, start: Any, stop: Any, nv: int,
-             masked: bool) -> None:
+             masked: bool, group: int = 0) -> None:
         """Columns [start, stop) in runs of nv vectors, for every group of output rows. Input
         row by input row, each shifted vector is loaded once and added into every output row
         whose window holds it; a row of the padding reads the zero row and a row past the
@@ -172,7 +184,7 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int) -> N
         inside; masked, the loads take only the lanes inside the input and the stores only
         those inside the output. The fewer the vectors, the more rows at once: 8
         accumulators, so that enough chains of multiply-adds overlap."""
-        group = single if nv == 1 else rows_at_once(nv, 0)
+        group = group or (single if nv == 1 else rows_at_once(nv, 0))
         rows_in = stride * (group - 1) + kh  # input rows a group of output rows reads
 
         def out_rows(oy: Any, _: list[Any]) -> list[Any]:
@@ -231,6 +243,9 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int) -> N
         weights = [e.splat(b.load(b.gep(taps, [b.add(b.mul(ch, const(kh * kw)), const(t))])))
                    for t in range(kh * kw)]
         b0 = e.splat(b.load(b.gep(bias, [ch])))
+        if whole:  # a narrow map: every column in one masked run
+            band(src, dst, weights, b0, zero, ow, nj, True, whole)
+            return []
         band(src, dst, weights, b0, zero, left_end, 1, masked=True)
         col = left_end
         for nv in (nj, 1) if nj > 1 else (1,):  # runs of nj vectors, then single ones
