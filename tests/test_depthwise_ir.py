@@ -1,9 +1,9 @@
 """The depthwise conv's vector loops (kernels/depthwise_ir.py) against the float64 reference:
 maps from 1x1 to wider than a run of columns (every band: the masked edges, one or two vectors
-wide, runs of several vectors and single ones, a whole row of two vectors), strides 1 and 2, symmetric, asymmetric and no
-pads (a left one wider than a vector too), 3x3, 5x5, 1x3, 1x19 and 1x21 kernels, batch 2, each
-epilogue, two calls in a row (the zero row stays zero); the predicate's refusals; a compiled
-model that chooses it and passes the oracle."""
+wide, runs of several vectors and single ones, a whole row of two vectors), strides 1 and 2,
+symmetric, asymmetric and no pads (a left one wider than a vector too), 3x3, 5x5, 1x3, 1x19 and
+1x21 kernels, batch 2, each epilogue, two calls in a row (the zero row stays zero); the
+predicate's refusals; a compiled model that chooses it and passes the oracle."""
 
 from __future__ import annotations
 
