@@ -60,10 +60,10 @@ def test_the_call_refuses_what_it_cannot_read() -> None:
         pool2x2(x[:, :, :, ::2], np.zeros((1, 2, 3, 1), np.float32), True)
 
 
-def site(attrs: dict, shape: tuple[int, ...] = (1, 4, 8, 8),
-         dtype: type = np.float32) -> Site:
+def site(attrs: dict, shape: tuple[int, ...] = (1, 4, 8, 8), dtype: type = np.float32,
+         out: tuple[int, ...] = (1, 4, 4, 4)) -> Site:
     return Site("max_pool", (TensorType(shape, np.dtype(dtype)),),
-                (TensorType((1, 4, 4, 4), np.dtype(dtype)),), attrs, (False,), None)
+                (TensorType(out, np.dtype(dtype)),), attrs, (False,), None)
 
 
 def test_the_predicate_takes_only_2x2_windows_at_stride_2_without_padding() -> None:
@@ -72,7 +72,9 @@ def test_the_predicate_takes_only_2x2_windows_at_stride_2_without_padding() -> N
     assert pool2x2_applies(site(POOL))
     refused = [site({**POOL, "kernel_shape": (3, 3)}), site({**POOL, "strides": (1, 1)}),
                site({**POOL, "pads": (1, 1, 0, 0)}), site(POOL, dtype=np.float64),
-               site(POOL, shape=(4, 8, 8))]
+               site(POOL, shape=(4, 8, 8)), site({**POOL, "dilations": (2, 2)}),
+               # ceil_mode's partial window at an odd edge: 9 -> 5
+               site({**POOL, "ceil_mode": 1}, shape=(1, 4, 9, 9), out=(1, 4, 5, 5))]
     assert not any(pool2x2_applies(s) for s in refused)
 
 
@@ -87,3 +89,14 @@ def test_a_compiled_model_chooses_the_kernels_and_passes_the_oracle() -> None:
     inputs = [RNG.standard_normal((1, 6, 14, 14)).astype(np.float32)]
     expect = tuple(np.array(a) for a in EagerModel(graph)(*inputs))
     assert check(graph, inputs, expect, m(*inputs)).passed
+
+
+def test_a_strided_input_binds_what_would_bind_without_the_kernel_and_says_so() -> None:
+    from mlxa.kernels.pool_ir import bind_max_pool
+
+    x = RNG.standard_normal((1, 2, 8, 16)).astype(np.float32)[:, :, :, ::2]
+    out = np.empty((1, 2, 4, 4), np.float32)
+    step = bind_max_pool([x], [out], POOL, None)
+    assert getattr(step, "variant", None) in ("max_pool_loop", "numpy")
+    step()
+    np.testing.assert_array_equal(out, want(x, True))

@@ -112,9 +112,10 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:
     sink = np.empty(nj * VL, np.float32)  # the rows past the last are stored here
     count(zeros.nbytes + sink.nbytes)
     # rows of two vectors or less in one masked band: 14 x 14 maps 11% faster, 7 x 7 the
-    # same (one vector either way); four vectors over 4 rows lost to the bands on 28 x 28 (6%)
-    whole = whole_rows(nj, oh) if nj == 2 and ow <= nj * VL else 0
-    kernel = compiled(kh, kw, stride, nj, rows_at_once(1, oh), whole)
+    # same (one vector either way); four vectors over 4 rows lost to the bands on 28 x 28 (6%).
+    # Only with AVX-512's 32 registers: 14 accumulators and 9 weights would spill AVX2's 16
+    whole = whole_rows(nj, oh) if nj == 2 and ow <= nj * VL and run_vectors() == 4 else 0
+    kernel = compiled(kh, kw, stride, nj, 0 if whole else rows_at_once(1, oh), whole)
     return Call(kernel, (x, taps, bias, out, zeros, sink),
                 (x.ctypes.data, taps.ctypes.data, bias.ctypes.data, out.ctypes.data,
                  zeros.ctypes.data, sink.ctypes.data, n * c, c, h, wd, oh, ow, pads[0], pads[1],
@@ -182,8 +183,8 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int,
         last stores into the sink (no branches: a store under a branch lets LLVM sink each
         row's sum into it, one serial chain). Unmasked, every column read and written lies
         inside; masked, the loads take only the lanes inside the input and the stores only
-        those inside the output. The fewer the vectors, the more rows at once: 8
-        accumulators, so that enough chains of multiply-adds overlap."""
+        those inside the output. The fewer the vectors, the more rows at once (`group`, 8 to
+        16 accumulators), so that enough chains of multiply-adds overlap."""
         group = group or (single if nv == 1 else rows_at_once(nv, 0))
         rows_in = stride * (group - 1) + kh  # input rows a group of output rows reads
 

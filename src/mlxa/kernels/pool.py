@@ -28,14 +28,21 @@ def pool_applies(site: Site) -> bool:
             and pads[0] < kh and pads[2] < kh and pads[1] < kw and pads[3] < kw)
 
 
+def classic(x_shape: Sequence[int], out_shape: Sequence[int], attrs: Attrs) -> bool:
+    """2x2 windows at stride 2 without padding, every output window whole inside the input
+    (not a ceil_mode window past an odd edge)."""
+    win = geometry(tuple(x_shape), attrs)
+    return ((win.kh, win.kw, *win.strides, *win.pads) == (2, 2, 2, 2, 0, 0, 0, 0)
+            and 2 * out_shape[-2] <= x_shape[-2] and 2 * out_shape[-1] <= x_shape[-1])
+
+
 def _bind(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
           is_max: bool) -> Step:
     from mlxa.kernels import pool_loops
 
     x, out = ins[0], outs[0]
     win = geometry(x.shape, attrs)
-    if ((win.kh, win.kw, *win.strides, *win.pads) == (2, 2, 2, 2, 0, 0, 0, 0)
-            and 2 * out.shape[2] <= x.shape[2] and 2 * out.shape[3] <= x.shape[3]):
+    if classic(x.shape, out.shape, attrs):
         return partial(pool_loops.pool2x2, x, out, is_max)
     if is_max:
         counts = np.ones((1, 1), np.float32)
