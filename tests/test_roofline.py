@@ -207,3 +207,11 @@ def test_the_call_probe_times_a_call_and_the_load_timed_executor_times_its_copy(
     timed = LoadTimed(model).time_nodes(*inputs, clock=fake_clock())
     assert len(timed) == len(model.calls) + 1
     np.testing.assert_array_equal(LoadTimed(model)(*inputs)[0], model(*inputs)[0])
+
+
+def test_a_corrupt_model_writes_nothing_not_even_the_out_directory(tmp_path):
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"\x08\x07\x12\x04not a protobuf")
+    out = tmp_path / "reports"
+    assert_one_line_error(run_cli("roofline", str(bad), "--out", str(out)), "not an ONNX model")
+    assert not out.exists()

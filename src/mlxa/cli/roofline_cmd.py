@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         check_positive("--threads", args.threads)
     kernels = kernel_selection(args)
+    model = load_model(args)  # a bad model file stops here, before --out is created
     out = ensure_writable_dir(args.out) if args.out else None
-    model = load_model(args)
     from mlxa.compiler import CompileOptions
     from mlxa.report.progress import terminal_progress
 
