@@ -5,6 +5,7 @@ every configuration of the ablation compiles and passes."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from functools import partial
 
@@ -562,9 +563,10 @@ def test_a_trial_counts_the_scratch_of_what_it_kept(keep: str,
     from mlxa.kernels.conv_direct import bind_direct
     from mlxa.kernels.conv_gemm import product
     from mlxa.kernels.generated import bound_with_scratch
+    from mlxa.kernels.local import ThreadStack
 
     monkeypatch.setattr(trial, "faster", lambda a, b, *rest: keep == "conv_gemm")
-    monkeypatch.setattr(trial, "_FORCED", [False])  # the trial decides, by `faster`
+    monkeypatch.setattr(trial, "_FORCED", ThreadStack())  # the trial decides, by `faster`
     g = GraphBuilder("stem")
     x = g.input((1, 3, 24, 24))
     w, b = f32(8, 3, 3, 3), f32(8)
@@ -620,3 +622,39 @@ def test_the_roofline_counts_the_scratch_of_the_vector_kernels(
     # the padded input (6 x 13 x 13: the last window ends at row 13) and one im2col band of
     # 54 x 6 columns per output row, all 6 rows
     assert model.kernel_scratch[strided] == 4 * (6 * 13 * 13 + 54 * 6 * 6)
+
+
+def test_each_thread_binds_with_its_own_selection_recording_and_forcing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads inside their own blocks at once (a sweep's workers compiling two models):
+    each sees its own kernel selection, its own scratch recording and its own forcing."""
+    import threading
+
+    from mlxa.kernels import trial
+    from mlxa.kernels.generated import count, recording
+    from mlxa.kernels.registry import binding, in_use
+
+    monkeypatch.setattr(trial, "faster", lambda a, b, *rest: False)  # the default wins
+    barrier = threading.Barrier(2, timeout=30)
+    seen: dict[str, tuple] = {}
+
+    def bind(key: str, selection: tuple[str, ...], nbytes: int, force: bool) -> None:
+        with binding(selection), recording() as carved:
+            with trial.forced() if force else contextlib.nullcontext():
+                barrier.wait()  # both threads inside their blocks
+                count(nbytes)
+                kept = trial.against_default(lambda: print, "candidate",
+                                             lambda: (print, "default")).variant
+                barrier.wait()
+                seen[key] = (in_use("conv_act"), kept)
+        seen[key] += (carved,)
+
+    threads = [threading.Thread(target=bind, args=("a", ("conv_act",), 8, True)),
+               threading.Thread(target=bind, args=("b", ("numba",), 16, False))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen["a"] == (True, "candidate", [8])
+    assert seen["b"] == (False, "default", [16])
+    assert in_use("conv_act")  # outside every block: installed is enough

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from mlxa.kernels.local import ThreadStack
 from mlxa.machine.cache import cache_dir
 
 T = TypeVar("T")
@@ -65,7 +66,7 @@ def _from_file(name: str, text: str, entry: str) -> Callable[..., Any] | None:
         return None
 
 
-_CARVED: list[list[int]] = []  # the open recordings (innermost last)
+_CARVED: ThreadStack[list[int]] = ThreadStack()  # the open recordings, this thread's
 
 
 @contextmanager
@@ -73,12 +74,8 @@ def recording() -> Iterator[list[int]]:
     """Within: the bytes of every buffer `carve` hands out are appended to the list yielded,
     so that the executor knows the scratch a kernel's loops write and read (the roofline counts
     it as traffic, as it counts the op table's scratch)."""
-    carved: list[int] = []
-    _CARVED.append(carved)
-    try:
+    with _CARVED.pushed([]) as carved:
         yield carved
-    finally:
-        _CARVED.pop()
 
 
 def bound_with_scratch(bind: Callable[[], T]) -> tuple[T, list[int]]:
@@ -93,8 +90,9 @@ def bound_with_scratch(bind: Callable[[], T]) -> tuple[T, list[int]]:
 def count(nbytes: int) -> None:
     """Record `nbytes` of scratch a kernel owns (allocated at bind time, not carved from the
     planned workspace) in the open recording, if any."""
-    if _CARVED:
-        _CARVED[-1].append(nbytes)
+    open_ = _CARVED.top()
+    if open_ is not None:
+        open_.append(nbytes)
 
 
 def carve(workspace: Any, *sizes: int) -> list[Any]:
@@ -103,8 +101,7 @@ def carve(workspace: Any, *sizes: int) -> list[Any]:
     import numpy as np
 
     total = sum(sizes)
-    if _CARVED:
-        _CARVED[-1].append(4 * total)
+    count(4 * total)
     if workspace is None or workspace.nbytes < 4 * total + 64:
         workspace = np.empty(4 * total + 64, np.uint8)
     start = -workspace.ctypes.data % 64

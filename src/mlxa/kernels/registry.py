@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from mlxa.ir.graph import TensorType
+from mlxa.kernels.local import ThreadStack
 from mlxa.ops.bound import Step
 
 Attrs = Mapping[str, Any]
@@ -112,17 +113,15 @@ def enabled(selection: Iterable[str]) -> tuple[CustomKernel, ...]:
     return tuple(sorted(kernels, key=lambda k: TECHNIQUES.index(k.technique)))
 
 
-_BINDING: list[frozenset[str]] = []  # the kernels a model being bound selected (innermost last)
+# the kernels a model this thread is binding selected
+_BINDING: ThreadStack[frozenset[str]] = ThreadStack()
 
 
 @contextmanager
 def binding(selection: Iterable[str]) -> Iterator[None]:
     """Within: `in_use` answers for this selection (a compiled model binding its nodes)."""
-    _BINDING.append(frozenset(k.name for k in enabled(selection)))
-    try:
+    with _BINDING.pushed(frozenset(k.name for k in enabled(selection))):
         yield
-    finally:
-        _BINDING.pop()
 
 
 def in_use(name: str) -> bool:
@@ -130,7 +129,8 @@ def in_use(name: str) -> bool:
     may bind as the default its trial runs against (an ablation without a technique keeps
     its kernels out of the others' trials too)."""
     kernel = KERNELS.get(name)
-    return kernel is not None and kernel.available and (not _BINDING or name in _BINDING[-1])
+    selected = _BINDING.top()
+    return kernel is not None and kernel.available and (selected is None or name in selected)
 
 
 def selection_without(technique: str) -> tuple[str, ...]:

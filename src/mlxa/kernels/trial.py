@@ -13,20 +13,19 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from mlxa.kernels.local import ThreadStack
 from mlxa.ops.bound import Step
 
 TRIALS = 7
-_FORCED = [False]
+_FORCED: ThreadStack[bool] = ThreadStack()
 
 
 @contextmanager
 def forced() -> Iterator[None]:
-    """Within: every trial keeps the candidate (a study timing a kernel itself)."""
-    _FORCED[0] = True
-    try:
+    """Within: every trial this thread runs keeps the candidate (a study timing a kernel
+    itself)."""
+    with _FORCED.pushed(True):
         yield
-    finally:
-        _FORCED[0] = False
 
 
 class Bound:
@@ -90,4 +89,4 @@ def keep_faster(candidate: Step, name: str, default: Step, default_name: str = "
 
 def _keeps_first(candidate: Step, default: Step) -> bool:
     """Whether a trial keeps the candidate: always within `forced`, else if it ran faster."""
-    return _FORCED[0] or faster(candidate, default)
+    return bool(_FORCED.top()) or faster(candidate, default)
