@@ -80,11 +80,9 @@ def keep_bound(first: Callable[[], tuple[Step, str]], second: Callable[[], tuple
     return Bound(a, a_name) if won else Bound(b, b_name)
 
 
-def keep_faster(candidate: Step, name: str, default: Step, default_name: str = "numpy") -> Bound:
-    """The candidate as `name`, or the default (the op table's call, "numpy", unless named)
-    as `default_name`, whichever ran faster."""
-    return (Bound(candidate, name) if _keeps_first(candidate, default)
-            else Bound(default, default_name))
+def keep_faster(candidate: Step, name: str, default: Step) -> Bound:
+    """The candidate as `name`, or the op table's call as "numpy", whichever ran faster."""
+    return Bound(candidate, name) if _keeps_first(candidate, default) else Bound(default, "numpy")
 
 
 def _keeps_first(candidate: Step, default: Step) -> bool:
