@@ -22,7 +22,7 @@ from mlxa.kernels.epilogue import clamp, table_conv, takes_activation
 from mlxa.kernels.generated import carve
 from mlxa.kernels.llvm_ir import Call
 from mlxa.kernels.plane_copy import frame
-from mlxa.kernels.registry import Attrs, Site, in_use, register_kernel
+from mlxa.kernels.registry import Attrs, Site, bind_in_use, register_kernel
 from mlxa.kernels.trial import against_default, faster, keep_bound
 from mlxa.ops import conv
 from mlxa.ops.bound import Step, sequence
@@ -67,15 +67,15 @@ def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs
     else conv_packed's oneDNN conv against the op table where the conv is one it takes
     (ResNet's 7x7 stem and some 3x3 convs ran faster there), else the op table's conv (and
     its epilogue)."""
-    from mlxa.kernels.conv_direct import bind_direct, direct_takes
-    from mlxa.kernels.conv_packed import bind_conv_packed, packed_takes
+    from mlxa.kernels.conv_direct import direct_takes
+    from mlxa.kernels.conv_packed import packed_takes
 
-    if in_use("conv_direct") and direct_takes(ins[0].shape, ins[1].shape, attrs):
-        bound = bind_direct(ins, outs, attrs, workspace)
-        return bound, getattr(bound, "variant", "conv_direct")
-    if in_use("conv_packed") and packed_takes(ins[1].shape, attrs):
-        bound = bind_conv_packed(ins, outs, attrs, workspace)
-        return bound, getattr(bound, "variant", "numpy")
+    if (direct_takes(ins[0].shape, ins[1].shape, attrs)
+            and (found := bind_in_use("conv_direct", ins, outs, attrs, workspace)) is not None):
+        return found
+    if (packed_takes(ins[1].shape, attrs)
+            and (found := bind_in_use("conv_packed", ins, outs, attrs, workspace)) is not None):
+        return found
     return table_conv(ins, outs, attrs, workspace), "numpy"
 
 

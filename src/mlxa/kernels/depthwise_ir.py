@@ -29,7 +29,7 @@ import numpy as np
 from mlxa.kernels.epilogue import clamp, table_conv, takes_activation
 from mlxa.kernels.generated import count
 from mlxa.kernels.llvm_ir import Call, Emitter, compile_function, host_features
-from mlxa.kernels.registry import KERNELS, Attrs, Site, in_use, register_kernel
+from mlxa.kernels.registry import Attrs, Site, bind_in_use, register_kernel
 from mlxa.kernels.trial import against_default
 from mlxa.ops.bound import Step
 
@@ -126,10 +126,8 @@ def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs
              workspace: np.ndarray | None) -> tuple[Step, str]:
     """What binds without this kernel, and its name: depthwise_act's loops where they are in
     use (registry.in_use), else the op table's conv (and its epilogue)."""
-    if in_use("depthwise_act"):
-        numba = KERNELS["depthwise_act"]
-        return numba.bind(ins, outs, attrs, workspace), numba.name
-    return table_conv(ins, outs, attrs, workspace), "numpy"
+    return (bind_in_use("depthwise_act", ins, outs, attrs, workspace)
+            or (table_conv(ins, outs, attrs, workspace), "numpy"))
 
 
 @functools.cache

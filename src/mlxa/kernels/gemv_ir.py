@@ -28,7 +28,7 @@ import numpy as np
 
 from mlxa.kernels import microkernel
 from mlxa.kernels.llvm_ir import Call, Emitter, Kernel, compile_function
-from mlxa.kernels.registry import Attrs, Site, in_use, register_kernel
+from mlxa.kernels.registry import Attrs, Site, bind_in_use, register_kernel
 from mlxa.kernels.trial import against_default
 from mlxa.ops.bound import Step
 
@@ -147,11 +147,7 @@ def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs
              workspace: np.ndarray | None) -> tuple[Step, str]:
     """gemm_packed's pick (oneDNN's prepacked product or numpy's) where it is in use, else
     the op table's gemm."""
-    if in_use("gemm_packed"):
-        from mlxa.kernels.linear import bind_gemm
-
-        bound = bind_gemm(ins, outs, attrs, workspace)
-        return bound, getattr(bound, "variant", "numpy")
     from mlxa.ops import get_op
 
-    return get_op("gemm").bound(ins, outs, attrs, workspace), "numpy"
+    return (bind_in_use("gemm_packed", ins, outs, attrs, workspace)
+            or (get_op("gemm").bound(ins, outs, attrs, workspace), "numpy"))

@@ -21,7 +21,7 @@ import numpy as np
 
 from mlxa.kernels.llvm_ir import Call, Emitter, Kernel, compile_function
 from mlxa.kernels.pool import classic, pool_applies
-from mlxa.kernels.registry import KERNELS, Attrs, Site, in_use, register_kernel
+from mlxa.kernels.registry import Attrs, Site, bind_in_use, register_kernel
 from mlxa.kernels.trial import Bound, against_default
 from mlxa.ops import get_op
 from mlxa.ops.bound import Step
@@ -131,10 +131,8 @@ def _bind(op: str, ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
 def _default(op: str, ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
              workspace: np.ndarray | None) -> tuple[Step, str]:
     """The Numba loop where it is in use (registry.in_use), else the op table's pool."""
-    loop = f"{op}_loop"
-    if in_use(loop):
-        return KERNELS[loop].bind(ins, outs, attrs, workspace), loop
-    return get_op(op).bound(list(ins), list(outs), attrs, workspace), "numpy"
+    return (bind_in_use(f"{op}_loop", ins, outs, attrs, workspace)
+            or (get_op(op).bound(list(ins), list(outs), attrs, workspace), "numpy"))
 
 
 @register_kernel("max_pool", name="max_pool_vector", technique="llvm", applies=pool2x2_applies,

@@ -133,6 +133,16 @@ def in_use(name: str) -> bool:
     return kernel is not None and kernel.available and (selected is None or name in selected)
 
 
+def bind_in_use(name: str, ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+                workspace: np.ndarray | None) -> tuple[Step, str] | None:
+    """Kernel `name`'s call of a node and the name of what it runs (what its own trial kept,
+    where it has one), or None where `name` is not in use: a kernel's default to try against."""
+    if not in_use(name):
+        return None
+    bound = KERNELS[name].bind(ins, outs, attrs, workspace)
+    return bound, getattr(bound, "variant", name)
+
+
 def selection_without(technique: str) -> tuple[str, ...]:
     """Every registered kernel's name except those of one technique (an ablation's row)."""
     return tuple(k.name for k in KERNELS.values() if k.technique != technique)
