@@ -30,7 +30,7 @@ from mlxa.kernels.epilogue import clamp, table_conv, takes_activation
 from mlxa.kernels.generated import count
 from mlxa.kernels.llvm_ir import Call, Emitter, compile_function, host_features
 from mlxa.kernels.registry import Attrs, Site, bind_in_use, register_kernel
-from mlxa.kernels.trial import against_default
+from mlxa.kernels.trial import Bound, against_default
 from mlxa.ops.bound import Step
 
 F32 = np.dtype(np.float32)
@@ -91,7 +91,7 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
     """Depthwise conv + bias + relu/clip: bands of vector runs over each channel."""
     x, out = ins[0], outs[0]
     if not (x.flags.c_contiguous and out.flags.c_contiguous):
-        return _default(ins, outs, attrs, workspace)[0]
+        return Bound(*_default(ins, outs, attrs, workspace))  # named for the report
     return against_default(lambda: product(ins, out, attrs), "depthwise_vector",
                            lambda: _default(ins, outs, attrs, workspace))
 
@@ -161,8 +161,6 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int,
         arg.add_attribute("noalias")
     lo_v, hi_v = e.splat(lo), e.splat(hi)
     zero = const(0)
-    evens = ir.Constant(ir.VectorType(e.i32, VL), list(range(0, 2 * VL, 2)))
-    odds = ir.Constant(ir.VectorType(e.i32, VL), list(range(1, 2 * VL, 2)))
     # the output columns whose windows lie inside the input: from inner_lo (left / stride,
     # rounded up) to inner_hi (a negative numerator, which truncates towards zero, leaves
     # inner_hi at 0 or below: under the first run either way). The masked left band covers
@@ -208,13 +206,13 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int,
                     for kx in range(kw):
                         for j in range(nv):
                             if stride == 2 and kx % 2:  # the odd lanes of the last tap's pair
-                                v = b.shuffle_vector(*pair[j], odds)
+                                v = e.every_other(pair[j][0], pair[j][1], odd=True)
                             else:
                                 halves = [e.load(row, starts[j][kx * stride + half],
                                                  masks[j][kx * stride + half] if masks else None)
                                           for half in range(stride)]
-                                v = halves[0] if stride == 1 else b.shuffle_vector(*halves,
-                                                                                   evens)
+                                v = (halves[0] if stride == 1
+                                     else e.every_other(halves[0], halves[1]))
                                 pair[j] = halves
                             for ky in range(kh):
                                 r, off = divmod(i - ky, stride)

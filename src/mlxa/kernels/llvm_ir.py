@@ -166,6 +166,13 @@ class Emitter:
     def fma(self, a: Any, x: Any, acc: Any) -> Any:
         return self.b.call(self.intrinsic("llvm.fma", 3), [a, x, acc])
 
+    def every_other(self, first: Any, second: Any, odd: bool = False) -> Any:
+        """The even (or odd) lanes of the 2 x vl floats `first` then `second`: a stride-2 read
+        of two loaded vectors."""
+        index = self.ir.Constant(self.ir.VectorType(self.i32, self.vl),
+                                 list(range(int(odd), 2 * self.vl, 2)))
+        return self.b.shuffle_vector(first, second, index)
+
     def clamp(self, v: Any, lo: Any, hi: Any) -> Any:
         """min(max(v, lo), hi), lane by lane (lo and hi are vectors); a NaN stays NaN, as in
         np.clip. Compare and select: one vmaxps / vminps each (llvm.maxnum's NaN rule costs

@@ -56,9 +56,6 @@ def _emit(module: Any, is_max: bool) -> None:
     x, out, planes, h, w, oh, ow = e.fn.args
     for arg in (x, out):
         arg.add_attribute("noalias")
-    lanes = ir.VectorType(e.i32, VL)
-    evens = ir.Constant(lanes, list(range(0, 2 * VL, 2)))
-    odds = ir.Constant(lanes, list(range(1, 2 * VL, 2)))
     quarter = e.splat(ir.Constant(e.f32, 0.25))
 
     def combine(a: Any, c: Any) -> Any:
@@ -83,8 +80,7 @@ def _emit(module: Any, is_max: bool) -> None:
                     first = b.add(r, b.mul(ox, const(2)))
                     lo_, hi_ = (e.load(x, b.add(first, const(k * VL)), halves[k])
                                 for k in range(2))
-                    pairs += [b.shuffle_vector(lo_, hi_, evens),
-                              b.shuffle_vector(lo_, hi_, odds)]
+                    pairs += [e.every_other(lo_, hi_), e.every_other(lo_, hi_, odd=True)]
                 v = combine(combine(pairs[0], pairs[1]), combine(pairs[2], pairs[3]))
                 e.store(v if is_max else b.fmul(v, quarter), out, b.add(at, ox),
                         e.mask(left) if masked else None)
