@@ -23,7 +23,7 @@ from mlxa.kernels.generated import carve
 from mlxa.kernels.llvm_ir import Call
 from mlxa.kernels.plane_copy import frame
 from mlxa.kernels.registry import Attrs, Site, bind_in_use, register_kernel
-from mlxa.kernels.trial import against_default, faster, keep_bound
+from mlxa.kernels.trial import Bound, against_default, faster, keep_bound
 from mlxa.ops import conv
 from mlxa.ops.bound import Step, sequence
 from mlxa.ops.conv_im2col import band_rows
@@ -54,7 +54,7 @@ def bind_gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attr
     what would bind without it (`_default`)."""
     x, out = ins[0], outs[0]
     if not (x.flags.c_contiguous and out.flags.c_contiguous):
-        return _default(ins, outs, attrs, workspace)[0]
+        return Bound(*_default(ins, outs, attrs, workspace))  # named for the report
     return against_default(lambda: product(ins, out, attrs, workspace), "conv_gemm",
                            lambda: _default(ins, outs, attrs, workspace))
 
