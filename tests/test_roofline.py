@@ -195,6 +195,12 @@ def test_the_call_floor_is_added_to_every_roof_and_names_a_call_bound_node():
     assert small_row.bound == "call" and "call-bound" in small_row.hint
     assert bare_small.bound == "memory" and big_row.bound == bare_big.bound == "compute"
     assert small_row.within and not bare_small.within
+    # a call-bound node far above its roof: the kernel is slow, not the call
+    slow_small, slow_dispatch = roofline_rows([tiny, tiny], [spread(40e-6), spread(10e-6)],
+                                              ceilings, call_floor_s=floor)
+    assert slow_small.bound == "call" and "call-bound" not in slow_small.hint
+    assert "the kernel's own overhead" in slow_small.hint
+    assert slow_dispatch.hint.startswith("dispatch-bound")
 
 
 def test_the_call_probe_times_a_call_and_the_load_timed_executor_times_its_copy(cnn):

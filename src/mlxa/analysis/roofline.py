@@ -231,7 +231,7 @@ def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
         return (f"the executor's copy of the inputs into its arena: {measured_s * 1e6:.1f} us "
                 f"against a roof of {predicted_s * 1e6:.1f} us; below a few microseconds its "
                 "Python (the checks, the numpy call) costs more than the bytes")
-    if bound == "call" and eff <= WITHIN:
+    if bound == "call" and 1 / WITHIN <= eff <= WITHIN:  # near a roof that is mostly the call
         return (f"call-bound: the call itself costs more here than its work; {measured_s * 1e6:.1f}"
                 f" us against a roof of {predicted_s * 1e6:.1f} us: fuse it into a neighbour or "
                 "give each call more work (batch)")
@@ -241,6 +241,10 @@ def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
     if eff > WITHIN:
         return (f"{eff:.1f}x faster than its roof: the kernel does less work than the op table "
                 "counts (a Winograd conv multiplies less) or the ceiling was measured low")
+    if bound == "call":  # far above a roof the call floor sets: not the call, the kernel
+        return (f"{measured_s * 1e6:.0f} us where a call and its work take "
+                f"{predicted_s * 1e6:.1f}: the kernel's own overhead (Python around it, a numpy "
+                "call per piece) is slow; fuse it into a neighbour or give it a compiled kernel")
     if bound == "compute":
         int8 = ceilings.int8.ops_per_s / peak_flops_per_s if ceilings.int8 else 0.0
         more = f"; INT8 has {int8:.1f}x the FP32 peak here" if int8 > 1 else ""
