@@ -40,6 +40,8 @@ class CompiledModel:
         self.views = self._bind_views()
         graph = program.graph
         self._inputs = [self.views[v] for v in graph.inputs]
+        # (view, shape, dtype) per input, for _load's checks
+        self._loads = tuple((a, a.shape, a.dtype) for a in self._inputs)
         self._outputs = tuple(self.views[v] for v in graph.outputs)
         self.kernel_plan = _kernel_plan(program)
         # step -> scratch bytes mlxa's own loops use (a Numba or LLVM kernel, whichever its
@@ -83,12 +85,20 @@ class CompiledModel:
 
     def _load(self, inputs: tuple[np.ndarray, ...]) -> None:
         """Copies the inputs into the arena; on a mismatch check_inputs names it. The checks are
-        the arena views' own shape and dtype, and the copy an assignment: together about half
-        of check_inputs + np.copyto, most of a small model's input copy."""
-        if len(inputs) != len(self._inputs):
+        the arena views' own shape and dtype, the dtype by identity (numpy's dtypes of a kind
+        are one object; one equal but not the same passes check_inputs). A lone input, most
+        models', skips the loop: 0.33 us for digits_cnn's 256 bytes, against 0.62 through the
+        loop with the dtypes compared by equality (0.17 of it the copy)."""
+        if len(inputs) == 1 and len(self._loads) == 1:
+            dst, shape, dtype = self._loads[0]
+            src = inputs[0]
+            if getattr(src, "shape", None) == shape and getattr(src, "dtype", None) is dtype:
+                dst[...] = src
+                return
+        if len(inputs) != len(self._loads):
             check_inputs(self.program.graph, inputs)
-        for dst, src in zip(self._inputs, inputs):
-            if getattr(src, "shape", None) != dst.shape or src.dtype != dst.dtype:
+        for (dst, shape, dtype), src in zip(self._loads, inputs):
+            if getattr(src, "shape", None) != shape or getattr(src, "dtype", None) is not dtype:
                 check_inputs(self.program.graph, inputs)
             dst[...] = src
 

@@ -14,6 +14,9 @@ def check_inputs(graph: Graph, inputs: Sequence[np.ndarray]) -> None:
     if len(inputs) != len(graph.inputs):
         raise UserInputError(f"{graph.name} takes {len(graph.inputs)} inputs, got {len(inputs)}")
     for i, (v, a) in enumerate(zip(graph.inputs, inputs)):
+        if not isinstance(a, np.ndarray):
+            raise UserInputError(f"input {i} of {graph.name} must be a numpy array of "
+                                 f"{v.type}, got {type(a).__name__}")
         if tuple(a.shape) != v.shape or a.dtype != v.dtype:
             raise UserInputError(f"input {i} of {graph.name} must be {v.type}, got "
                                  f"{a.dtype}{list(a.shape)}")
