@@ -2,7 +2,8 @@
 maps from 1x1 to wider than a run of columns (every band: the masked edges, one or two vectors
 wide, runs of several vectors and single ones, a whole row of two vectors), strides 1 and 2,
 symmetric, asymmetric and no pads (a left one wider than a vector too), 3x3, 5x5, 1x3, 1x19 and
-1x21 kernels, batch 2, each epilogue, two calls in a row (the zero row stays zero); the
+1x21 kernels, batch 2, each epilogue, two calls in a row (the zero row stays zero); channel
+multipliers, a conv of one input channel among them, and the defaults they run against; the
 predicate's refusals; a compiled model that chooses it and passes the oracle."""
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ CASES = [
     ((1, 2, 3, 40), (1, 21), 1, (0, 20, 0, 20)),  # a left padding wider than a vector
     ((1, 2, 4, 50), (1, 19), 2, (0, 17, 0, 9)),
 ]
+# channel multipliers: (N, C, H, W), M, (kh, kw), stride, pads; M output channels per input
+# channel, and a conv of one input channel (group 1, a digit classifier's first)
+MULTIPLIED = [
+    ((1, 1, 8, 8), 16, (3, 3), 1, (1, 1, 1, 1)),
+    ((2, 1, 28, 28), 6, (5, 5), 1, (0, 0, 0, 0)),
+    ((1, 3, 14, 14), 2, (3, 3), 2, (1, 1, 1, 1)),
+    ((2, 4, 9, 70), 3, (3, 3), 1, (1, 1, 1, 1)),
+]
 
 
 def f32(*shape: int) -> np.ndarray:
@@ -75,15 +84,37 @@ def test_the_loops_match_the_float64_reference(shape: tuple[int, ...], kernel: t
             np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
 
 
+@pytest.mark.parametrize("shape,mult,kernel,stride,pads", MULTIPLIED)
+def test_a_channel_multiplier_reads_each_input_channel_for_its_outputs(
+        shape: tuple[int, ...], mult: int, kernel: tuple[int, int], stride: int,
+        pads: tuple[int, ...]) -> None:
+    from mlxa.kernels.depthwise_ir import bind_depthwise
+
+    n, c, h, wd = shape
+    (kh, kw), o = kernel, c * mult
+    x, w, b = f32(*shape), f32(o, 1, kh, kw), f32(o)
+    attrs: dict = {"strides": (stride, stride), "pads": pads, "group": c,
+                   "epilogue": ("relu", {})}
+    oh = (h + pads[0] + pads[2] - kh) // stride + 1
+    ow = (wd + pads[1] + pads[3] - kw) // stride + 1
+    out = np.full((n, o, oh, ow), np.nan, np.float32)
+    bind_depthwise([x, w, b], [out], attrs, None)()
+    want = conv_reference(x, w, b, (stride, stride), pads, 0.0, np.inf)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
+
+
 def test_the_predicate_takes_depthwise_convs_and_refuses_the_rest() -> None:
     from mlxa.kernels.depthwise_ir import depthwise_applies
 
     clip = Epilogue("clip", {"min": 0.0, "max": 6.0}, (), 1)
     assert depthwise_applies(site((1, 96, 56, 56), (96, 1, 3, 3), clip, group=96,
                                   strides=(2, 2), pads=(1, 1, 1, 1)))
+    assert depthwise_applies(site((1, 4, 8, 8), (8, 1, 3, 3), clip, group=4))  # multiplier 2
+    assert depthwise_applies(site((1, 1, 8, 8), (16, 1, 3, 3), clip, pads=(1, 1, 1, 1)))
     refused = [
         site((1, 4, 8, 8), (4, 4, 3, 3), clip),  # dense
-        site((1, 4, 8, 8), (8, 1, 3, 3), clip, group=4),  # a channel multiplier of 2
+        site((1, 4, 8, 8), (6, 1, 3, 3), clip, group=4),  # 6 outputs from 4 groups
+        site((1, 2, 8, 8), (4, 1, 3, 3), clip),  # two input channels in one group
         site((1, 4, 8, 8), (4, 1, 3, 3), clip, group=4, strides=(3, 3)),
         site((1, 4, 8, 8), (4, 1, 3, 3), clip, group=4, strides=(1, 2)),
         site((1, 4, 8, 8), (4, 1, 3, 3), clip, group=4, dilations=(2, 2)),
@@ -104,5 +135,50 @@ def test_a_compiled_model_chooses_the_kernel_and_passes_the_oracle() -> None:
     m = compile_model(graph, CompileOptions(kernels=("llvm",)))
     assert m.kernel_plan.describe(m.program.graph) == ["%0 conv -> depthwise_vector (+ clip %1)"]
     inputs = [f32(1, 6, 14, 14)]
+    want = tuple(np.array(a) for a in EagerModel(graph)(*inputs))
+    assert check(graph, inputs, want, m(*inputs)).passed
+
+
+def test_a_multiplier_falls_back_to_the_table_conv_not_to_depthwise_act() -> None:
+    """depthwise_act's loops take multiplier 1 only: the default a multiplied conv's trial runs
+    against is the op table's conv, whatever is in use, and it computes the same conv."""
+    from mlxa.kernels.depthwise_ir import _default
+
+    x, w, b = f32(1, 1, 8, 8), f32(16, 1, 3, 3), f32(16)
+    attrs: dict = {"strides": (1, 1), "pads": (1, 1, 1, 1), "group": 1}
+    out = np.full((1, 16, 8, 8), np.nan, np.float32)
+    step, name = _default([x, w, b], [out], attrs, None)
+    assert name == "numpy"
+    step()
+    want = conv_reference(x, w, b, (1, 1), (1, 1, 1, 1))
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
+
+
+def test_a_one_channel_conv_runs_conv_gemm_against_these_loops_and_passes_the_oracle() -> None:
+    """A conv of one input channel (group 1) is conv_gemm's node; its default, what its trial
+    runs against, is depthwise_vector's (a forced trial keeps each candidate: the loops)."""
+    from mlxa.kernels import conv_gemm
+    from mlxa.kernels.registry import binding
+    from mlxa.kernels.trial import forced
+
+    x, w, b = f32(1, 1, 8, 8), f32(16, 1, 3, 3), f32(16)
+    attrs: dict = {"strides": (1, 1), "pads": (1, 1, 1, 1), "group": 1, "epilogue": ("relu", {})}
+    out = np.full((1, 16, 8, 8), np.nan, np.float32)
+    with binding(("llvm",)), forced():
+        step, name = conv_gemm._default([x, w, b], [out], attrs, None)
+    assert name == "depthwise_vector"
+    step()
+    np.testing.assert_allclose(out, conv_reference(x, w, b, (1, 1), (1, 1, 1, 1), 0.0),
+                               rtol=1e-5, atol=2e-5)
+    with binding(("conv_gemm",)):  # without the loops in the selection: not them
+        assert conv_gemm._default([x, w, b], [out], attrs, None)[1] != "depthwise_vector"
+
+    g = GraphBuilder("digits")
+    xv = g.input((1, 1, 8, 8))
+    y = g.op("conv", xv, g.param(w), g.param(b), pads=(1, 1, 1, 1))
+    graph = g.build(g.op("relu", y))
+    m = compile_model(graph, CompileOptions(kernels=("llvm",)))
+    assert m.kernel_plan.describe(m.program.graph) == ["%0 conv -> conv_gemm (+ relu %1)"]
+    inputs = [f32(1, 1, 8, 8)]
     want = tuple(np.array(a) for a in EagerModel(graph)(*inputs))
     assert check(graph, inputs, want, m(*inputs)).passed

@@ -1,5 +1,7 @@
-"""Depthwise convs (one input channel per group) + bias + relu/clip as LLVM IR vector loops
-(llvm_ir.py), for any map size, reading the input where it lies: no padded copy of it.
+"""Depthwise convs (one input channel per group, M output channels from each: M = 1 in
+MobileNets; a conv of one input channel, a digit classifier's first, is the case group = 1) +
+bias + relu/clip as LLVM IR vector loops (llvm_ir.py), for any map size, reading the input
+where it lies: no padded copy of it.
 
 Per channel, the output columns are cut into bands: the first vectors of columns (one unless the
 left padding is wider than a vector) and the last ones, whose windows reach into the left and
@@ -46,25 +48,31 @@ def run_vectors() -> int:
 
 
 def depthwise_applies(site: Site) -> bool:
-    """float32 NCHW depthwise conv (group = channels, one weight channel each) with a constant
-    weight (and bias), dilation 1, equal strides 1 or 2, pads smaller than the kernel, at most
-    MAX_TAPS taps; relu, clip or no epilogue."""
+    """float32 NCHW conv that depthwise_takes, with a constant weight (and bias); relu, clip
+    or no epilogue."""
     if len(site.ins) < 2 or len(site.ins[0].shape) != 4 or len(site.ins[1].shape) != 4:
         return False
     x, w = site.ins[0], site.ins[1]
     if x.dtype != F32 or w.dtype != F32 or not all(site.params[1:]):
         return False
-    c = x.shape[1]
-    if int(site.attrs.get("group", 1)) != c or w.shape[:2] != (c, 1):
-        return False
-    if tuple(site.attrs.get("dilations", (1, 1))) != (1, 1) or w.shape[2] * w.shape[3] > MAX_TAPS:
-        return False
-    if tuple(site.attrs.get("strides", (1, 1))) not in ((1, 1), (2, 2)):
-        return False
-    pt, pl, pb, pr = (int(p) for p in site.attrs.get("pads", (0, 0, 0, 0)))
-    if min(pt, pl, pb, pr) < 0 or max(pt, pb) >= w.shape[2] or max(pl, pr) >= w.shape[3]:
+    if not depthwise_takes(x.shape, w.shape, site.attrs):
         return False
     return site.epilogue is None or takes_activation(site)
+
+
+def depthwise_takes(x: tuple[int, ...], w: tuple[int, ...], attrs: Attrs) -> bool:
+    """One input channel per group (group = input channels, each weight one channel deep,
+    output channels a multiple of the groups), dilation 1, equal strides 1 or 2, pads smaller
+    than the kernel, at most MAX_TAPS taps."""
+    c = x[1]
+    if int(attrs.get("group", 1)) != c or w[1] != 1 or w[0] % c:
+        return False
+    if tuple(attrs.get("dilations", (1, 1))) != (1, 1) or w[2] * w[3] > MAX_TAPS:
+        return False
+    if tuple(attrs.get("strides", (1, 1))) not in ((1, 1), (2, 2)):
+        return False
+    pt, pl, pb, pr = (int(p) for p in attrs.get("pads", (0, 0, 0, 0)))
+    return min(pt, pl, pb, pr) >= 0 and max(pt, pb) < w[2] and max(pl, pr) < w[3]
 
 
 def rows_at_once(nv: int, oh: int) -> int:
@@ -99,8 +107,8 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
 def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:
     """The vector loops' call: x and out C-contiguous."""
     x, w = ins[0], ins[1]
-    n, c, h, wd = x.shape
-    kh, kw = w.shape[2], w.shape[3]
+    n, _, h, wd = x.shape
+    c, _, kh, kw = w.shape  # output channels: the input's times the multiplier
     stride = int(attrs.get("strides", (1, 1))[0])
     pads = [int(p) for p in attrs.get("pads", (0, 0, 0, 0))]
     oh, ow = out.shape[2], out.shape[3]
@@ -118,22 +126,25 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:
     kernel = compiled(kh, kw, stride, nj, 0 if whole else rows_at_once(1, oh), whole)
     return Call(kernel, (x, taps, bias, out, zeros, sink),
                 (x.ctypes.data, taps.ctypes.data, bias.ctypes.data, out.ctypes.data,
-                 zeros.ctypes.data, sink.ctypes.data, n * c, c, h, wd, oh, ow, pads[0], pads[1],
-                 lo, hi))
+                 zeros.ctypes.data, sink.ctypes.data, n * c, c, c // x.shape[1], h, wd, oh, ow,
+                 pads[0], pads[1], lo, hi))
 
 
 def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
              workspace: np.ndarray | None) -> tuple[Step, str]:
     """What binds without this kernel, and its name: depthwise_act's loops where they are in
-    use (registry.in_use), else the op table's conv (and its epilogue)."""
-    return (bind_in_use("depthwise_act", ins, outs, attrs, workspace)
+    use (registry.in_use) and the multiplier is 1 (theirs), else the op table's conv (and its
+    epilogue)."""
+    return ((bind_in_use("depthwise_act", ins, outs, attrs, workspace)
+             if ins[1].shape[0] == ins[0].shape[1] else None)
             or (table_conv(ins, outs, attrs, workspace), "numpy"))
 
 
 @functools.cache
 def compiled(kh: int, kw: int, stride: int, nj: int, single: int, whole: int = 0) -> Any:
-    """(x, taps, bias, out, zeros, sink, planes, C, H, W, OH, OW, top, left, lo, hi):
-    `planes` = N x C, `zeros` a row of at least W zeros (read for the padding rows), `sink`
+    """(x, taps, bias, out, zeros, sink, planes, C, M, H, W, OH, OW, top, left, lo, hi):
+    `planes` = N x C output planes, C / M input ones (output channel c reads input channel
+    c / M), `zeros` a row of at least W zeros (read for the padding rows), `sink`
     NJ x VL floats (written for the rows past the last), `top` and `left` the pads before the
     first row and column. Runs of nj vectors at most; a single vector over `single` rows;
     with `whole`, one masked band of nj vectors over that many rows holds every column."""
@@ -153,10 +164,11 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int,
     from llvmlite import ir
 
     fptr = ir.FloatType().as_pointer()
-    e = Emitter(module, "depthwise", [fptr] * 6 + [ir.IntType(64)] * 8 + [ir.FloatType()] * 2,
+    e = Emitter(module, "depthwise", [fptr] * 6 + [ir.IntType(64)] * 9 + [ir.FloatType()] * 2,
                 VL)
     b, const = e.b, e.const
-    x, taps, bias, out, zeros, sink, planes, chans, h, w, oh, ow, top, left, lo, hi = e.fn.args
+    x, taps, bias, out, zeros, sink, planes, chans, mult, h, w, oh, ow, top, left, lo, hi = (
+        e.fn.args)
     for arg in (x, taps, bias, out, zeros, sink):
         arg.add_attribute("noalias")
     lo_v, hi_v = e.splat(lo), e.splat(hi)
@@ -236,7 +248,8 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int,
 
     def channel(p: Any, _: list[Any]) -> list[Any]:
         ch = b.srem(p, chans)
-        src, dst = b.mul(p, b.mul(h, w)), b.mul(p, b.mul(oh, ow))
+        plane = b.add(b.mul(b.sdiv(p, chans), b.sdiv(chans, mult)), b.sdiv(ch, mult))
+        src, dst = b.mul(plane, b.mul(h, w)), b.mul(p, b.mul(oh, ow))
         weights = [e.splat(b.load(b.gep(taps, [b.add(b.mul(ch, const(kh * kw)), const(t))])))
                    for t in range(kh * kw)]
         b0 = e.splat(b.load(b.gep(bias, [ch])))
