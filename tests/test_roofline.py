@@ -79,8 +79,9 @@ def test_rows_follow_the_roof_formula(result):
                         + (w.moved_nbytes - sum(n for n, _ in far)) / ceilings.bandwidth_at(ws))
             assert r.far_nbytes == sum(n for n, _ in far)
             work_s = max(w.flops / peak, memory_s)
-            assert r.predicted_ms == pytest.approx((result.call_floor_s + work_s) * 1e3)
-            assert r.bound == ("call" if result.call_floor_s > work_s else
+            floor = result.call_floor_s if w.index >= 0 else result.load_floor_s  # "in"
+            assert r.predicted_ms == pytest.approx((floor + work_s) * 1e3)
+            assert r.bound == ("call" if floor > work_s else
                                "compute" if w.flops / peak >= memory_s else "memory")
             assert r.roof_flops_per_s <= peak * (1 + 1e-9)
             assert r.hint
@@ -122,8 +123,11 @@ def test_roofline_command(tmp_path):
                    str(machine), "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["schema"] == "mlxa.roofline/3" and len(data["executors"]) == 2
+    assert data["schema"] == "mlxa.roofline/4" and len(data["executors"]) == 2
     assert data["call_floor_s"] > 0  # a real clock: an empty call takes time
+    assert data["load_floor_s"] > 0
+    copy = data["executors"][0]["rows"][0]
+    assert copy["work"]["index"] == -1 and copy["predicted_ms"] >= data["load_floor_s"] * 1e3
 
 
 def test_roofline_refuses_a_bad_ceilings_file(tmp_path):
@@ -203,12 +207,34 @@ def test_the_call_floor_is_added_to_every_roof_and_names_a_call_bound_node():
     assert slow_dispatch.hint.startswith("dispatch-bound")
 
 
-def test_the_call_probe_times_a_call_and_the_load_timed_executor_times_its_copy(cnn):
-    from mlxa.analysis.roofline_run import CallProbe, LoadTimed
+def test_the_input_copy_takes_the_load_floor_and_nodes_the_call_floor():
+    from ceilings_fake import spread
+
+    from mlxa.analysis.roofline import NodeWork, roofline_rows
+    copy = NodeWork(-1, "in", "input copy", (1, 64), 0, 512, 0, False)
+    node = NodeWork(0, "add", "add", (1, 8), 8, 96, 0, False)
+    big = NodeWork(-1, "in", "input copy", (1, 3, 224, 224), 0, 2 * 602112, 0, False)
+    rows = roofline_rows([copy, node, big], [spread(6e-7)] * 2 + [spread(1e-4)],
+                         fake_ceilings(), call_floor_s=1e-7, load_floor_s=4e-7)
+    bare = roofline_rows([copy, node, big], [spread(6e-7)] * 2 + [spread(1e-4)],
+                         fake_ceilings())
+    assert rows[0].predicted_ms == pytest.approx(bare[0].predicted_ms + 4e-4)
+    assert rows[1].predicted_ms == pytest.approx(bare[1].predicted_ms + 1e-4)
+    assert rows[0].bound == "call" and "load floor" in rows[0].hint and rows[0].within
+    assert rows[2].bound == "memory" and "the bytes cost more" in rows[2].hint
+
+
+def test_the_probes_time_a_call_and_a_copy_and_the_load_timed_executor_times_its_copy(cnn):
+    from mlxa.analysis.roofline_run import CallProbe, LoadProbe, LoadTimed
 
     graph, inputs = cnn
     probe = CallProbe()
     assert probe.time_nodes(clock=fake_clock()) == [pytest.approx(1e-3)] and probe.what
+    load = LoadProbe()
+    assert load.time_nodes(clock=fake_clock()) == [pytest.approx(1e-3)] and load.what
+    load.one[0] = -2.0
+    load()  # the probe's model runs: its copy lands in its arena, relu of it comes out
+    assert load.model.views[load.model.program.graph.inputs[0]][0] == -2.0
     model = CompiledModel(compile_program(graph))
     timed = LoadTimed(model).time_nodes(*inputs, clock=fake_clock())
     assert len(timed) == len(model.calls) + 1

@@ -18,7 +18,9 @@ the way the kernels are, analysis/roofline_run.py), timed in the same rounds:
     predicted = call floor + max(FLOPs / peak, memory time)
 efficiency = predicted / measured; a node is compute-bound when FLOPs / peak is the larger term,
 call-bound when the floor is larger than both. The compiled executor's copy of the inputs into
-its arena is a row of its own ("in"): it moves their bytes twice and computes nothing.
+its arena is a row of its own ("in"): it moves their bytes twice and computes nothing, and it
+is no compiled call but the executor's Python checks and one numpy assignment, so its floor is
+the load floor, that copy of a one-element input timed in the same rounds.
 The fused elementwise kernels' block temporaries stay in cache by design and are not counted.
 """
 
@@ -34,7 +36,7 @@ from mlxa.ops import get_op
 from mlxa.profile.spread import Spread
 from mlxa.result import Versioned, to_json
 
-SCHEMA = "mlxa.roofline/3"
+SCHEMA = "mlxa.roofline/4"
 WITHIN = 2.0  # "the roofline predicts the node" when measured / predicted is within this factor
 DISPATCH_US = 30.0  # below this a node's time is mostly Python and ufunc dispatch
 
@@ -145,6 +147,7 @@ class RooflineResult(Versioned):
     ceilings_peak_flops_per_s: float  # the cached best-of peak (mlxa machine)
     int8_ops_per_s: float | None
     call_floor_s: float  # the cheapest call a node can make, added to every roof time
+    load_floor_s: float  # the input copy's floor, added to its roof time (row "in")
     executors: tuple[ExecutorRoofline, ...]  # compiled first
     meta: dict[str, Any]
     warnings: tuple[str, ...] = ()
@@ -182,10 +185,11 @@ def eager_scratch_nbytes(node: Node) -> int:
 
 def roofline_rows(works: Sequence[NodeWork], times: Sequence[Spread], ceilings: Ceilings,
                   peak_flops_per_s: float | None = None,
-                  call_floor_s: float = 0.0) -> tuple[RooflineRow, ...]:
+                  call_floor_s: float = 0.0,
+                  load_floor_s: float | None = None) -> tuple[RooflineRow, ...]:
     """One row per node: `times` are each node's seconds, in the order of `works`; the compute
     roof is `peak_flops_per_s` when given, else the ceilings' peak; `call_floor_s` is added to
-    every roof time."""
+    every node's roof time, `load_floor_s` (default: the call floor) to the input copy's."""
     total_s = sum(t.median_s for t in times)
     peak = peak_flops_per_s or ceilings.peak_flops_per_s
     rows = []
@@ -196,8 +200,9 @@ def roofline_rows(works: Sequence[NodeWork], times: Sequence[Spread], ceilings: 
             predicted, bound, roof = 0.0, "view", 0.0
         else:
             work_s = roof_time_s(w.flops, w.moved_nbytes, peak, bw)
-            predicted = call_floor_s + work_s
-            bound = ("call" if call_floor_s > work_s else
+            floor = call_floor_s if w.index >= 0 or load_floor_s is None else load_floor_s
+            predicted = floor + work_s
+            bound = ("call" if floor > work_s else
                      "compute" if w.flops / peak >= memory_s else "memory")
             roof = roof_flops_per_s(w.intensity_flops_per_byte, peak, bw)
         rows.append(RooflineRow(w, t.median_s * 1e3, t.p10_s * 1e3, t.p90_s * 1e3,
@@ -229,8 +234,10 @@ def hint(w: NodeWork, bound: str, measured_s: float, predicted_s: float,
     eff = predicted_s / measured_s if measured_s > 0 else 1.0
     if w.index < 0:
         return (f"the executor's copy of the inputs into its arena: {measured_s * 1e6:.1f} us "
-                f"against a roof of {predicted_s * 1e6:.1f} us; below a few microseconds its "
-                "Python (the checks, the numpy call) costs more than the bytes")
+                f"against a roof of {predicted_s * 1e6:.1f} us; "
+                + ("its Python (the checks, the numpy call: the load floor) costs more than "
+                   "the bytes; a caller that writes its input in place would save it"
+                   if bound == "call" else "the bytes cost more than its Python"))
     if bound == "call" and 1 / WITHIN <= eff <= WITHIN:  # near a roof that is mostly the call
         return (f"call-bound: the call itself costs more here than its work; {measured_s * 1e6:.1f}"
                 f" us against a roof of {predicted_s * 1e6:.1f} us: fuse it into a neighbour or "

@@ -1,8 +1,8 @@
 """Measuring a model for its roofline: compile it once, bind the compiled and eager executors,
 time every node of both taking turns (profile/node_times.py), with a matrix product (the compute
-roof) and an empty call (the call floor) timed in the same rounds, and place each on the
-ceilings (analysis/roofline.py). The compiled executor's input copy is timed as a row of its
-own."""
+roof), an empty call (the call floor) and the copy of a one-element input (the load floor)
+timed in the same rounds, and place each on the ceilings (analysis/roofline.py). The compiled
+executor's input copy is timed as a row of its own."""
 
 from __future__ import annotations
 
@@ -86,6 +86,31 @@ class CallProbe:
             self.call()
             best = min(best, clock() - t0)
         return [best]
+
+
+class LoadProbe:
+    """The cheapest input copy the compiled executor makes, timed in the same rounds as the
+    nodes (an executor to profile/node_times.py): the copy of a one-element float32 input into
+    the arena of a one-node model, by the same code (CompiledModel.time_nodes with `load`);
+    each round the fastest of five in a row."""
+
+    what = "the compiled executor's copy of a one-element input"
+
+    def __init__(self) -> None:
+        from mlxa.ir.builder import GraphBuilder
+
+        g = GraphBuilder("load_probe")
+        self.model = CompiledModel(compile_program(g.build(g.op("relu", g.input((1,)))),
+                                                   CompileOptions(kernels=())))
+        self.one = np.zeros(1, np.float32)
+
+    def __call__(self, *inputs: np.ndarray) -> None:
+        self.model(self.one)
+
+    def time_nodes(self, *inputs: np.ndarray, clock: Callable[[], float]) -> list[float]:
+        """The fastest of a few copies in a row: a floor, not a typical copy."""
+        return [min(self.model.time_nodes(self.one, clock=clock, load=True)[0]
+                    for _ in range(5))]
 
 
 class LoadTimed:
@@ -212,12 +237,13 @@ def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Cei
             executors["eager"] = EagerModel(graph)
             works["eager"] = eager_works(executors["eager"])
         probe = probe or PeakProbe()
-        floor = CallProbe()
-        times = measure_node_times({**executors, "peak": probe, "call": floor}, inputs,
-                                   budget_s, clock=clock, progress=progress)
+        floor, load = CallProbe(), LoadProbe()
+        times = measure_node_times({**executors, "peak": probe, "call": floor, "load": load},
+                                   inputs, budget_s, clock=clock, progress=progress)
     peak = probe.flops / times["peak"].end_to_end.median_s
-    call_floor_s = times["call"].node_spread(0).median_s  # the timer's overhead subtracted
-    parts = tuple(_executor(key, works[key], times[key], ceilings, peak, call_floor_s)
+    # medians over the rounds, the timer's overhead subtracted
+    floors = times["call"].node_spread(0).median_s, times["load"].node_spread(0).median_s
+    parts = tuple(_executor(key, works[key], times[key], ceilings, peak, *floors)
                   for key in executors)
     meta = run_meta()
     return RooflineResult(
@@ -226,17 +252,19 @@ def measure_roofline(graph: Graph, inputs: tuple[np.ndarray, ...], ceilings: Cei
         ceilings_fingerprint=ceilings.fingerprint, ceilings_note=ceilings_note,
         peak_flops_per_s=peak, ceilings_peak_flops_per_s=ceilings.peak_flops_per_s,
         int8_ops_per_s=ceilings.int8.ops_per_s if ceilings.int8 else None,
-        call_floor_s=call_floor_s, executors=parts,
+        call_floor_s=floors[0], load_floor_s=floors[1], executors=parts,
         meta={"cpu": meta.cpu, "cpu_count": meta.cpu_count, "date": meta.date,
               "load_average": meta.load_average, "command": meta.command,
-              "blas": meta.blas, "call_floor": floor.what},
+              "blas": meta.blas, "call_floor": floor.what,
+              "load_floor": load.what},
         warnings=_warnings(parts, meta.load_average, meta.cpu_count) + ceilings.warnings)
 
 
 def _executor(key: str, works: list[NodeWork], times: NodeTimes, ceilings: Ceilings,
-              peak: float, call_floor_s: float) -> ExecutorRoofline:
+              peak: float, call_floor_s: float, load_floor_s: float) -> ExecutorRoofline:
     spreads = [times.node_spread(k) for k in range(len(works))]
-    return ExecutorRoofline(key, roofline_rows(works, spreads, ceilings, peak, call_floor_s),
+    return ExecutorRoofline(key, roofline_rows(works, spreads, ceilings, peak, call_floor_s,
+                                               load_floor_s),
                             times.end_to_end,
                             times.round_sums, times.timer_overhead_s * 1e3, times.rounds)
 

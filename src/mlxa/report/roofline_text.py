@@ -26,8 +26,9 @@ def render_roofline_text(r: RooflineResult) -> str:
              "working set's copy rate, and for inputs last touched further back (their reuse "
              "distance; column far) the reread rate at that distance",
              f"call floor: {r.call_floor_s * 1e6:.2f} us, {r.meta.get('call_floor', 'a call')}"
-             " timed in the same rounds, added to every node's roof time (row in: the "
-             "compiled executor's copy of the inputs)",
+             " timed in the same rounds, added to every node's roof time; load floor: "
+             f"{r.load_floor_s * 1e6:.2f} us, {r.meta.get('load_floor', 'a copy')}, added to "
+             "row in's (the compiled executor's copy of the inputs)",
              ""]
     for ex in r.executors:
         lines += _executor(ex) + [""]
