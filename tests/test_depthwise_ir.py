@@ -8,6 +8,8 @@ predicate's refusals; a compiled model that chooses it and passes the oracle."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 from conv_sites import site
@@ -23,6 +25,7 @@ from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
 pytestmark = MARKS  # skipped without llvmlite; the kernels run, not their trials
+MARKS_NUMBA = importlib.util.find_spec("numba") is not None
 RNG = np.random.default_rng(5)
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": -1.0, "max": 6.0})}
 # (N, C, H, W), (kh, kw), stride, pads (top, left, bottom, right)
@@ -139,19 +142,31 @@ def test_a_compiled_model_chooses_the_kernel_and_passes_the_oracle() -> None:
     assert check(graph, inputs, want, m(*inputs)).passed
 
 
-def test_a_multiplier_falls_back_to_the_table_conv_not_to_depthwise_act() -> None:
+def test_a_multiplier_falls_back_to_the_direct_or_table_conv_not_to_depthwise_act() -> None:
     """depthwise_act's loops take multiplier 1 only: the default a multiplied conv's trial runs
-    against is the op table's conv, whatever is in use, and it computes the same conv."""
+    against is the direct conv for a one-channel stem where it is in use, else the op table's
+    conv; each computes the same conv."""
     from mlxa.kernels.depthwise_ir import _default
+    from mlxa.kernels.registry import binding
+    from mlxa.kernels.trial import forced
 
-    x, w, b = f32(1, 1, 8, 8), f32(16, 1, 3, 3), f32(16)
-    attrs: dict = {"strides": (1, 1), "pads": (1, 1, 1, 1), "group": 1}
-    out = np.full((1, 16, 8, 8), np.nan, np.float32)
-    step, name = _default([x, w, b], [out], attrs, None)
-    assert name == "numpy"
-    step()
-    want = conv_reference(x, w, b, (1, 1), (1, 1, 1, 1))
-    np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
+    cases = [((1, 1, 8, 8), 16, 1, ("llvm",), "numpy"),
+             ((1, 2, 8, 8), 3, 2, ("all",), "numpy"),  # group 2: no direct conv
+             ((1, 1, 8, 8), 16, 1, ("all",), "conv_direct")]
+    for shape, mult, group, selection, name in cases:
+        if name == "conv_direct" and not MARKS_NUMBA:
+            continue
+        x = f32(*shape)
+        o = shape[1] * mult
+        w, b = f32(o, 1, 3, 3), f32(o)
+        attrs: dict = {"strides": (1, 1), "pads": (1, 1, 1, 1), "group": group}
+        out = np.full((1, o, 8, 8), np.nan, np.float32)
+        with binding(selection), forced():
+            step, ran = _default([x, w, b], [out], attrs, np.empty(1 << 16, np.uint8))
+        assert ran == name
+        step()
+        want = conv_reference(x, w, b, (1, 1), (1, 1, 1, 1))
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
 
 
 def test_a_one_channel_conv_runs_conv_gemm_against_these_loops_and_passes_the_oracle() -> None:

@@ -132,12 +132,21 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:
 
 def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
              workspace: np.ndarray | None) -> tuple[Step, str]:
-    """What binds without this kernel, and its name: depthwise_act's loops where they are in
-    use (registry.in_use) and the multiplier is 1 (theirs), else the op table's conv (and its
-    epilogue)."""
-    return ((bind_in_use("depthwise_act", ins, outs, attrs, workspace)
-             if ins[1].shape[0] == ins[0].shape[1] else None)
-            or (table_conv(ins, outs, attrs, workspace), "numpy"))
+    """What binds without this kernel, and its name, where in use (registry.in_use): at
+    multiplier 1 depthwise_act's loops (they take no other); for a conv of one input channel,
+    the direct conv where it takes it (a stem: small_cnn's 1 x 28 x 28 to 32 ran 11.5 us there
+    against 13.3 here, digits_cnn's 1 x 8 x 8 to 16 2.5 against 0.67); else the op table's
+    conv (and its epilogue)."""
+    from mlxa.kernels.conv_direct import direct_takes
+
+    x, w = ins[0].shape, ins[1].shape
+    if w[0] == x[1]:
+        found = bind_in_use("depthwise_act", ins, outs, attrs, workspace)
+    elif direct_takes(x, w, attrs):
+        found = bind_in_use("conv_direct", ins, outs, attrs, workspace)
+    else:
+        found = None
+    return found or (table_conv(ins, outs, attrs, workspace), "numpy")
 
 
 @functools.cache
