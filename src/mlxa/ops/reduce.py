@@ -2,11 +2,15 @@
 
 `axes` is a tuple of axes (negative counts from the end); None or () reduces every axis, as ONNX
 does when no axes are given. keepdims defaults to true, as in ONNX. numpy reduces straight into
-the output, so no kernel allocates when given one.
+the output, so no kernel allocates when given one. Bound (the compiled executor), a float
+reduction is its ufunc's reduce with the axes worked out once, and a mean that reduce then one
+divide: np.mean and np.sum are Python around the same reduce (MobileViT's mean over a 1x160x2x2
+map took 10 us through np.mean, 4 through the reduce).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,7 +19,10 @@ import numpy as np
 from mlxa.errors import ShapeError
 from mlxa.ir.graph import TensorType
 from mlxa.ops import memory
+from mlxa.ops.bound import Step, sequence
 from mlxa.ops.table import Attrs, OpDef, register
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def reduce_axes(attrs: Attrs, rank: int) -> tuple[int, ...]:
@@ -64,6 +71,26 @@ def _reduction(fn: Callable[..., Any]) -> Callable[..., tuple[np.ndarray, ...]]:
     return kernel
 
 
+def _bind_reduction(fn: Callable[..., Any], ufunc: np.ufunc,
+                    mean: bool = False) -> Callable[..., Step]:
+    """The bound reduction: for a float input that is not empty, `ufunc`.reduce into the output
+    (then divided by the count for a mean); else the kernel, as unbound."""
+    kernel = _reduction(fn)
+
+    def bind(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+             workspace: np.ndarray | None) -> Step:
+        x, out = ins[0], outs[0]
+        if x.dtype not in FLOATS or out.dtype != x.dtype or x.size == 0:
+            return functools.partial(kernel, ins, outs, attrs)
+        step = functools.partial(ufunc.reduce, x, axis=reduce_axes(attrs, x.ndim),
+                                 keepdims=bool(attrs.get("keepdims", 1)), out=out)
+        if not mean:
+            return step
+        count = x.dtype.type(x.size // max(out.size, 1))
+        return sequence([step, functools.partial(np.divide, out, count, out=out)])
+    return bind
+
+
 def _argmax_rule(ins: Sequence[TensorType], attrs: Attrs) -> tuple[TensorType, ...]:
     x = ins[0]
     axis = int(attrs.get("axis", 0))
@@ -84,12 +111,16 @@ def _argmax(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None,
 
 
 REDUCE_SUM = register(OpDef("reduce_sum", _rule, _flops, _reduction(np.sum),
-                            doc="sum over `axes` (all when empty)"))
+                            doc="sum over `axes` (all when empty)",
+                            bind=_bind_reduction(np.sum, np.add)))
 REDUCE_MEAN = register(OpDef("reduce_mean", _rule, _flops, _reduction(np.mean),
-                             doc="mean over `axes` (all when empty)"))
+                             doc="mean over `axes` (all when empty)",
+                             bind=_bind_reduction(np.mean, np.add, mean=True)))
 REDUCE_MAX = register(OpDef("reduce_max", _rule, _flops, _reduction(np.max),
-                            doc="max over `axes` (all when empty)"))
+                            doc="max over `axes` (all when empty)",
+                            bind=_bind_reduction(np.max, np.maximum)))
 REDUCE_MIN = register(OpDef("reduce_min", _rule, _flops, _reduction(np.min),
-                            doc="min over `axes` (all when empty)"))
+                            doc="min over `axes` (all when empty)",
+                            bind=_bind_reduction(np.min, np.minimum)))
 ARGMAX = register(OpDef("argmax", _argmax_rule, _flops, _argmax,
                         doc="index of the first maximum along `axis` (int64)"))
