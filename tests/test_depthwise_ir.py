@@ -25,7 +25,7 @@ from mlxa.runtime.compiled import compile_model
 from mlxa.runtime.eager import EagerModel
 
 pytestmark = MARKS  # skipped without llvmlite; the kernels run, not their trials
-MARKS_NUMBA = importlib.util.find_spec("numba") is not None
+HAVE = {m: importlib.util.find_spec(m) is not None for m in ("numba", "torch")}
 RNG = np.random.default_rng(5)
 EPILOGUES = {"none": None, "relu": ("relu", {}), "clip": ("clip", {"min": -1.0, "max": 6.0})}
 # (N, C, H, W), (kh, kw), stride, pads (top, left, bottom, right)
@@ -142,31 +142,37 @@ def test_a_compiled_model_chooses_the_kernel_and_passes_the_oracle() -> None:
     assert check(graph, inputs, want, m(*inputs)).passed
 
 
-def test_a_multiplier_falls_back_to_the_direct_or_table_conv_not_to_depthwise_act() -> None:
+def test_a_multiplier_falls_back_to_the_dense_defaults_or_the_table_not_to_depthwise_act(
+        ) -> None:
     """depthwise_act's loops take multiplier 1 only: the default a multiplied conv's trial runs
-    against is the direct conv for a one-channel stem where it is in use, else the op table's
+    against is, for a conv of one input channel, what binds a dense conv without the
+    microkernel (the direct conv for a stem, oneDNN's for a 7x7 one), else the op table's
     conv; each computes the same conv."""
     from mlxa.kernels.depthwise_ir import _default
     from mlxa.kernels.registry import binding
     from mlxa.kernels.trial import forced
 
-    cases = [((1, 1, 8, 8), 16, 1, ("llvm",), "numpy"),
-             ((1, 2, 8, 8), 3, 2, ("all",), "numpy"),  # group 2: no direct conv
-             ((1, 1, 8, 8), 16, 1, ("all",), "conv_direct")]
-    for shape, mult, group, selection, name in cases:
-        if name == "conv_direct" and not MARKS_NUMBA:
+    cases = [((1, 1, 8, 8), 16, 1, 3, 1, ("llvm",), "numpy"),
+             ((1, 2, 8, 8), 3, 2, 3, 1, ("all",), "numpy"),  # group 2: no dense default
+             ((1, 1, 8, 8), 16, 1, 3, 1, ("all",), "conv_direct"),
+             ((1, 1, 20, 20), 8, 1, 7, 2, ("all",), "onednn_packed")]  # a 7x7/2 stem
+    for shape, mult, group, k, stride, selection, name in cases:
+        if name == "conv_direct" and not HAVE["numba"] or name == "onednn_packed" and not (
+                HAVE["torch"]):
             continue
         x = f32(*shape)
         o = shape[1] * mult
-        w, b = f32(o, 1, 3, 3), f32(o)
-        attrs: dict = {"strides": (1, 1), "pads": (1, 1, 1, 1), "group": group}
-        out = np.full((1, o, 8, 8), np.nan, np.float32)
+        w, b = f32(o, 1, k, k), f32(o)
+        pads = (k // 2,) * 4
+        attrs: dict = {"strides": (stride, stride), "pads": pads, "group": group}
+        size = (shape[2] + 2 * (k // 2) - k) // stride + 1
+        out = np.full((1, o, size, size), np.nan, np.float32)
         with binding(selection), forced():
-            step, ran = _default([x, w, b], [out], attrs, np.empty(1 << 16, np.uint8))
+            step, ran = _default([x, w, b], [out], attrs, np.empty(1 << 20, np.uint8))
         assert ran == name
         step()
-        want = conv_reference(x, w, b, (1, 1), (1, 1, 1, 1))
-        np.testing.assert_allclose(out, want, rtol=1e-5, atol=2e-5)
+        want = conv_reference(x, w, b, (stride, stride), pads)
+        np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
 
 
 def test_a_one_channel_conv_runs_conv_gemm_against_these_loops_and_passes_the_oracle() -> None:

@@ -55,3 +55,13 @@ def test_good_inputs_are_copied_whatever_their_layout_or_dtype_object() -> None:
             np.testing.assert_array_equal(model(a)[0], np.maximum(a, 0))
     model = compile_model(two)
     np.testing.assert_array_equal(model(x, strided)[0], x + strided)
+
+
+def test_a_numpy_scalar_feeds_a_0d_input_in_both_executors() -> None:
+    g = GraphBuilder("scalar")
+    graph = g.build(g.op("relu", g.input(())))
+    for model in (compile_model(graph), EagerModel(graph)):
+        assert float(model(np.float32(-2.0))[0]) == 0.0
+        assert float(model(np.array(3.0, np.float32))[0]) == 3.0
+        with pytest.raises(UserInputError, match="must be"):
+            model(np.float64(1.0))

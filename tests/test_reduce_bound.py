@@ -1,7 +1,8 @@
 """The bound reductions (ops/reduce.py): a float input's ufunc reduce (and one divide for the
 mean) computes what the op's kernel computes, np.sum / np.mean / np.max / np.min, bit for bit,
 over every axes and keepdims, in float32 and float64, NaN and infinities included; an integer
-or empty input binds the kernel itself."""
+or empty input binds the kernel itself; a mean of more than 2**24 elements divides by the exact
+count."""
 
 from __future__ import annotations
 
@@ -31,9 +32,11 @@ def test_bound_reductions_equal_the_kernel_bit_for_bit(name: str, dtype: type) -
     x = (rng.standard_normal((3, 5, 7)) * 100).astype(dtype)
     special = x.copy()
     special[0, 1, 2], special[2, 4, 6], special[1, 0, 0] = np.nan, np.inf, -np.inf
-    for data in (x, special, np.ascontiguousarray(x.transpose(2, 0, 1))):
+    for data in (x, special, x.transpose(2, 0, 1), special[::2, 1:, ::3]):  # strided views
         for axes in AXES:
             for keep in (0, 1):
+                if axes and max(axes) >= data.ndim:
+                    continue
                 got, want = bound_and_kernel(name, data, {"axes": axes, "keepdims": keep})
                 assert got.dtype == want.dtype and got.shape == want.shape
                 np.testing.assert_array_equal(got, want)
@@ -57,3 +60,10 @@ def test_integers_and_empty_inputs_bind_the_kernel(name: str) -> None:
             call()
         np.testing.assert_array_equal(out, np.zeros((2, 3)) if name == "reduce_sum"
                                       else np.full((2, 3), np.nan))
+
+
+def test_a_large_mean_divides_by_the_exact_count() -> None:
+    """2**24 + 1 is no float32: a count rounded to it would leave the mean of ones at 1.0."""
+    x = np.ones(2 ** 24 + 1, np.float32)
+    got, want = bound_and_kernel("reduce_mean", x, {"axes": (0,), "keepdims": 0})
+    assert got == want == np.mean(x)

@@ -126,8 +126,7 @@ def test_roofline_command(tmp_path):
     assert data["schema"] == "mlxa.roofline/4" and len(data["executors"]) == 2
     assert data["call_floor_s"] > 0  # a real clock: an empty call takes time
     assert data["load_floor_s"] > 0
-    copy = data["executors"][0]["rows"][0]
-    assert copy["work"]["index"] == -1 and copy["predicted_ms"] >= data["load_floor_s"] * 1e3
+    assert data["executors"][0]["rows"][0]["work"]["index"] == -1  # the input copy's row
 
 
 def test_roofline_refuses_a_bad_ceilings_file(tmp_path):

@@ -7,9 +7,11 @@ again on every call, then one more pass over the output for the bias, and the ac
 more.
 
 Binding runs this and what would bind without it in turns (kernels/trial.py) and keeps the
-faster: the direct conv (conv_direct.py) for a stem it takes, conv_packed's pick (oneDNN's conv
-or the op table's) where torch is installed, else the op table's conv, which runs 3x3 stride-1
-convs by Winograd and so multiplies less. `variant` on the bound call says which ran."""
+faster: for a conv of one input channel depthwise_vector (depthwise_ir.py, itself tried against
+what follows), the direct conv (conv_direct.py) for a stem it takes, conv_packed's pick
+(oneDNN's conv or the op table's) where torch is installed, else the op table's conv, which runs
+3x3 stride-1 convs by Winograd and so multiplies less. `variant` on the bound call says which
+ran."""
 
 from __future__ import annotations
 
@@ -64,18 +66,26 @@ def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs
     """What binds without this kernel among the kernels in use (registry.in_use), and the name
     of what its trial kept: for a conv of one input channel, depthwise_vector's loops (it is
     a depthwise conv with a multiplier; digits_cnn's first conv 0.67 us against the
-    microkernel's 0.92, at 1 x 28 x 28 to 32 channels 8.6 against 7.6); the direct conv for a
-    stem it takes (conv_direct.py; the turned microkernel ran MobileNetV2's stem in 290 us
-    against its 466, and tied on small_cnn's), else conv_packed's oneDNN conv against the op
-    table where the conv is one it takes (ResNet's 7x7 stem and some 3x3 convs ran faster
-    there), else the op table's conv (and its epilogue)."""
-    from mlxa.kernels.conv_direct import direct_takes
-    from mlxa.kernels.conv_packed import packed_takes
+    microkernel's 0.92, at 1 x 28 x 28 to 32 channels 8.6 against 7.6), whose own default is
+    dense_default's pick; else dense_default's pick."""
     from mlxa.kernels.depthwise_ir import depthwise_takes
 
     if (depthwise_takes(ins[0].shape, ins[1].shape, attrs)
             and (found := bind_in_use("depthwise_vector", ins, outs, attrs, workspace))):
         return found
+    return dense_default(ins, outs, attrs, workspace)
+
+
+def dense_default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+                  workspace: np.ndarray | None) -> tuple[Step, str]:
+    """A conv of one group without mlxa's microkernel, and the name of what ran: the direct
+    conv for a stem it takes (conv_direct.py; the turned microkernel ran MobileNetV2's stem in
+    290 us against its 466, and tied on small_cnn's), else conv_packed's oneDNN conv against
+    the op table where the conv is one it takes (ResNet's 7x7 stem and some 3x3 convs ran
+    faster there), else the op table's conv (and its epilogue); each where in use."""
+    from mlxa.kernels.conv_direct import direct_takes
+    from mlxa.kernels.conv_packed import packed_takes
+
     if (direct_takes(ins[0].shape, ins[1].shape, attrs)
             and (found := bind_in_use("conv_direct", ins, outs, attrs, workspace)) is not None):
         return found

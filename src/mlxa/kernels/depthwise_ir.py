@@ -18,7 +18,9 @@ even lanes, and the odd lanes of the same pair serve the next tap.
 Against depthwise_act's Numba loops (benchmarks/depthwise.py, one core) it is faster on every
 stride-1 conv of MobileNetV2 (1.1-2.0x) and on the strided ones with 14x14 and 7x7 outputs, and
 slower (0.8x) on those with 56x56 and 28x28 outputs. So binding runs both (or the op table's
-conv, without Numba) in turns (kernels/trial.py) and keeps the faster."""
+conv, without Numba) in turns (kernels/trial.py) and keeps the faster; a conv with a multiplier
+runs against the op table's conv, and one of one input channel against what conv_gemm's
+dense_default binds (the direct conv, oneDNN's)."""
 
 from __future__ import annotations
 
@@ -133,20 +135,20 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:
 def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
              workspace: np.ndarray | None) -> tuple[Step, str]:
     """What binds without this kernel, and its name, where in use (registry.in_use): at
-    multiplier 1 depthwise_act's loops (they take no other); for a conv of one input channel,
-    the direct conv where it takes it (a stem: small_cnn's 1 x 28 x 28 to 32 ran 11.5 us there
-    against 13.3 here, digits_cnn's 1 x 8 x 8 to 16 2.5 against 0.67); else the op table's
-    conv (and its epilogue)."""
-    from mlxa.kernels.conv_direct import direct_takes
+    multiplier 1 depthwise_act's loops (they take no other); for a conv of one input channel
+    (one group), conv_gemm.dense_default's pick, the direct conv for a stem or oneDNN's
+    (small_cnn's 1 x 28 x 28 to 32 ran 11.5 us in the direct conv against 13.3 here,
+    digits_cnn's 1 x 8 x 8 to 16 2.5 against 0.67); else the op table's conv (and its
+    epilogue)."""
+    from mlxa.kernels.conv_gemm import dense_default
 
     x, w = ins[0].shape, ins[1].shape
     if w[0] == x[1]:
         found = bind_in_use("depthwise_act", ins, outs, attrs, workspace)
-    elif direct_takes(x, w, attrs):
-        found = bind_in_use("conv_direct", ins, outs, attrs, workspace)
-    else:
-        found = None
-    return found or (table_conv(ins, outs, attrs, workspace), "numpy")
+        return found or (table_conv(ins, outs, attrs, workspace), "numpy")
+    if x[1] == 1:
+        return dense_default(ins, outs, attrs, workspace)
+    return table_conv(ins, outs, attrs, workspace), "numpy"
 
 
 @functools.cache

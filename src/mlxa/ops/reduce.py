@@ -86,8 +86,10 @@ def _bind_reduction(fn: Callable[..., Any], ufunc: np.ufunc,
                                  keepdims=bool(attrs.get("keepdims", 1)), out=out)
         if not mean:
             return step
-        count = x.dtype.type(x.size // max(out.size, 1))
-        return sequence([step, functools.partial(np.divide, out, count, out=out)])
+        # as np.mean: an exact integer count (a float32 one rounds past 2**24), unsafe cast
+        count = np.intp(x.size // max(out.size, 1))
+        return sequence([step, functools.partial(np.true_divide, out, count, out=out,
+                                                 casting="unsafe")])
     return bind
 
 
