@@ -8,7 +8,9 @@ fused multiply-adds and a clamp. `compile_function` runs LLVM's O3 pipeline for 
 and returns the function as a `Kernel`, callable with its arguments, plus an entry taking one
 pointer to them; its code lives as long as the process. `Call` binds one call of it: the
 arguments written once into slots (one ctypes conversion per call instead of one per argument:
-1.75 us of a 14-argument call), and the arrays its pointers point into.
+1.75 us of a 14-argument call), and the arrays its pointers point into. A Call is a
+functools.partial of the entry and the slots' address, so calling it runs no Python frame of
+ours: 0.13 us, against 0.24 through a method.
 """
 
 from __future__ import annotations
@@ -100,30 +102,31 @@ def _add_block_entry(module: Any, name: str) -> tuple[Any, ...]:
     return tuple(argtypes)
 
 
-class Call:
+class Call(functools.partial):  # type: ignore[type-arg]
     """One call of a Kernel: its arguments (pointers as integers) written once into 8-byte
-    slots, and the arrays they point into, held."""
+    slots, and the arrays they point into, held; calling it calls the kernel's entry with the
+    slots' address (functools.partial's own call)."""
 
-    __slots__ = ("kernel", "arrays", "slots", "entry", "at")
+    __slots__ = ("kernel", "arrays", "slots")
+    kernel: Kernel
+    arrays: tuple[Any, ...]
+    slots: Any  # the int64 array of the arguments
 
-    def __init__(self, kernel: Kernel, arrays: tuple[Any, ...],
-                 args: tuple[float, ...]) -> None:
+    def __new__(cls, kernel: Kernel, arrays: tuple[Any, ...], args: tuple[float, ...]) -> Call:
         import numpy as np
 
         if len(args) != len(kernel.floats):
             raise ValueError(f"{len(args)} arguments for a kernel of {len(kernel.floats)}")
-        self.kernel, self.arrays = kernel, arrays
-        self.slots = np.zeros(len(args), np.int64)
-        as_float = self.slots.view(np.float64)
+        slots = np.zeros(len(args), np.int64)
+        as_float = slots.view(np.float64)
         for i, (value, is_float) in enumerate(zip(args, kernel.floats)):
             if is_float:
                 as_float[i] = value
             else:
-                self.slots[i] = int(value)
-        self.entry, self.at = kernel.entry, ctypes.c_void_p(self.slots.ctypes.data)
-
-    def __call__(self) -> None:
-        self.entry(self.at)
+                slots[i] = int(value)
+        self = super().__new__(cls, kernel.entry, ctypes.c_void_p(slots.ctypes.data))
+        self.kernel, self.arrays, self.slots = kernel, arrays, slots
+        return self
 
 
 class Emitter:
