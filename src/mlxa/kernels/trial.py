@@ -33,8 +33,9 @@ class Bound(functools.partial):  # type: ignore[type-arg]
     """A bound call and the variant it runs (a kernel's name, "onednn_packed", or "numpy"): a
     functools.partial of the call, so that calling it adds no Python frame of ours. partial
     flattens a partial it wraps (a Bound, a compiled kernel's Call) into its own function and
-    arguments, 0.14 us for a kernel's call against 0.25 through two frames; `run` holds the
-    call itself, and with it what the call's arguments point into (a Call's slots)."""
+    arguments: a kernel's call through two trials' Bounds takes 0.14 us, as the call alone,
+    against 0.37 as Python methods. `run` holds the call itself, and with it what the call's
+    arguments point into (a Call's slots)."""
 
     __slots__ = ("variant", "run")
     variant: str
