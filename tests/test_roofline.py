@@ -246,3 +246,31 @@ def test_a_corrupt_model_writes_nothing_not_even_the_out_directory(tmp_path):
     out = tmp_path / "reports"
     assert_one_line_error(run_cli("roofline", str(bad), "--out", str(out)), "not an ONNX model")
     assert not out.exists()
+
+
+def test_a_microsecond_model_is_reported_in_microseconds(result):
+    """Under 0.1 ms end to end, the text and HTML reports print the executor's times in us (a
+    few-microsecond model read 0.00 ms); above it, in ms."""
+    import dataclasses
+
+    from ceilings_fake import spread
+
+    from mlxa.analysis.roofline import time_unit
+    from mlxa.report.roofline_text import render_roofline_text
+    from mlxa.report.study_html import roofline_html
+
+    assert time_unit(5e-6) == (1e3, "us") and time_unit(2e-4) == (1.0, "ms")
+    fast = dataclasses.replace(result, executors=tuple(
+        dataclasses.replace(ex, end_to_end=spread(5e-6)) for ex in result.executors))
+    slow = dataclasses.replace(result, executors=tuple(
+        dataclasses.replace(ex, end_to_end=spread(5e-3)) for ex in result.executors))
+    text = render_roofline_text(fast)
+    e2e = fast.executors[0].end_to_end.median_s
+    assert f"vs end-to-end {e2e * 1e6:.2f} us" in text
+    assert "pred us" in text and "pred ms" not in text
+    row = next(r for r in fast.executors[0].rows if r.measured_ms > 0)
+    assert f"{row.measured_ms * 1e3:9.3f}" in text
+    assert f"vs end-to-end {e2e * 1e6:.2f} ms" in render_roofline_text(slow)  # 1000x longer
+    page = roofline_html(fast, fake_ceilings(), text)
+    assert f"{e2e * 1e6:.3f} us" in page and "pred us" in page and "lost us" in page
+    assert "pred ms" in roofline_html(slow, fake_ceilings(), text)

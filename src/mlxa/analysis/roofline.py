@@ -166,6 +166,12 @@ class RooflineResult(Versioned):
         return tuple(sorted(rows, key=lambda r: -r.lost_ms)[:n])
 
 
+def time_unit(end_to_end_s: float) -> tuple[float, str]:
+    """(factor from ms, name) the reports print an executor's times in: us below 0.1 ms end to
+    end (a model of a few microseconds would read 0.00 ms), else ms."""
+    return (1e3, "us") if end_to_end_s < 1e-4 else (1.0, "ms")
+
+
 def node_work(index: int, node: Node, scratch_nbytes: int) -> NodeWork:
     op = get_op(node.op)
     cost = op.cost([v.type for v in node.inputs], [v.type for v in node.outputs], node.attrs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from mlxa.analysis.roofline import ExecutorRoofline, RooflineResult, RooflineRow
+from mlxa.analysis.roofline import ExecutorRoofline, RooflineResult, RooflineRow, time_unit
 from mlxa.units import format_flops, format_nbytes
 
 ROWS = 25
@@ -33,7 +33,7 @@ def render_roofline_text(r: RooflineResult) -> str:
     for ex in r.executors:
         lines += _executor(ex) + [""]
     lines.append("Top 10 nodes by time lost against their roof (compiled)")
-    scale, unit = _unit(r.executors[0].end_to_end.median_s)
+    scale, unit = time_unit(r.executors[0].end_to_end.median_s)
     for row in r.top_lost():
         lines.append(f"  {row.work.label:<5} {_clean(row.work.op)[:28]:<28} lost "
                      f"{row.lost_ms * scale:8.3f} {unit} ({row.measured_ms * scale:.3f} measured,"
@@ -42,18 +42,12 @@ def render_roofline_text(r: RooflineResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _unit(end_to_end_s: float) -> tuple[float, str]:
-    """(factor from ms, name) for an executor's times: us below 0.1 ms end to end (a model of
-    a few microseconds would read 0.00 ms), else ms."""
-    return (1e3, "us") if end_to_end_s < 1e-4 else (1.0, "ms")
-
-
 def _executor(ex: ExecutorRoofline) -> list[str]:
     e2e = ex.end_to_end
     sums = ex.round_sums
     calls = sum(r.work.index >= 0 for r in ex.rows)
     copy = " and its input copy" if calls < len(ex.rows) else ""
-    scale, unit = _unit(e2e.median_s)
+    scale, unit = time_unit(e2e.median_s)
     s_to = scale * 1e3  # seconds to the unit
     head = [f"{ex.executor}: {calls} calls{copy} over {ex.rounds} rounds; node times summed "
             f"{sums.median_s * s_to:.2f} {unit} (median round; sum of node medians "

@@ -140,6 +140,7 @@ def machine_html(c: Any, text: str, png: bytes | None) -> str:
 
 def roofline_html(r: Any, ceilings: Any, text: str) -> str:
     """`mlxa roofline`: r is analysis.roofline.RooflineResult, ceilings the machine's."""
+    from mlxa.analysis.roofline import time_unit
     from mlxa.report.svg_roofline import COLORS, Ceilings, Point, roofline_svg
 
     key = {"compiled": "optimized", "eager": "baseline"}
@@ -151,7 +152,7 @@ def roofline_html(r: Any, ceilings: Any, text: str) -> str:
                      tuple((p.name, p.copy_bytes_per_s) for p in ceilings.plateaus),
                      f"ceilings {ceilings.fingerprint}")
     summary = cards([(f"{r.peak_flops_per_s / 1e9:.1f} GFLOP/s", "compute roof (median)")]
-                    + [(f"{ex.end_to_end.median_s * 1e3:.3f} ms", f"{ex.executor} end-to-end "
+                    + [(_seconds(ex.end_to_end.median_s), f"{ex.executor} end-to-end "
                         f"median; roofline within 2x for {ex.within_pct:.0f}% of the time")
                        for ex in r.executors])
     legend = "".join(f'<i style="background:{COLORS[k]}"></i>{name}'
@@ -171,30 +172,41 @@ def roofline_html(r: Any, ceilings: Any, text: str) -> str:
                              " memory time = near bytes / copy bandwidth at "
                              "the working set + far bytes (inputs last touched further back "
                              "than the working set) / the reread rate at their reuse distance; "
-                             "efficiency = predicted / measured.") + _roofline_rows(ex.rows)))
-    lost = [(w.work.label, w.work.op, num(w.lost_ms, ".3f"), num(w.measured_ms, ".3f"),
-             num(w.predicted_ms, ".3f"), w.hint) for w in r.top_lost()]
+                             "efficiency = predicted / measured.")
+                         + _roofline_rows(ex.rows, *time_unit(ex.end_to_end.median_s))))
+    scale, unit = time_unit(r.executors[0].end_to_end.median_s)
+    lost = [(w.work.label, w.work.op, num(w.lost_ms, ".3f", scale),
+             num(w.measured_ms, ".3f", scale), num(w.predicted_ms, ".3f", scale), w.hint)
+            for w in r.top_lost()]
     sections.append(("lost", "Time lost against the roof",
                      how("measured - predicted, compiled nodes, the ten largest.")
-                     + table(("node", "op", "lost ms", "measured ms", "predicted ms", "hint"),
-                             lost, "0,1,5", sortable=True)))
+                     + table(("node", "op", f"lost {unit}", f"measured {unit}",
+                              f"predicted {unit}", "hint"), lost, "0,1,5", sortable=True)))
     machine = machine_facts(r.meta, [("ceilings", f"{r.ceilings_fingerprint} "
                                                   f"({r.ceilings_note})")])
     return study_page(f"mlxa roofline: {r.model}", f"{r.description}; inputs "
                       f"{', '.join(r.inputs)}", summary, sections, machine, text, r.warnings)
 
 
-def _roofline_rows(rows: Sequence[Any]) -> str:
+def _seconds(s: float) -> str:
+    """An end-to-end time in the unit its rows are printed in (analysis.roofline.time_unit)."""
+    from mlxa.analysis.roofline import time_unit
+
+    scale, unit = time_unit(s)
+    return f"{s * 1e3 * scale:.3f} {unit}"
+
+
+def _roofline_rows(rows: Sequence[Any], scale: float = 1.0, unit: str = "ms") -> str:
     out = [((w.work.label, w.work.index), w.work.op, shape(w.work.shape),
-            num(w.measured_ms, ".4f"), num(w.share_pct, ".1f"), flops_cell(w.work.flops),
+            num(w.measured_ms, ".4f", scale), num(w.share_pct, ".1f"), flops_cell(w.work.flops),
             nbytes_cell(w.work.moved_nbytes), nbytes_cell(w.far_nbytes),
             num(w.work.intensity_flops_per_byte, ".2f"),
             num(w.achieved_flops_per_s, ".2f", 1e-9), num(w.roof_flops_per_s, ".1f", 1e-9),
-            num(w.predicted_ms, ".4f"), num(w.efficiency_ratio, ".0%"), w.bound)
+            num(w.predicted_ms, ".4f", scale), num(w.efficiency_ratio, ".0%"), w.bound)
            for w in sorted(rows, key=lambda w: -w.measured_ms)]
-    return table(("node", "op", "shape", "ms", "share %", "FLOPs", "bytes", "far bytes", "FLOP/B",
-                  "GFLOP/s", "roof GFLOP/s", "pred ms", "eff", "bound"), out, "1,2,13",
-                 sortable=True)
+    return table(("node", "op", "shape", unit, "share %", "FLOPs", "bytes", "far bytes",
+                  "FLOP/B", "GFLOP/s", "roof GFLOP/s", f"pred {unit}", "eff", "bound"), out,
+                 "1,2,13", sortable=True)
 
 
 def fusion_html(r: Any, text: str, png: bytes | None) -> str:
