@@ -39,3 +39,20 @@ def test_a_bound_of_a_python_call_runs_it_and_names_it() -> None:
     bound = Bound(functools.partial(seen.append, 3), "numpy")
     assert bound() is None and seen == [3] and bound.variant == "numpy"
     assert Bound(bound, "again").run is bound
+
+
+def test_bounds_and_calls_copy_and_bounds_pickle() -> None:
+    import copy
+    import pickle
+
+    from mlxa.kernels.plane_copy import frame
+
+    bound = Bound(functools.partial(np.add, 1, 2), "numpy")
+    for twin in (copy.copy(bound), copy.deepcopy(bound), pickle.loads(pickle.dumps(bound))):
+        assert twin.variant == "numpy" and twin() == 3
+    assert "numpy" in repr(bound)
+    src = np.ones((1, 2, 2), np.float32)
+    dst = np.full((1, 4, 4), np.nan, np.float32)
+    call = copy.copy(Bound(frame(src, dst, 1, 1), "frame"))
+    call()
+    assert np.nansum(dst) == 4 and not np.isnan(dst).any()

@@ -129,7 +129,7 @@ class PerOp:
     nodes: tuple[NodeTime, ...]
     sum_ms: float  # the sum of the node medians
     end_to_end_ms: float  # the median inference, timed whole
-    timer_overhead_ms: float  # one clock pair around an empty call, subtracted from each node
+    timer_overhead_ms: float  # two clock readings back to back, subtracted from each node
     repeat: int
 
 

@@ -10,7 +10,7 @@ pointer to them; its code lives as long as the process. `Call` binds one call of
 arguments written once into slots (one ctypes conversion per call instead of one per argument:
 1.75 us of a 14-argument call), and the arrays its pointers point into. A Call is a
 functools.partial of the entry and the slots' address, so calling it runs no Python frame of
-ours: 0.13 us, against 0.24 through a method.
+ours: 0.14 us, against 0.24 through a method.
 """
 
 from __future__ import annotations
@@ -124,9 +124,17 @@ class Call(functools.partial):  # type: ignore[type-arg]
                 as_float[i] = value
             else:
                 slots[i] = int(value)
-        self = super().__new__(cls, kernel.entry, ctypes.c_void_p(slots.ctypes.data))
-        self.kernel, self.arrays, self.slots = kernel, arrays, slots
-        return self
+        return _with_slots(cls, kernel, arrays, slots)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A copy shares the slots (and so points where this call does)."""
+        return _with_slots, (type(self), self.kernel, self.arrays, self.slots)
+
+
+def _with_slots(cls: type[Call], kernel: Kernel, arrays: tuple[Any, ...], slots: Any) -> Call:
+    self = functools.partial.__new__(cls, kernel.entry, ctypes.c_void_p(slots.ctypes.data))
+    self.kernel, self.arrays, self.slots = kernel, arrays, slots
+    return self
 
 
 class Emitter:

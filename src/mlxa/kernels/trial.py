@@ -11,6 +11,7 @@ import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,12 @@ class Bound(functools.partial):  # type: ignore[type-arg]
         self = super().__new__(cls, run)
         self.variant, self.run = variant, run
         return self
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles as (run, variant)
+        return type(self), (self.run, self.variant)
+
+    def __repr__(self) -> str:
+        return f"Bound({self.run!r}, {self.variant!r})"
 
 
 def faster(a: Step, b: Step, trials: int = TRIALS, clear: float = 2.0) -> bool:

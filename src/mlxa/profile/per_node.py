@@ -1,8 +1,8 @@
 """Per-node timing: each node (or fused group) of an executor timed over repeated inferences.
 
 An executor's `time_nodes(*inputs)` runs one inference with a clock pair around every call. The
-per-node figure is the median over the repeats, less the timer's own overhead (one clock pair
-around an empty call, measured here the same way). The sum of node medians is reported beside the
+per-node figure is the median over the repeats, less the timer's own overhead (two clock
+readings back to back, measured here). The sum of node medians is reported beside the
 end-to-end median so the gap (Python dispatch between calls, input copies) is visible.
 """
 

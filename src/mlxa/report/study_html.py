@@ -166,8 +166,8 @@ def roofline_html(r: Any, ceilings: Any, text: str) -> str:
     for ex in r.executors:
         sections.append((f"nodes-{esc(ex.executor)}", f"Nodes, {ex.executor}",
                          how(f"median of {ex.rounds} rounds per node, timer overhead "
-                             f"{ex.timer_overhead_ms:.4f} ms subtracted; predicted = call floor "
-                             f"({r.call_floor_s * 1e6:.2f} us; row in: the load floor, "
+                             f"{ex.timer_overhead_ms * 1e3:.3f} us subtracted; predicted = "
+                             f"call floor ({r.call_floor_s * 1e6:.2f} us; row in: the load floor, "
                              f"{r.load_floor_s * 1e6:.2f} us) + max(FLOPs / peak, memory time);"
                              " memory time = near bytes / copy bandwidth at "
                              "the working set + far bytes (inputs last touched further back "
