@@ -100,3 +100,82 @@ def test_a_strided_input_binds_what_would_bind_without_the_kernel_and_says_so() 
     assert getattr(step, "variant", None) in ("max_pool_loop", "numpy")
     step()
     np.testing.assert_array_equal(out, want(x, True))
+
+
+# max pools of any window through the depthwise loops' pool mode: (N, C, H, W), kernel,
+# stride, pads (top, left, bottom, right)
+WINDOWS = [
+    ((1, 4, 112, 112), (3, 3), 2, (1, 1, 1, 1)),  # ResNet's stem pool
+    ((2, 3, 9, 7), (3, 3), 2, (1, 1, 1, 1)),
+    ((1, 2, 14, 14), (3, 3), 1, (1, 1, 1, 1)),  # a narrow map: one masked band
+    ((1, 3, 20, 45), (5, 5), 2, (2, 2, 2, 2)),
+    ((1, 2, 11, 13), (3, 2), 1, (0, 1, 2, 0)),  # asymmetric pads
+    ((1, 2, 8, 70), (2, 2), 1, (0, 0, 0, 0)),  # rows longer than a run of columns
+    ((1, 1, 1, 1), (1, 1), 1, (0, 0, 0, 0)),
+    ((1, 2, 6, 9), (3, 3), 2, (0, 0, 0, 0)),  # odd maps, last row and column left out
+]
+
+
+def max_pool_reference(x: np.ndarray, kernel: tuple[int, int], stride: int,
+                       pads: tuple[int, ...]) -> np.ndarray:
+    """Every window's max over a -inf-padded copy, tap by tap (NaN wins, as np.maximum)."""
+    (kh, kw), (pt, pl, pb, pr) = kernel, pads
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=-np.inf)
+    oh, ow = (xp.shape[2] - kh) // stride + 1, (xp.shape[3] - kw) // stride + 1
+    out = np.full(x.shape[:2] + (oh, ow), -np.inf, np.float32)
+    for i in range(kh):
+        for j in range(kw):
+            out = np.maximum(out, xp[:, :, i:i + stride * (oh - 1) + 1:stride,
+                                     j:j + stride * (ow - 1) + 1:stride])
+    return out
+
+
+@pytest.mark.parametrize("shape,kernel,stride,pads", WINDOWS)
+def test_any_max_pool_window_matches_the_reference(shape, kernel, stride, pads) -> None:
+    from mlxa.kernels.pool_ir import max_pool_window
+    from mlxa.ops import get_op
+
+    x = RNG.standard_normal(shape).astype(np.float32)
+    x.flat[min(7, x.size - 1)] = np.nan
+    x.flat[x.size // 2] = -np.inf
+    attrs = dict(POOL, kernel_shape=kernel, strides=(stride, stride), pads=pads)
+    want = max_pool_reference(x, kernel, stride, pads)
+    (table,) = get_op("max_pool").kernel([x], None, attrs)
+    np.testing.assert_array_equal(table, want)  # the reference is the op table's pool
+    out = np.full(want.shape, 7.0, np.float32)
+    call = max_pool_window(x, out, attrs)
+    for _ in range(2):  # the -inf row and the sink stay as they were
+        out[:] = 7.0
+        call()
+        np.testing.assert_array_equal(out, want)
+
+
+def test_the_window_predicate_takes_strides_1_and_2_and_refuses_the_rest() -> None:
+    from mlxa.kernels.pool_ir import window_applies
+
+    def site(**attrs: object) -> Site:
+        x = TensorType((1, 4, 16, 16), np.dtype(np.float32))
+        a = dict(POOL, kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))
+        a.update(attrs)
+        return Site("max_pool", (x,), (x,), a, (False,), None)
+
+    assert window_applies(site()) and window_applies(site(strides=(1, 1)))
+    refused = [site(ceil_mode=1), site(strides=(3, 3)), site(strides=(1, 2)),
+               site(kernel_shape=(8, 8), pads=(0, 0, 0, 0)), site(dilations=(2, 2)),
+               site(pads=(3, 0, 0, 0)), site(storage_order=1)]
+    assert not any(window_applies(s) for s in refused)
+
+
+def test_a_compiled_model_runs_resnets_stem_pool_through_the_window_loops() -> None:
+    from mlxa.kernels.trial import forced
+
+    g = GraphBuilder("stem")
+    x = g.input((1, 8, 32, 32))
+    graph = g.build(g.op("max_pool", x, kernel_shape=(3, 3), strides=(2, 2),
+                         pads=(1, 1, 1, 1)))
+    with forced():
+        m = compile_model(graph, CompileOptions(kernels=("llvm",)))
+    assert m.kernel_lines() == ("%0 max_pool -> max_pool_window",)
+    inputs = [RNG.standard_normal((1, 8, 32, 32)).astype(np.float32)]
+    want = tuple(np.array(a) for a in EagerModel(graph)(*inputs))
+    assert check(graph, inputs, want, m(*inputs)).passed

@@ -13,7 +13,9 @@ vectors. Each band accumulates its kh x kw taps over a group of output rows in r
 shifted vector is loaded once and added into every output row whose window holds it. A row of
 the top or bottom padding reads a row of zeros and a row past the last output row stores into
 a sink, so that no load or store sits under a branch. Stride 2 loads two vectors and keeps the
-even lanes, and the odd lanes of the same pair serve the next tap.
+even lanes, and the odd lanes of the same pair serve the next tap. The same loops with max for
+the multiply-add, -inf for the padding and no weights are a max pool (`compiled(pool=True)`,
+pool_ir.max_pool_window).
 
 Against depthwise_act's Numba loops (benchmarks/depthwise.py, one core) it is faster on every
 stride-1 conv of MobileNetV2 (1.1-2.0x) and on the strided ones with 14x14 and 7x7 outputs, and
@@ -114,22 +116,29 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:
     stride = int(attrs.get("strides", (1, 1))[0])
     pads = [int(p) for p in attrs.get("pads", (0, 0, 0, 0))]
     oh, ow = out.shape[2], out.shape[3]
-    nj = min(run_vectors(), -(-ow // VL))  # a 7-wide row takes one vector, not a run of four
+    nj, single, whole = bands(oh, ow)
     taps = np.ascontiguousarray(w.reshape(c, kh * kw))
     bias = np.ascontiguousarray(ins[2]) if len(ins) == 3 else np.zeros(c, np.float32)
     lo, hi = clamp(attrs)
     zeros = np.zeros(wd, np.float32)  # the padding rows read this row (no load passes w)
     sink = np.empty(nj * VL, np.float32)  # the rows past the last are stored here
     count(zeros.nbytes + sink.nbytes)
-    # rows of two vectors or less in one masked band: 14 x 14 maps 11% faster, 7 x 7 the
-    # same (one vector either way); four vectors over 4 rows lost to the bands on 28 x 28 (6%).
-    # Only with AVX-512's 32 registers: 14 accumulators and 9 weights would spill AVX2's 16
-    whole = whole_rows(nj, oh) if nj == 2 and ow <= nj * VL and run_vectors() == 4 else 0
-    kernel = compiled(kh, kw, stride, nj, 0 if whole else rows_at_once(1, oh), whole)
+    kernel = compiled(kh, kw, stride, nj, single, whole)
     return Call(kernel, (x, taps, bias, out, zeros, sink),
                 (x.ctypes.data, taps.ctypes.data, bias.ctypes.data, out.ctypes.data,
                  zeros.ctypes.data, sink.ctypes.data, n * c, c, c // x.shape[1], h, wd, oh, ow,
                  pads[0], pads[1], lo, hi))
+
+
+def bands(oh: int, ow: int) -> tuple[int, int, int]:
+    """(NJ, single, whole) for an oh x ow output: runs of at most NJ vectors (a 7-wide row
+    takes one vector, not a run of four); a single vector over `single` rows; or, for rows of
+    two vectors or less, one masked band over `whole` rows (14 x 14 maps 11% faster, 7 x 7 the
+    same, one vector either way; four vectors over 4 rows lost to the bands on 28 x 28, 6%),
+    only with AVX-512's 32 registers (14 accumulators and 9 weights would spill AVX2's 16)."""
+    nj = min(run_vectors(), -(-ow // VL))
+    whole = whole_rows(nj, oh) if nj == 2 and ow <= nj * VL and run_vectors() == 4 else 0
+    return nj, 0 if whole else rows_at_once(1, oh), whole
 
 
 def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
@@ -152,22 +161,25 @@ def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs
 
 
 @functools.cache
-def compiled(kh: int, kw: int, stride: int, nj: int, single: int, whole: int = 0) -> Any:
+def compiled(kh: int, kw: int, stride: int, nj: int, single: int, whole: int = 0,
+             pool: bool = False) -> Any:
     """(x, taps, bias, out, zeros, sink, planes, C, M, H, W, OH, OW, top, left, lo, hi):
     `planes` = N x C output planes, C / M input ones (output channel c reads input channel
     c / M), `zeros` a row of at least W zeros (read for the padding rows), `sink`
     NJ x VL floats (written for the rows past the last), `top` and `left` the pads before the
     first row and column. Runs of nj vectors at most; a single vector over `single` rows;
-    with `whole`, one masked band of nj vectors over that many rows holds every column."""
+    with `whole`, one masked band of nj vectors over that many rows holds every column. With
+    `pool`, a max pool: each output the max of its window (NaN wins), `taps` and `bias` unread,
+    `zeros` a row of -inf, the lanes outside the input -inf."""
     from llvmlite import ir
 
     module = ir.Module(name="mlxa_depthwise")
-    _emit(module, kh, kw, stride, nj, single, whole)
+    _emit(module, kh, kw, stride, nj, single, whole, pool)
     return compile_function(module, "depthwise")
 
 
 def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int,
-          whole: int) -> None:
+          whole: int, pool: bool = False) -> None:
     """`depthwise` loops over planes; per plane, over bands of columns, each over all its
     rows: masked single vectors for the first vectors of columns (they hold the left padding),
     runs of nj vectors and then single vectors where every column read lies inside the input,
@@ -184,6 +196,13 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int,
         arg.add_attribute("noalias")
     lo_v, hi_v = e.splat(lo), e.splat(hi)
     zero = const(0)
+    outside = float("-inf") if pool else 0.0  # what a lane outside the input reads
+
+    def tap(weight: Any, v: Any, acc: Any) -> Any:
+        if pool:
+            return b.call(e.intrinsic("llvm.maximum", 2), [v, acc])
+        return e.fma(weight, v, acc)
+
     # the output columns whose windows lie inside the input: from inner_lo (left / stride,
     # rounded up) to inner_hi (a negative numerator, which truncates towards zero, leaves
     # inner_hi at 0 or below: under the first run either way). The masked left band covers
@@ -232,7 +251,8 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int,
                                 v = e.every_other(pair[j][0], pair[j][1], odd=True)
                             else:
                                 halves = [e.load(row, starts[j][kx * stride + half],
-                                                 masks[j][kx * stride + half] if masks else None)
+                                                 masks[j][kx * stride + half] if masks else None,
+                                                 outside)
                                           for half in range(stride)]
                                 v = (halves[0] if stride == 1
                                      else e.every_other(halves[0], halves[1]))
@@ -240,8 +260,8 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int,
                             for ky in range(kh):
                                 r, off = divmod(i - ky, stride)
                                 if off == 0 and 0 <= r < group:
-                                    acc[r * nv + j] = e.fma(weights[ky * kw + kx], v,
-                                                            acc[r * nv + j])
+                                    acc[r * nv + j] = tap(weights[ky * kw + kx], v,
+                                                          acc[r * nv + j])
                 for r in range(group):
                     y = b.add(oy, const(r))
                     into = b.select(b.icmp_signed("<", y, oh),
@@ -261,9 +281,14 @@ def _emit(module: Any, kh: int, kw: int, stride: int, nj: int, single: int,
         ch = b.srem(p, chans)
         plane = b.add(b.mul(b.sdiv(p, chans), b.sdiv(chans, mult)), b.sdiv(ch, mult))
         src, dst = b.mul(plane, b.mul(h, w)), b.mul(p, b.mul(oh, ow))
-        weights = [e.splat(b.load(b.gep(taps, [b.add(b.mul(ch, const(kh * kw)), const(t))])))
-                   for t in range(kh * kw)]
-        b0 = e.splat(b.load(b.gep(bias, [ch])))
+        if pool:  # no weights; every window starts from -inf
+            weights: list[Any] = [None] * (kh * kw)
+            b0 = e.splat(ir.Constant(e.f32, float("-inf")))
+        else:
+            weights = [e.splat(b.load(b.gep(taps, [b.add(b.mul(ch, const(kh * kw)),
+                                                           const(t))])))
+                       for t in range(kh * kw)]
+            b0 = e.splat(b.load(b.gep(bias, [ch])))
         if whole:  # a narrow map: every column in one masked run
             band(src, dst, weights, b0, zero, ow, nj, True, whole)
             return []

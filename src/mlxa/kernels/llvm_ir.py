@@ -200,13 +200,14 @@ class Emitter:
         """The lanes below `count` (an i64; all of them from vl up)."""
         return self.b.icmp_signed("<", self.lanes, self.splat(count))
 
-    def load(self, base: Any, offset: Any, mask: Any = None) -> Any:
+    def load(self, base: Any, offset: Any, mask: Any = None, fill: float = 0.0) -> Any:
+        """A vector at base + offset; with a mask, only its lanes are read, the others `fill`."""
         ptr = self.pointer(base, offset)
         if mask is None:
             return self.b.load(ptr, align=4)
         fn = self._masked("load")
-        return self.b.call(fn, [ptr, self.ir.Constant(self.i32, 4), mask,
-                                self.ir.Constant(self.vec, None)])
+        rest = self.ir.Constant(self.vec, None if fill == 0.0 else [fill] * self.vl)
+        return self.b.call(fn, [ptr, self.ir.Constant(self.i32, 4), mask, rest])
 
     def store(self, value: Any, base: Any, offset: Any, mask: Any = None) -> None:
         ptr = self.pointer(base, offset)

@@ -9,6 +9,11 @@ too short for its vectorised inner loop, and small_cnn's 32 x 28 x 28 max pool t
 there against 2.7 us here (its 64 x 14 x 14 average pool 2.6 against 1.2; one script timing
 both in turns, warm). The kernels bind where the window is 2x2 at
 stride 2, and keep the faster of themselves and what would bind without them (kernels/trial.py).
+
+Any other max pool of equal strides 1 or 2 (ResNet's 3x3 stride-2 window with pads of 1) runs
+depthwise_ir.py's loops in their pool mode (`max_pool_window`): a max pool is a depthwise conv
+with max for the multiply-add, no weights and -inf for the padding. The general Numba loop is
+scalar, output by output, and lost to the op table's strided passes there.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from mlxa.kernels.registry import Attrs, Site, bind_in_use, register_kernel
 from mlxa.kernels.trial import Bound, against_default
 from mlxa.ops import get_op
 from mlxa.ops.bound import Step
+from mlxa.ops.pool import geometry
 
 VL = 8
 
@@ -137,6 +143,54 @@ def bind_max_pool(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: 
                   workspace: np.ndarray | None) -> Step:
     """2x2 max pooling at stride 2: vectors of outputs, the window's pairs split by shuffles."""
     return _bind("max_pool", ins, outs, attrs, workspace)
+
+
+def window_applies(site: Site) -> bool:
+    """pool_applies' float32 NCHW max pools of equal strides 1 or 2, at most MAX_TAPS taps,
+    without ceil_mode (each window starts inside the input or its padding)."""
+    from mlxa.kernels.depthwise_ir import MAX_TAPS
+
+    if not pool_applies(site) or site.attrs.get("ceil_mode", 0):
+        return False
+    kh, kw = site.attrs.get("kernel_shape", (1, 1))
+    return (tuple(site.attrs.get("strides", (1, 1))) in ((1, 1), (2, 2))
+            and kh * kw <= MAX_TAPS and int(site.attrs.get("storage_order", 0)) == 0)
+
+
+def max_pool_window(x: np.ndarray, out: np.ndarray, attrs: Attrs) -> Call:
+    """A call of depthwise_ir's loops as a max pool: x and out C-contiguous NCHW."""
+    from mlxa.kernels.depthwise_ir import bands
+    from mlxa.kernels.depthwise_ir import compiled as loops
+    from mlxa.kernels.generated import count
+
+    win = geometry(x.shape, attrs)
+    n, c, h, w = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    if not (x.flags.c_contiguous and out.flags.c_contiguous) or (oh, ow) != (win.out_h,
+                                                                           win.out_w):
+        raise ValueError("max_pool_window: C-contiguous x and out of the window's shape")
+    nj, single, whole = bands(oh, ow)
+    lowest = np.full(w, -np.inf, np.float32)  # the padding rows read this row
+    sink = np.empty(nj * VL, np.float32)
+    unread = np.zeros(1, np.float32)  # the weights and bias a pool does not read
+    count(lowest.nbytes + sink.nbytes)
+    kernel = loops(win.kh, win.kw, win.strides[0], nj, single, whole, pool=True)
+    return Call(kernel, (x, out, lowest, sink, unread),
+                (x.ctypes.data, unread.ctypes.data, unread.ctypes.data, out.ctypes.data,
+                 lowest.ctypes.data, sink.ctypes.data, n * c, c, 1, h, w, oh, ow,
+                 win.pads[0], win.pads[1], -np.inf, np.inf))
+
+
+@register_kernel("max_pool", name="max_pool_window", technique="llvm", applies=window_applies,
+                 requires=("llvmlite",))
+def bind_max_pool_window(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
+                         workspace: np.ndarray | None) -> Step:
+    """Max pooling over any window of strides 1 or 2: the depthwise loops' pool mode."""
+    x, out = ins[0], outs[0]
+    if not (x.flags.c_contiguous and out.flags.c_contiguous):
+        return Bound(*_default("max_pool", ins, outs, attrs, workspace))
+    return against_default(lambda: max_pool_window(x, out, attrs), "max_pool_window",
+                           lambda: _default("max_pool", ins, outs, attrs, workspace))
 
 
 @register_kernel("avg_pool", name="avg_pool_vector", technique="llvm", applies=pool2x2_applies,
