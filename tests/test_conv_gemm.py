@@ -176,8 +176,9 @@ def test_a_stem_is_tried_against_the_direct_conv_only_where_that_is_selected(
     from mlxa.kernels.registry import KERNELS, binding, in_use
 
     kept: list[str] = []
-    monkeypatch.setattr(conv_gemm, "against_default",
-                        lambda candidate, name, default: kept.append(default()[1]) or candidate())
+    monkeypatch.setattr(conv_gemm, "where_contiguous",
+                        lambda arrays, candidate, name, default, takes=True:
+                        kept.append(default()[1]) or candidate())
     g = GraphBuilder("stem")
     x = g.input((1, 3, 20, 20))
     y = g.op("conv", x, g.param(f32(8, 3, 3, 3)), g.param(f32(8)), strides=(2, 2),

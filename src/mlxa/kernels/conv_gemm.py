@@ -25,7 +25,7 @@ from mlxa.kernels.generated import carve
 from mlxa.kernels.llvm_ir import Call
 from mlxa.kernels.plane_copy import frame
 from mlxa.kernels.registry import Attrs, Site, bind_in_use, register_kernel
-from mlxa.kernels.trial import Bound, against_default, faster, keep_bound
+from mlxa.kernels.trial import faster, keep_bound, where_contiguous
 from mlxa.ops import conv
 from mlxa.ops.bound import Step, sequence
 from mlxa.ops.conv_im2col import band_rows
@@ -54,11 +54,8 @@ def bind_gemm(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attr
               workspace: np.ndarray | None) -> Step:
     """conv + bias + relu/clip by the microkernel (`product`), kept where its trial beats
     what would bind without it (`_default`)."""
-    x, out = ins[0], outs[0]
-    if not (x.flags.c_contiguous and out.flags.c_contiguous):
-        return Bound(*_default(ins, outs, attrs, workspace))  # named for the report
-    return against_default(lambda: product(ins, out, attrs, workspace), "conv_gemm",
-                           lambda: _default(ins, outs, attrs, workspace))
+    return where_contiguous((ins[0], outs[0]), lambda: product(ins, outs[0], attrs, workspace),
+                            "conv_gemm", lambda: _default(ins, outs, attrs, workspace))
 
 
 def _default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,

@@ -36,7 +36,7 @@ from mlxa.kernels.epilogue import clamp, table_conv, takes_activation
 from mlxa.kernels.generated import count
 from mlxa.kernels.llvm_ir import Call, Emitter, compile_function, host_features
 from mlxa.kernels.registry import Attrs, Site, bind_in_use, register_kernel
-from mlxa.kernels.trial import Bound, against_default
+from mlxa.kernels.trial import where_contiguous
 from mlxa.ops.bound import Step
 
 F32 = np.dtype(np.float32)
@@ -101,11 +101,8 @@ def whole_rows(nv: int, oh: int) -> int:
 def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
                    workspace: np.ndarray | None) -> Step:
     """Depthwise conv + bias + relu/clip: bands of vector runs over each channel."""
-    x, out = ins[0], outs[0]
-    if not (x.flags.c_contiguous and out.flags.c_contiguous):
-        return Bound(*_default(ins, outs, attrs, workspace))  # named for the report
-    return against_default(lambda: product(ins, out, attrs), "depthwise_vector",
-                           lambda: _default(ins, outs, attrs, workspace))
+    return where_contiguous((ins[0], outs[0]), lambda: product(ins, outs[0], attrs),
+                            "depthwise_vector", lambda: _default(ins, outs, attrs, workspace))
 
 
 def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:

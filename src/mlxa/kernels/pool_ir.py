@@ -27,7 +27,7 @@ import numpy as np
 from mlxa.kernels.llvm_ir import Call, Emitter, Kernel, compile_function
 from mlxa.kernels.pool import classic, pool_applies
 from mlxa.kernels.registry import Attrs, Site, bind_in_use, register_kernel
-from mlxa.kernels.trial import Bound, against_default
+from mlxa.kernels.trial import where_contiguous
 from mlxa.ops import get_op
 from mlxa.ops.bound import Step
 from mlxa.ops.pool import geometry
@@ -123,11 +123,9 @@ def pool2x2(x: np.ndarray, out: np.ndarray, is_max: bool) -> Call:
 def _bind(op: str, ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
           workspace: np.ndarray | None) -> Step:
     x, out = ins[0], outs[0]
-    if not (classic(x.shape, out.shape, attrs) and x.flags.c_contiguous
-            and out.flags.c_contiguous):
-        return Bound(*_default(op, ins, outs, attrs, workspace))  # named for the report
-    return against_default(lambda: pool2x2(x, out, op == "max_pool"), f"{op}_vector",
-                           lambda: _default(op, ins, outs, attrs, workspace))
+    return where_contiguous((x, out), lambda: pool2x2(x, out, op == "max_pool"), f"{op}_vector",
+                            lambda: _default(op, ins, outs, attrs, workspace),
+                            classic(x.shape, out.shape, attrs))
 
 
 def _default(op: str, ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
@@ -186,11 +184,9 @@ def max_pool_window(x: np.ndarray, out: np.ndarray, attrs: Attrs) -> Call:
 def bind_max_pool_window(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
                          workspace: np.ndarray | None) -> Step:
     """Max pooling over any window of strides 1 or 2: the depthwise loops' pool mode."""
-    x, out = ins[0], outs[0]
-    if not (x.flags.c_contiguous and out.flags.c_contiguous):
-        return Bound(*_default("max_pool", ins, outs, attrs, workspace))
-    return against_default(lambda: max_pool_window(x, out, attrs), "max_pool_window",
-                           lambda: _default("max_pool", ins, outs, attrs, workspace))
+    return where_contiguous((ins[0], outs[0]), lambda: max_pool_window(ins[0], outs[0], attrs),
+                            "max_pool_window",
+                            lambda: _default("max_pool", ins, outs, attrs, workspace))
 
 
 @register_kernel("avg_pool", name="avg_pool_vector", technique="llvm", applies=pool2x2_applies,

@@ -81,6 +81,15 @@ def against_default(candidate: Callable[[], Step], name: str,
     return keep_bound(lambda: (candidate(), name), default, _keeps_first)
 
 
+def where_contiguous(arrays: tuple[np.ndarray, ...], candidate: Callable[[], Step], name: str,
+                     default: Callable[[], tuple[Step, str]], takes: bool = True) -> Bound:
+    """against_default where the kernel `takes` the node and every array of `arrays` (its
+    loops' input and output) is C-contiguous; else the default alone, named for what it ran."""
+    if not (takes and all(a.flags.c_contiguous for a in arrays)):
+        return Bound(*default())
+    return against_default(candidate, name, default)
+
+
 def keep_bound(first: Callable[[], tuple[Step, str]], second: Callable[[], tuple[Step, str]],
                first_wins: Callable[[Step, Step], bool]) -> Bound:
     """Two bindings of one node (each a call and its name), each bound inside a recording of
