@@ -107,24 +107,36 @@ def bind_depthwise(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs:
 
 def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs) -> Call:
     """The vector loops' call: x and out C-contiguous."""
-    x, w = ins[0], ins[1]
-    n, _, h, wd = x.shape
+    w = ins[1]
     c, _, kh, kw = w.shape  # output channels: the input's times the multiplier
     stride = int(attrs.get("strides", (1, 1))[0])
     pads = [int(p) for p in attrs.get("pads", (0, 0, 0, 0))]
-    oh, ow = out.shape[2], out.shape[3]
-    nj, single, whole = bands(oh, ow)
     taps = np.ascontiguousarray(w.reshape(c, kh * kw))
     bias = np.ascontiguousarray(ins[2]) if len(ins) == 3 else np.zeros(c, np.float32)
-    lo, hi = clamp(attrs)
-    zeros = np.zeros(wd, np.float32)  # the padding rows read this row (no load passes w)
+    return loops_call(ins[0], out, (kh, kw), stride, (pads[0], pads[1]), taps, bias, clamp(attrs))
+
+
+def loops_call(x: np.ndarray, out: np.ndarray, kernel: tuple[int, int], stride: int,
+               top_left: tuple[int, int], taps: np.ndarray | None, bias: np.ndarray | None,
+               bounds: tuple[float, float]) -> Call:
+    """The loops' call over x [N, C, H, W] into out [N, C * M, OH, OW], both C-contiguous:
+    a conv with `taps` [C * M, kh * kw] and `bias`, or without them a max pool (the padding
+    then reads -inf)."""
+    n, _, h, wd = x.shape
+    c, oh, ow = out.shape[1:]
+    pool = taps is None
+    nj, single, whole = bands(oh, ow)
+    edge = np.full(wd, -np.inf if pool else 0.0, np.float32)  # the padding rows read this row
     sink = np.empty(nj * VL, np.float32)  # the rows past the last are stored here
-    count(zeros.nbytes + sink.nbytes)
-    kernel = compiled(kh, kw, stride, nj, single, whole)
-    return Call(kernel, (x, taps, bias, out, zeros, sink),
+    count(edge.nbytes + sink.nbytes)
+    unread = np.zeros(1, np.float32)  # a pool's weights and bias
+    taps = unread if taps is None else taps
+    bias = unread if bias is None else bias
+    loops = compiled(*kernel, stride, nj, single, whole, pool)
+    return Call(loops, (x, taps, bias, out, edge, sink),
                 (x.ctypes.data, taps.ctypes.data, bias.ctypes.data, out.ctypes.data,
-                 zeros.ctypes.data, sink.ctypes.data, n * c, c, c // x.shape[1], h, wd, oh, ow,
-                 pads[0], pads[1], lo, hi))
+                 edge.ctypes.data, sink.ctypes.data, n * c, c, c // x.shape[1], h, wd, oh, ow,
+                 *top_left, *bounds))
 
 
 def bands(oh: int, ow: int) -> tuple[int, int, int]:

@@ -157,26 +157,14 @@ def window_applies(site: Site) -> bool:
 
 def max_pool_window(x: np.ndarray, out: np.ndarray, attrs: Attrs) -> Call:
     """A call of depthwise_ir's loops as a max pool: x and out C-contiguous NCHW."""
-    from mlxa.kernels.depthwise_ir import bands
-    from mlxa.kernels.depthwise_ir import compiled as loops
-    from mlxa.kernels.generated import count
+    from mlxa.kernels.depthwise_ir import loops_call
 
     win = geometry(x.shape, attrs)
-    n, c, h, w = x.shape
-    oh, ow = out.shape[2], out.shape[3]
-    if not (x.flags.c_contiguous and out.flags.c_contiguous) or (oh, ow) != (win.out_h,
-                                                                           win.out_w):
+    if not (x.flags.c_contiguous and out.flags.c_contiguous) or out.shape != (
+            *x.shape[:2], win.out_h, win.out_w):
         raise ValueError("max_pool_window: C-contiguous x and out of the window's shape")
-    nj, single, whole = bands(oh, ow)
-    lowest = np.full(w, -np.inf, np.float32)  # the padding rows read this row
-    sink = np.empty(nj * VL, np.float32)
-    unread = np.zeros(1, np.float32)  # the weights and bias a pool does not read
-    count(lowest.nbytes + sink.nbytes)
-    kernel = loops(win.kh, win.kw, win.strides[0], nj, single, whole, pool=True)
-    return Call(kernel, (x, out, lowest, sink, unread),
-                (x.ctypes.data, unread.ctypes.data, unread.ctypes.data, out.ctypes.data,
-                 lowest.ctypes.data, sink.ctypes.data, n * c, c, 1, h, w, oh, ow,
-                 win.pads[0], win.pads[1], -np.inf, np.inf))
+    return loops_call(x, out, (win.kh, win.kw), win.strides[0], (win.pads[0], win.pads[1]),
+                      None, None, (-np.inf, np.inf))
 
 
 @register_kernel("max_pool", name="max_pool_window", technique="llvm", applies=window_applies,

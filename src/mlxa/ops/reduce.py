@@ -71,10 +71,11 @@ def _reduction(fn: Callable[..., Any]) -> Callable[..., tuple[np.ndarray, ...]]:
     return kernel
 
 
-def _bind_reduction(fn: Callable[..., Any], ufunc: np.ufunc,
-                    mean: bool = False) -> Callable[..., Step]:
-    """The bound reduction: for a float input that is not empty, `ufunc`.reduce into the output
-    (then divided by the count for a mean); else the kernel, as unbound."""
+def _reduction_op(name: str, fn: Callable[..., Any], ufunc: np.ufunc, doc: str,
+                  mean: bool = False) -> OpDef:
+    """Registers reduction `name`: its kernel `fn` (np.sum, ...), and bound, for a float input
+    that is not empty, `ufunc`.reduce into the output (then divided by the count for a mean);
+    else the kernel, as unbound."""
     kernel = _reduction(fn)
 
     def bind(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: Attrs,
@@ -90,7 +91,7 @@ def _bind_reduction(fn: Callable[..., Any], ufunc: np.ufunc,
         count = np.intp(x.size // max(out.size, 1))
         return sequence([step, functools.partial(np.true_divide, out, count, out=out,
                                                  casting="unsafe")])
-    return bind
+    return register(OpDef(name, _rule, _flops, kernel, doc=doc, bind=bind))
 
 
 def _argmax_rule(ins: Sequence[TensorType], attrs: Attrs) -> tuple[TensorType, ...]:
@@ -112,17 +113,10 @@ def _argmax(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray] | None,
     return (out,)
 
 
-REDUCE_SUM = register(OpDef("reduce_sum", _rule, _flops, _reduction(np.sum),
-                            doc="sum over `axes` (all when empty)",
-                            bind=_bind_reduction(np.sum, np.add)))
-REDUCE_MEAN = register(OpDef("reduce_mean", _rule, _flops, _reduction(np.mean),
-                             doc="mean over `axes` (all when empty)",
-                             bind=_bind_reduction(np.mean, np.add, mean=True)))
-REDUCE_MAX = register(OpDef("reduce_max", _rule, _flops, _reduction(np.max),
-                            doc="max over `axes` (all when empty)",
-                            bind=_bind_reduction(np.max, np.maximum)))
-REDUCE_MIN = register(OpDef("reduce_min", _rule, _flops, _reduction(np.min),
-                            doc="min over `axes` (all when empty)",
-                            bind=_bind_reduction(np.min, np.minimum)))
+REDUCE_SUM = _reduction_op("reduce_sum", np.sum, np.add, "sum over `axes` (all when empty)")
+REDUCE_MEAN = _reduction_op("reduce_mean", np.mean, np.add, "mean over `axes` (all when empty)",
+                            mean=True)
+REDUCE_MAX = _reduction_op("reduce_max", np.max, np.maximum, "max over `axes` (all when empty)")
+REDUCE_MIN = _reduction_op("reduce_min", np.min, np.minimum, "min over `axes` (all when empty)")
 ARGMAX = register(OpDef("argmax", _argmax_rule, _flops, _argmax,
                         doc="index of the first maximum along `axis` (int64)"))
