@@ -128,19 +128,21 @@ CASES = [
     ((1, 32, 80, 80), (9, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),  # several bands of rows
     ((1, 5, 9, 10), (11, 3, 3), (1, 1), (0, 0, 0, 0), (1, 1)),  # direct, read where it lies
     ((2, 6, 8, 7), (9, 3, 1), (1, 1), (1, 0, 1, 0), (1, 1)),  # direct, no spill columns
+    ((3, 7, 5, 21), (12, 3, 3), (1, 1), (0, 2, 1, 0), (1, 1)),  # odd output, uneven pads
     ((1, 3, 10, 12), (8, 2, 5), (1, 1), (0, 2, 1, 1), (1, 2)),  # direct, uneven pads
 ]
 
 
-@pytest.mark.parametrize("turn", [False, True], ids=["along_pixels", "along_channels"])
+@pytest.mark.parametrize("way", ["along_pixels", "along_channels", "winograd"])
 @pytest.mark.parametrize("epilogue", sorted(EPILOGUES))
 @pytest.mark.parametrize("shape,kernel,strides,pads,dilations", CASES)
 def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple[int, ...],
                                            strides: tuple[int, int], pads: tuple[int, ...],
                                            dilations: tuple[int, int], epilogue: str,
-                                           turn: bool) -> None:
-    """Each orientation of the kernel, with and without bias, with no workspace and with one;
-    a second call over the same scratch gives the same result."""
+                                           way: str) -> None:
+    """Each way of the kernel, with and without bias, with no workspace and with one; a second
+    call over the same scratch gives the same result. Winograd takes the 3x3 stride-1
+    undilated convs alone and refuses the rest by name."""
     from mlxa.kernels.conv_gemm import product
 
     n, c, h, wd = shape
@@ -156,9 +158,13 @@ def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple
     ow = (wd + pads[1] + pads[3] - ekw) // strides[1] + 1
     wdil = np.zeros((o, c, ekh, ekw), np.float32)
     wdil[:, :, ::dilations[0], ::dilations[1]] = w  # the reference takes a dilated kernel
+    if way == "winograd" and not (kernel[1:] == (3, 3) and strides == dilations == (1, 1)):
+        with pytest.raises(ValueError, match="no way 'winograd'"):
+            product([x, w, b], np.zeros((n, o, oh, ow), np.float32), attrs, None, way=way)
+        return
     for ins, workspace in (([x, w, b], None), ([x, w], np.empty(1 << 22, np.uint8))):
         out = np.full((n, o, oh, ow), np.nan, np.float32)
-        step = product(ins, out, attrs, workspace, turn=turn)
+        step = product(ins, out, attrs, workspace, way=way)
         step()
         bias = ins[2] if len(ins) == 3 else np.zeros(o, np.float32)
         want = conv_reference(x, wdil, bias, strides, pads, lo, hi)

@@ -581,24 +581,37 @@ def test_a_trial_counts_the_scratch_of_what_it_kept(keep: str,
     attrs = {"strides": (2, 2), "pads": (1, 1, 1, 1)}
     if keep == "conv_gemm":  # the conv_gemm candidate: its own trial of orientations runs too
         assert model.kernel_scratch[step] in {sum(bound_with_scratch(
-            lambda t=t: product(ins, out, attrs, None, turn=t))[1]) for t in (False, True)}
+            lambda way=way: product(ins, out, attrs, None, way=way))[1])
+            for way in ("along_pixels", "along_channels")}
     else:
         _, direct = bound_with_scratch(lambda: bind_direct(ins, [out], attrs, None))
         assert sum(direct) > 0 and model.kernel_scratch[step] == sum(direct)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llvmlite") is None, reason="llvmlite missing")
-@pytest.mark.parametrize("turn", [False, True], ids=["along_pixels", "along_channels"])
+@pytest.mark.parametrize("way", ["along_pixels", "along_channels", "winograd"])
 def test_the_roofline_counts_the_scratch_of_the_vector_kernels(
-        turn: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+        way: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """conv_gemm's padded input, and along the pixels the spill of its direct conv or its
-    im2col band (carved), and nothing of the orientation its trial dropped; depthwise_vector's
+    im2col band (carved), or Winograd's framed input, V and M, and nothing of the ways its
+    trial dropped; depthwise_vector's
     zero row and sink (its own); not the scratch of the default its trial bound."""
     from mlxa.kernels import conv_gemm
     from mlxa.kernels.depthwise_ir import VL, run_vectors
     from mlxa.kernels.trial import forced
 
-    monkeypatch.setattr(conv_gemm, "faster", lambda a, b: not turn)  # keeps the one asked
+    names: dict[int, str] = {}
+    named = conv_gemm._named
+
+    def naming(bind, name):  # type: ignore[no-untyped-def]
+        step, name = named(bind, name)
+        names[id(step)] = name
+        return step, name
+
+    monkeypatch.setattr(conv_gemm, "_named", naming)
+    # keeps the way asked where the conv has it, else the first (along the pixels)
+    monkeypatch.setattr(conv_gemm, "faster",
+                        lambda kept, new: names[id(kept)] == way or names[id(new)] != way)
     g = GraphBuilder("llvm")
     x = g.input((1, 8, 12, 12))
     y = g.op("conv", x, g.param(f32(8, 1, 3, 3)), g.param(f32(8)), group=8, pads=(1, 1, 1, 1))
@@ -606,14 +619,19 @@ def test_the_roofline_counts_the_scratch_of_the_vector_kernels(
     y = g.op("conv", y, g.param(f32(4, 6, 3, 3)), strides=(2, 2), pads=(1, 1, 1, 1))
     with forced():
         model = compile_model(g.build(y), CompileOptions(kernels=("llvm",)))
-    names: dict[str, list[int]] = {}
+    chosen: dict[str, list[int]] = {}
     for s, c in sorted(model.kernel_plan.choices.items()):
-        names.setdefault(c.kernel.name, []).append(s)
+        chosen.setdefault(c.kernel.name, []).append(s)
     # a row of zeros (the input's 12 columns) and a sink of a run of vectors
     nj = min(run_vectors(), 2)
-    assert model.kernel_scratch[names["depthwise_vector"][0]] == 4 * (12 + nj * VL)
-    direct, strided = names["conv_gemm"]
-    if turn:  # the padded inputs alone: (8 x 14 x 14) and (6 x 13 x 13)
+    assert model.kernel_scratch[chosen["depthwise_vector"][0]] == 4 * (12 + nj * VL)
+    direct, strided = chosen["conv_gemm"]
+    if way == "winograd":  # the framed input (8 x 14 x 14), V and M (16 x 8 and 16 x 6 rows of
+        # 36 tiles); the strided conv has no Winograd: along the pixels, as below
+        assert model.kernel_scratch[direct] == 4 * (8 * 14 * 14 + 16 * (8 + 6) * 36)
+        assert model.kernel_scratch[strided] == 4 * (6 * 13 * 13 + 54 * 6 * 6)
+        return
+    if way == "along_channels":  # the padded inputs alone: (8 x 14 x 14) and (6 x 13 x 13)
         assert model.kernel_scratch[direct] == 4 * 8 * 14 * 14
         assert model.kernel_scratch[strided] == 4 * 6 * 13 * 13
         return

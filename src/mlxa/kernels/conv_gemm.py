@@ -15,7 +15,7 @@ ran."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
@@ -25,7 +25,7 @@ from mlxa.kernels.generated import carve
 from mlxa.kernels.llvm_ir import Call
 from mlxa.kernels.plane_copy import frame
 from mlxa.kernels.registry import Attrs, Site, bind_in_use, register_kernel
-from mlxa.kernels.trial import faster, keep_bound, where_contiguous
+from mlxa.kernels.trial import faster, keep_fastest, where_contiguous
 from mlxa.ops import conv
 from mlxa.ops.bound import Step, sequence
 from mlxa.ops.conv_im2col import band_rows
@@ -92,17 +92,24 @@ def dense_default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: 
     return table_conv(ins, outs, attrs, workspace), "numpy"
 
 
+WAYS = ("along_pixels", "along_channels", "winograd")
+
+
 def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
-            workspace: np.ndarray | None, turn: bool | None = None) -> Step:
+            workspace: np.ndarray | None, way: str | None = None) -> Step:
     """The microkernel's conv: x and out C-contiguous. A 1x1 conv is one product over x. Any
-    other conv goes one of two ways, the faster in a bind-time trial (`turn` forces one):
+    other conv goes one of the WAYS, the fastest in a bind-time trial (`way` forces one):
     vectors along the output's pixels, a stride-1 conv reading the (padded) input plane
     itself, each weight tap's row of the product being the plane shifted by that tap
-    (`_direct`), a strided one by im2col bands (`_im2col`); or vectors along the output
-    channels (`_turned`), each pixel's input read where it lies, strided or not. The turned
-    kernel won on 3x3 convs of many channels and on strided ones (ResNet's 512 x 7 x 7: 2.63
-    against 2.97 ms; 256 x 28 x 28 stride 2: 2.24 against 3.16), and lost on few channels."""
-    from mlxa.kernels import microkernel
+    (`_direct`), a strided one by im2col bands (`_im2col`); vectors along the output channels
+    (`_turned`), each pixel's input read where it lies, strided or not; or, for a 3x3
+    stride-1 conv, Winograd's F(2x2, 3x3) with compiled transforms, its 16 products by the
+    microkernel (winograd_ir.py). The turned kernel won on 3x3 convs of many channels and on
+    strided ones (ResNet's 512 x 7 x 7: 2.63 against 2.97 ms; 256 x 28 x 28 stride 2: 2.24
+    against 3.16), and lost on few channels; Winograd won on every 3x3 stride-1 conv of
+    small_cnn and ResNet timed (32 x 28 x 28 at batch 32: 3.5 against 5.2 ms; ResNet's 128 x
+    28 x 28: 1.42 against 2.37)."""
+    from mlxa.kernels import microkernel, winograd_ir
 
     x, w = ins[0], ins[1]
     n, c, h, wd = x.shape
@@ -111,6 +118,8 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
     bounds = clamp(attrs)
     win = window(h, wd, w.shape[2], w.shape[3], attrs)
     plain = {k: v for k, v in attrs.items() if k != "epilogue"}
+    if way is not None and way not in (WAYS if winograd_ir.takes(w.shape, win) else WAYS[:2]):
+        raise ValueError(f"conv_gemm: no way {way!r} for this conv")
     if conv.plan(x.shape, w.shape, plain, x.itemsize).kind == "pointwise":  # as the op table
         mr, nv, vl = microkernel.blocking()
         wp, bp = microkernel.pack(w.reshape(o, -1), bias, mr)
@@ -128,10 +137,20 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
     def along_channels() -> Step:
         return _turned(x, out, w, bias, win, bounds, workspace)
 
-    if turn is not None:
-        return along_channels() if turn else along_pixels()
-    return keep_bound(lambda: (along_pixels(), "along_pixels"),
-                      lambda: (along_channels(), "along_channels"), faster).run
+    def winograd() -> Step:
+        return winograd_ir.bind(x, w, bias, out, win, bounds, workspace)
+
+    ways = {"along_pixels": along_pixels, "along_channels": along_channels}
+    if winograd_ir.takes(w.shape, win):
+        ways["winograd"] = winograd
+    if way is not None:
+        return ways[way]()
+    return keep_fastest([partial(_named, bind, name) for name, bind in ways.items()],
+                        faster).run
+
+
+def _named(bind: Callable[[], Step], name: str) -> tuple[Step, str]:
+    return bind(), name
 
 
 def _plane_shape(win: Window) -> tuple[int, int]:

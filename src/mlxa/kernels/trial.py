@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -92,17 +92,29 @@ def where_contiguous(arrays: tuple[np.ndarray, ...], candidate: Callable[[], Ste
 
 def keep_bound(first: Callable[[], tuple[Step, str]], second: Callable[[], tuple[Step, str]],
                first_wins: Callable[[Step, Step], bool]) -> Bound:
-    """Two bindings of one node (each a call and its name), each bound inside a recording of
-    its own (kernels/generated.py); the one `first_wins` keeps, with only its scratch counted
-    into the open recording."""
+    """keep_fastest of two bindings."""
+    return keep_fastest((first, second), first_wins)
+
+
+def keep_fastest(bindings: Sequence[Callable[[], tuple[Step, str]]],
+                 first_wins: Callable[[Step, Step], bool]) -> Bound:
+    """Bindings of one node (each a call and its name), each bound inside a recording of its
+    own (kernels/generated.py), each tried against the one kept so far (`first_wins(kept,
+    next)`); the one kept at the end, with only its scratch counted into the open
+    recording."""
     from mlxa.kernels.generated import bound_with_scratch, count
 
-    (a, a_name), a_sizes = bound_with_scratch(first)
-    (b, b_name), b_sizes = bound_with_scratch(second)
-    won = first_wins(a, b)
-    for nbytes in a_sizes if won else b_sizes:
+    kept: tuple[tuple[Step, str], list[int]] | None = None
+    for bind in bindings:
+        bound = bound_with_scratch(bind)
+        if kept is None or not first_wins(kept[0][0], bound[0][0]):
+            kept = bound
+    if kept is None:
+        raise ValueError("keep_fastest: no bindings")
+    (step, name), sizes = kept
+    for nbytes in sizes:
         count(nbytes)
-    return Bound(a, a_name) if won else Bound(b, b_name)
+    return Bound(step, name)
 
 
 def keep_faster(candidate: Step, name: str, default: Step) -> Bound:
