@@ -37,31 +37,39 @@ def blockings() -> list[tuple[int, int, int]]:
     return sorted({blocking(), (4, 3, 8), (3, 2, 16)})
 
 
+@pytest.mark.parametrize("panels", [False, True], ids=["by_runs", "by_panels"])
 @pytest.mark.parametrize("mr,nv,vl", blockings())
 def test_the_microkernel_matches_float64_and_stores_nothing_outside_its_output(
-        mr: int, nv: int, vl: int) -> None:
-    from mlxa.kernels.microkernel import compiled, pack
+        mr: int, nv: int, vl: int, panels: bool) -> None:
+    """Every edge of the blocking (rows around MR, columns around a vector and a run, one or
+    two items); with panels, also reductions deep enough that a panel is one run or a few,
+    over several panels, a shorter last one and the masked tail."""
+    from mlxa.kernels.microkernel import PANEL_FLOATS, compiled, pack
 
-    kernel = compiled(mr, nv, vl)
+    kernel = compiled(mr, nv, vl, panels=panels)
     run = nv * vl
-    for rows in sorted({1, mr - 1, mr, mr + 1, 2 * mr + 3}):
-        for cols in sorted({1, vl - 1, vl, vl + 1, run - 1, run, run + 1, 2 * run + vl + 3}):
-            if cols < 1 or rows < 1:
-                continue
-            depth, items = 1 + (rows * cols) % 7, 1 + cols % 2
-            w, x, b = f32(rows, depth), f32(items, depth, cols + 5), f32(rows)
-            lo, hi = (-0.5, 1.0) if cols % 3 else (-np.inf, np.inf)
-            wp, bp = pack(w, b if rows % 2 else None, mr)
-            # out rows are cols + 3 floats apart, and a spare row follows the last item
-            out = np.full((items * rows + 1, cols + 3), np.nan, np.float32)
-            kernel(wp.ctypes.data, x.ctypes.data, bp.ctypes.data, out.ctypes.data, items, rows,
-                   depth, cols, cols + 5, cols + 3, depth * (cols + 5), rows * (cols + 3), lo, hi)
-            bias = b if rows % 2 else np.zeros(rows, np.float32)
-            want = np.einsum("oc,ncp->nop", w.astype(np.float64), x[..., :cols])
-            want = np.clip(want + bias[:, None], lo, hi).reshape(items * rows, cols)
-            np.testing.assert_allclose(out[:-1, :cols], want, rtol=1e-5, atol=1e-5,
-                                       err_msg=f"{rows}x{depth}x{cols}, {items} items")
-            assert np.isnan(out[:, cols:]).all() and np.isnan(out[-1]).all()
+    shapes = [(rows, cols, 1 + (rows * cols) % 7)
+              for rows in sorted({1, mr - 1, mr, mr + 1, 2 * mr + 3})
+              for cols in sorted({1, vl - 1, vl, vl + 1, run - 1, run, run + 1,
+                                  2 * run + vl + 3})]
+    if panels:  # PANEL_FLOATS // C // run runs a panel: 1 at C = 200, 2-3 at C = 100
+        assert PANEL_FLOATS // 200 // run == 1 and PANEL_FLOATS // 100 // run in (2, 3)
+        shapes += [(mr + 1, 7 * run + 3, depth) for depth in (200, 100)]
+    for rows, cols, depth in shapes:
+        items = 1 + cols % 2
+        w, x, b = f32(rows, depth), f32(items, depth, cols + 5), f32(rows)
+        lo, hi = (-0.5, 1.0) if cols % 3 else (-np.inf, np.inf)
+        wp, bp = pack(w, b if rows % 2 else None, mr)
+        # out rows are cols + 3 floats apart, and a spare row follows the last item
+        out = np.full((items * rows + 1, cols + 3), np.nan, np.float32)
+        kernel(wp.ctypes.data, x.ctypes.data, bp.ctypes.data, out.ctypes.data, items, rows,
+               depth, cols, cols + 5, cols + 3, depth * (cols + 5), rows * (cols + 3), lo, hi)
+        bias = b if rows % 2 else np.zeros(rows, np.float32)
+        want = np.einsum("oc,ncp->nop", w.astype(np.float64), x[..., :cols])
+        want = np.clip(want + bias[:, None], lo, hi).reshape(items * rows, cols)
+        np.testing.assert_allclose(out[:-1, :cols], want, rtol=1e-5, atol=1e-5,
+                                   err_msg=f"{rows}x{depth}x{cols}, {items} items")
+        assert np.isnan(out[:, cols:]).all() and np.isnan(out[-1]).all()
 
 
 @pytest.mark.parametrize("mr,nv,vl", blockings())
@@ -133,7 +141,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("way", ["along_pixels", "along_channels", "winograd"])
+@pytest.mark.parametrize("way", ["by_runs", "by_panels", "along_pixels", "along_channels",
+                                 "winograd"])
 @pytest.mark.parametrize("epilogue", sorted(EPILOGUES))
 @pytest.mark.parametrize("shape,kernel,strides,pads,dilations", CASES)
 def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple[int, ...],
@@ -141,8 +150,9 @@ def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple
                                            dilations: tuple[int, int], epilogue: str,
                                            way: str) -> None:
     """Each way of the kernel, with and without bias, with no workspace and with one; a second
-    call over the same scratch gives the same result. Winograd takes the 3x3 stride-1
-    undilated convs alone and refuses the rest by name."""
+    call over the same scratch gives the same result. A 1x1 stride-1 unpadded conv goes by
+    runs or by panels, any other along the pixels or the channels, a 3x3 stride-1 undilated
+    one also by Winograd; a way a conv has not is refused by name."""
     from mlxa.kernels.conv_gemm import product
 
     n, c, h, wd = shape
@@ -158,8 +168,11 @@ def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple
     ow = (wd + pads[1] + pads[3] - ekw) // strides[1] + 1
     wdil = np.zeros((o, c, ekh, ekw), np.float32)
     wdil[:, :, ::dilations[0], ::dilations[1]] = w  # the reference takes a dilated kernel
-    if way == "winograd" and not (kernel[1:] == (3, 3) and strides == dilations == (1, 1)):
-        with pytest.raises(ValueError, match="no way 'winograd'"):
+    pointwise = kernel[1:] == (1, 1) and strides == (1, 1) and not any(pads)
+    has = ({"by_runs", "by_panels"} if pointwise else {"along_pixels", "along_channels"} | (
+        {"winograd"} if kernel[1:] == (3, 3) and strides == dilations == (1, 1) else set()))
+    if way not in has:
+        with pytest.raises(ValueError, match=f"no way '{way}'"):
             product([x, w, b], np.zeros((n, o, oh, ow), np.float32), attrs, None, way=way)
         return
     for ins, workspace in (([x, w, b], None), ([x, w], np.empty(1 << 22, np.uint8))):

@@ -92,13 +92,11 @@ def dense_default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: 
     return table_conv(ins, outs, attrs, workspace), "numpy"
 
 
-WAYS = ("along_pixels", "along_channels", "winograd")
-
-
 def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
             workspace: np.ndarray | None, way: str | None = None) -> Step:
-    """The microkernel's conv: x and out C-contiguous. A 1x1 conv is one product over x. Any
-    other conv goes one of the WAYS, the fastest in a bind-time trial (`way` forces one):
+    """The microkernel's conv: x and out C-contiguous, by the way a bind-time trial finds
+    fastest (`way` forces one). A 1x1 conv is one product over x, its columns in runs
+    (`by_runs`) or in panels (`by_panels`, microkernel.compiled). Any other conv goes:
     vectors along the output's pixels, a stride-1 conv reading the (padded) input plane
     itself, each weight tap's row of the product being the plane shifted by that tap
     (`_direct`), a strided one by im2col bands (`_im2col`); vectors along the output channels
@@ -118,13 +116,12 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
     bounds = clamp(attrs)
     win = window(h, wd, w.shape[2], w.shape[3], attrs)
     plain = {k: v for k, v in attrs.items() if k != "epilogue"}
-    if way is not None and way not in (WAYS if winograd_ir.takes(w.shape, win) else WAYS[:2]):
-        raise ValueError(f"conv_gemm: no way {way!r} for this conv")
-    if conv.plan(x.shape, w.shape, plain, x.itemsize).kind == "pointwise":  # as the op table
+
+    def pointwise(panels: bool) -> Step:
         mr, nv, vl = microkernel.blocking()
         wp, bp = microkernel.pack(w.reshape(o, -1), bias, mr)
         cols = win.out_h * win.out_w
-        return Call(microkernel.compiled(mr, nv, vl), (wp, bp, x, out),
+        return Call(microkernel.compiled(mr, nv, vl, panels=panels), (wp, bp, x, out),
                     (wp.ctypes.data, x.ctypes.data, bp.ctypes.data, out.ctypes.data,
                      n, o, c, cols, cols, cols, c * cols, o * cols, *bounds))
 
@@ -140,10 +137,16 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
     def winograd() -> Step:
         return winograd_ir.bind(x, w, bias, out, win, bounds, workspace)
 
-    ways = {"along_pixels": along_pixels, "along_channels": along_channels}
-    if winograd_ir.takes(w.shape, win):
-        ways["winograd"] = winograd
+    ways: dict[str, Callable[[], Step]]
+    if conv.plan(x.shape, w.shape, plain, x.itemsize).kind == "pointwise":  # as the op table
+        ways = {"by_runs": partial(pointwise, False), "by_panels": partial(pointwise, True)}
+    else:
+        ways = {"along_pixels": along_pixels, "along_channels": along_channels}
+        if winograd_ir.takes(w.shape, win):
+            ways["winograd"] = winograd
     if way is not None:
+        if way not in ways:
+            raise ValueError(f"conv_gemm: no way {way!r} for this conv (it has {sorted(ways)})")
         return ways[way]()
     return keep_fastest([partial(_named, bind, name) for name, bind in ways.items()],
                         faster).run
