@@ -70,6 +70,11 @@ def test_frame_refuses_what_it_cannot_copy() -> None:
         frame(src[:, :, ::2], np.zeros((2, 4, 2), np.float32), 0, 0)
     with pytest.raises(ValueError, match="contiguous rows"):
         frame(src.astype(np.float64), np.zeros((2, 4, 4), np.float32), 0, 0)
+    # (N, C) leading axes that do not flatten to one stride: half the channels of each item
+    stack = np.zeros((3, 4, 4, 4), np.float32)
+    with pytest.raises(ValueError, match="do not flatten"):
+        frame(stack[:, :2], np.zeros((3, 2, 4, 4), np.float32), 0, 0)
+    frame(stack[1:], np.zeros((2, 4, 4, 4), np.float32), 0, 0)  # these do
 
 
 def test_a_call_through_its_slots_matches_the_direct_call() -> None:

@@ -92,6 +92,30 @@ def test_the_transforms_are_their_matrices() -> None:
     np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-5)
 
 
+def test_strided_arrays_are_refused_and_the_weights_are_read_at_bind_time() -> None:
+    """A view of half the channels (input or output) is refused by name; a weight changed in
+    place and bound again is the new weight (nothing derived from it is kept between binds)."""
+    from mlxa.kernels import winograd_ir
+    from mlxa.ops import conv_winograd
+
+    x, w = f32(2, 8, 6, 6), f32(4, 4, 3, 3)
+    win = window(6, 6, 3, 3, {"pads": (1, 1, 1, 1)})
+    out = np.zeros((2, 4, 6, 6), np.float32)
+    with pytest.raises(ValueError, match="input must be C-contiguous"):
+        winograd_ir.bind(x[:, :4], w, None, out, win, BOUNDS["none"], None)
+    with pytest.raises(ValueError, match="output must be C-contiguous"):
+        winograd_ir.bind(x[:, 4:].copy(), w, None, np.zeros((2, 8, 6, 6), np.float32)[:, :4],
+                         win, BOUNDS["none"], None)
+    x = x[:, 4:].copy()
+    cached = len(conv_winograd._PACKED)
+    winograd_ir.bind(x, w, None, out, win, BOUNDS["none"], None)()
+    w *= 2
+    winograd_ir.bind(x, w, None, out, win, BOUNDS["none"], None)()
+    want = conv_reference(x, w, np.zeros(4, np.float32), (1, 1), (1, 1, 1, 1))
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=3e-5)
+    assert len(conv_winograd._PACKED) == cached  # the op table's cache is not filled
+
+
 def test_only_3x3_stride_1_undilated_convs_are_taken() -> None:
     from mlxa.kernels.winograd_ir import takes
 

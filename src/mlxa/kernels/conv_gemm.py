@@ -1,10 +1,11 @@
 """Convolutions of one group by mlxa's own microkernel (kernels/microkernel.py): the weight
 packed once for it, the bias and a relu or clip applied in its store. A 1x1 conv (stride 1, no
-padding) is one product over the input itself; any other conv reads its (padded) input through
-offset tables, in one of two orientations (`product`), or for a strided conv along the pixels
-copies im2col bands. The op table runs the same convs as BLAS products, which pack the weight
-again on every call, then one more pass over the output for the bias, and the activation is one
-more.
+padding) is one product over the input itself, by runs or by panels of columns; any other conv
+reads its (padded) input through offset tables, in one of two orientations, or for a strided
+conv along the pixels copies im2col bands, or for a 3x3 stride-1 conv goes by Winograd
+(winograd_ir.py): the ways of `product`, the fastest kept at bind time. The op table runs the
+same convs as BLAS products, which pack the weight again on every call, then one more pass over
+the output for the bias, and the activation is one more.
 
 Binding runs this and what would bind without it in turns (kernels/trial.py) and keeps the
 faster: for a conv of one input channel depthwise_vector (depthwise_ir.py, itself tried against

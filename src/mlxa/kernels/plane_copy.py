@@ -103,8 +103,13 @@ def frame(src: np.ndarray, dst: np.ndarray, top: int, left: int) -> Call:
     src_row, src_item = src.strides[-2] // 4, (src.strides[-3] // 4 if lead else 0)
     if src.strides[-1] != 4 or src.dtype != np.float32 or not dst.flags.c_contiguous:
         raise ValueError("frame: a float32 source with contiguous rows into a C-contiguous dst")
-    if lead and src.reshape(items, h, w).strides[0] // 4 != src_item:
-        raise ValueError("frame: the source's leading axes do not flatten to one stride")
+    if lead:
+        try:  # a view, or ValueError where the leading axes need a copy to flatten
+            flat = src.reshape((items, h, w), copy=False)
+        except ValueError:
+            flat = None
+        if flat is None or flat.strides[0] // 4 != src_item:
+            raise ValueError("frame: the source's leading axes do not flatten to one stride")
     if dst.dtype != np.float32 or dst.ndim < 2 or int(np.prod(dst.shape[:-2])) != items:
         raise ValueError(f"frame: {items} float32 planes into {dst.dtype} {dst.shape}")
     return Call(compiled(), (src, dst),

@@ -75,10 +75,10 @@ def faster(a: Step, b: Step, trials: int = TRIALS, clear: float = 2.0) -> bool:
 def against_default(candidate: Callable[[], Step], name: str,
                     default: Callable[[], tuple[Step, str]]) -> Bound:
     """A kernel's call (`candidate()`) against what would bind without it (`default()`: its
-    call and the name of what it runs), kept as keep_faster keeps one (`keep_bound`: only the
+    call and the name of what it runs), kept as keep_faster keeps one (`keep_fastest`: only the
     kept one's scratch is counted; the executor counts it as the node's where what ran is a
     kernel of mlxa's loops, the candidate or a default such as conv_direct)."""
-    return keep_bound(lambda: (candidate(), name), default, _keeps_first)
+    return keep_fastest((lambda: (candidate(), name), default), _keeps_first)
 
 
 def where_contiguous(arrays: tuple[np.ndarray, ...], candidate: Callable[[], Step], name: str,
@@ -88,12 +88,6 @@ def where_contiguous(arrays: tuple[np.ndarray, ...], candidate: Callable[[], Ste
     if not (takes and all(a.flags.c_contiguous for a in arrays)):
         return Bound(*default())
     return against_default(candidate, name, default)
-
-
-def keep_bound(first: Callable[[], tuple[Step, str]], second: Callable[[], tuple[Step, str]],
-               first_wins: Callable[[Step, Step], bool]) -> Bound:
-    """keep_fastest of two bindings."""
-    return keep_fastest((first, second), first_wins)
 
 
 def keep_fastest(bindings: Sequence[Callable[[], tuple[Step, str]]],

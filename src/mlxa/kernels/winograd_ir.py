@@ -21,15 +21,14 @@ its time, and it lost to the microkernel's direct conv. Here:
     columns of each tile row and stores them in place in the output.
 
 The batch's tiles are one run of columns, tile row by tile row, so a batch of small maps still
-gives the products long rows; bands of tile rows bound V and M to BAND_NBYTES (they stay in L2
-between the transforms and the products). Rounding: as the op table's Winograd, a few float32
-ulps of the largest product terms.
+gives the products long rows; bands of tile rows bound V and M to BAND_NBYTES (mostly in L2,
+the rest in L3, between the transforms and the products). Rounding: as the op table's Winograd,
+a few float32 ulps of the largest product terms.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -38,11 +37,12 @@ from mlxa.kernels.generated import carve
 from mlxa.kernels.llvm_ir import Call, Emitter, Kernel, compile_function
 from mlxa.kernels.plane_copy import frame
 from mlxa.ops.bound import Step, sequence
-from mlxa.ops.conv_winograd import tiles, transformed_weights
+from mlxa.ops.conv_winograd import tiles, weight_transform
 from mlxa.ops.spatial import Window
 
 VL = 8  # tiles per vector
-BAND_NBYTES = 1 << 21  # a band's V and M: within L2 (2 MiB here) with the weights
+BAND_NBYTES = 1 << 21  # a band's V and M: twice the 1 MiB L2 here, yet 0.5 and 1 MiB ran none
+# of benchmarks/winograd.py's shapes faster, and most up to 11% slower
 
 
 def takes(w_shape: tuple[int, ...], win: Window) -> bool:
@@ -58,6 +58,10 @@ def bind(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
     float32; `bounds` the clamp (-inf, inf for none)."""
     from mlxa.kernels import microkernel
 
+    for name, a in (("input", x), ("output", out)):
+        if a.dtype != np.float32 or not a.flags.c_contiguous:
+            raise ValueError(f"winograd_ir: the {name} must be C-contiguous float32")
+
     n, c = x.shape[:2]
     o = w.shape[0]
     th, tw = tiles(win)
@@ -70,7 +74,7 @@ def bind(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, out: np.ndarray,
     plane, v, m = carve(workspace, group * c * ph * pw, 16 * c * cols, 16 * o * cols)
     plane = plane.reshape(group, c, ph, pw)
     mr, nv, vl = microkernel.blocking()
-    u = transformed_weights(w)
+    u = weight_transform(w)  # not kept: the packed copies below are what the calls read
     packed = [microkernel.pack(u[p], bias if p == 5 else None, mr) for p in range(16)]
     product = microkernel.compiled(mr, nv, vl)
     into, back = input_transform(), output_transform()
@@ -237,8 +241,3 @@ def output_transform() -> Kernel:
     b.ret_void()
     return compile_function(module, "winograd_out")
 
-
-def conv(ins: Sequence[np.ndarray], out: np.ndarray, win: Window,
-         bounds: tuple[float, float], workspace: np.ndarray | None) -> Step:
-    """conv_gemm's entry: ins (x, w[, bias])."""
-    return bind(ins[0], ins[1], ins[2] if len(ins) == 3 else None, out, win, bounds, workspace)

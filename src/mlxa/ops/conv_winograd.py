@@ -167,9 +167,14 @@ def transformed_weights(w: np.ndarray) -> np.ndarray:
     hit = _PACKED.get(id(w))
     if hit is not None and hit[0]() is w:
         return hit[1]
-    o, c = w.shape[:2]
-    u = memory.empty((16, o, c), w.dtype)
-    u[...] = np.einsum("ai,ocij,bj->aboc", G, w.astype(np.float64), G).reshape(16, o, c)
+    u = memory.empty((16, *w.shape[:2]), w.dtype)
+    u[...] = weight_transform(w)
     key = id(w)
     _PACKED[key] = (weakref.ref(w, lambda _: _PACKED.pop(key, None)), u)
     return u
+
+
+def weight_transform(w: np.ndarray) -> np.ndarray:
+    """U = G w G^T in float64, (16, O, C) (position 4a + b), computed afresh."""
+    o, c = w.shape[:2]
+    return np.einsum("ai,ocij,bj->aboc", G, w.astype(np.float64), G).reshape(16, o, c)
