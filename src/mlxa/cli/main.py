@@ -3,22 +3,21 @@
 Every command module exposes `add_parser(subparsers)` and `run(args) -> int`. Exit codes: 0 ok,
 1 a failed correctness check, 2 bad input (an MlxaError: one line on stderr naming the problem),
 3 an internal error (one line; `--debug` shows the traceback), 130 interrupted (SIGINT), 143
-terminated (SIGTERM). A signal ends the run through an exception, so atomic writes clean up and
-nothing partial is left on disk.
+terminated (SIGTERM). A signal ends the run through an exception (`signals`), so atomic writes
+clean up and nothing partial is left on disk.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import signal
 import sys
 import traceback
 from collections.abc import Sequence
-from types import FrameType
 from typing import NoReturn
 
 from mlxa import __version__
+from mlxa.cli.signals import raised_as_exceptions
 from mlxa.errors import MlxaError, Terminated
 from mlxa.machine.blas import choose_blas_core
 
@@ -49,19 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     choose_blas_core(argv)  # before numpy loads its BLAS
-    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        args = build_parser().parse_args(argv)
-        return int(args.run(args))
+        with raised_as_exceptions():
+            args = build_parser().parse_args(argv)
+            return int(args.run(args))
     except MlxaError as e:
         return _fail(str(e))
     except Terminated:
@@ -76,8 +71,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         return _fail(f"internal error: {type(e).__name__}: {_one_line(str(e))} "
                      "(rerun with --debug for the traceback)", code=3)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _signal_in_chain(e: BaseException) -> int | None:
