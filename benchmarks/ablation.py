@@ -65,7 +65,7 @@ def seed_mlp(batch: int, threads: int, repeat: int, rounds: int) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--models", default=",".join(m for m in ZOO if m != "digits_cnn"))
+    p.add_argument("--models", default=",".join(ZOO))
     p.add_argument("--batches", default="1,32")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeat", type=int, default=10)

@@ -138,11 +138,14 @@ CASES = [
     ((2, 6, 8, 7), (9, 3, 1), (1, 1), (1, 0, 1, 0), (1, 1)),  # direct, no spill columns
     ((3, 7, 5, 21), (12, 3, 3), (1, 1), (0, 2, 1, 0), (1, 1)),  # odd output, uneven pads
     ((1, 3, 10, 12), (8, 2, 5), (1, 1), (0, 2, 1, 1), (1, 2)),  # direct, uneven pads
+    ((3, 16, 4, 4), (33, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),  # across items, a part block
+    ((2, 3, 2, 2), (5, 1, 1), (1, 1), (1, 1, 1, 1), (1, 1)),  # a border of padding alone
+    ((2, 5, 1, 1), (6, 3, 3), (1, 1), (3, 3, 3, 3), (3, 3)),  # one pixel, its centre tap
 ]
 
 
 @pytest.mark.parametrize("way", ["by_runs", "by_panels", "along_pixels", "along_channels",
-                                 "winograd"])
+                                 "winograd", "across_items"])
 @pytest.mark.parametrize("epilogue", sorted(EPILOGUES))
 @pytest.mark.parametrize("shape,kernel,strides,pads,dilations", CASES)
 def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple[int, ...],
@@ -152,8 +155,9 @@ def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple
     """Each way of the kernel, with and without bias, with no workspace and with one; a second
     call over the same scratch gives the same result. A 1x1 stride-1 unpadded conv goes by
     runs or by panels, any other along the pixels or the channels, a 3x3 stride-1 undilated
-    one also by Winograd; a way a conv has not is refused by name."""
-    from mlxa.kernels.conv_gemm import product
+    one also by Winograd, one of a small output map also across items; a way a conv has not
+    is refused by name."""
+    from mlxa.kernels.conv_gemm import ACROSS_ITEMS_PIXELS, product
 
     n, c, h, wd = shape
     o, kh, kw = kernel
@@ -170,7 +174,8 @@ def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple
     wdil[:, :, ::dilations[0], ::dilations[1]] = w  # the reference takes a dilated kernel
     pointwise = kernel[1:] == (1, 1) and strides == (1, 1) and not any(pads)
     has = ({"by_runs", "by_panels"} if pointwise else {"along_pixels", "along_channels"} | (
-        {"winograd"} if kernel[1:] == (3, 3) and strides == dilations == (1, 1) else set()))
+        {"winograd"} if kernel[1:] == (3, 3) and strides == dilations == (1, 1) else set()) | (
+        {"across_items"} if oh * ow <= ACROSS_ITEMS_PIXELS else set()))
     if way not in has:
         with pytest.raises(ValueError, match=f"no way '{way}'"):
             product([x, w, b], np.zeros((n, o, oh, ow), np.float32), attrs, None, way=way)
@@ -185,6 +190,71 @@ def test_convs_match_the_float64_reference(shape: tuple[int, ...], kernel: tuple
         out[:] = np.nan
         step()
         np.testing.assert_allclose(out, want, rtol=1e-5, atol=3e-5)
+
+
+def test_edge_classes_hold_each_pixel_once_with_exactly_its_taps_inside_the_input() -> None:
+    """Against a count of every (pixel, tap) pair: a group's taps are those that land inside
+    the input for each of its pixels, over random windows (strides, dilations, uneven and
+    oversized pads, maps smaller than the kernel)."""
+    from mlxa.errors import ShapeError
+    from mlxa.kernels.conv_gemm import edge_classes
+    from mlxa.ops.spatial import window
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        h, wd, kh, kw = (int(v) for v in rng.integers(1, 9, 4))
+        attrs = {"strides": tuple(int(v) for v in rng.integers(1, 4, 2)),
+                 "dilations": tuple(int(v) for v in rng.integers(1, 3, 2)),
+                 "pads": tuple(int(v) for v in rng.integers(0, 5, 4))}
+        try:
+            win = window(h, wd, kh, kw, attrs)
+        except ShapeError:  # a window larger than the padded input: no output to group
+            continue
+        seen = np.zeros(win.out_h * win.out_w, int)
+        for taps_i, taps_j, pixels in edge_classes(win):
+            for p in pixels:
+                seen[p] += 1
+                r, q = divmod(p, win.out_w)
+                inside = [(i, j) for i in range(kh) for j in range(kw)
+                          if 0 <= r * attrs["strides"][0] - attrs["pads"][0]
+                          + i * attrs["dilations"][0] < h
+                          and 0 <= q * attrs["strides"][1] - attrs["pads"][1]
+                          + j * attrs["dilations"][1] < wd]
+                assert inside == [(i, j) for i in taps_i for j in taps_j], (win, p)
+        assert (seen == 1).all(), win
+
+
+def test_the_scattered_turned_kernel_stores_each_column_where_its_table_says() -> None:
+    """With `scattered`: step c takes the weight's row steps[c] of a longer packing, column p
+    lands at out_columns[p] + o * out_row; row counts around each block, tiles of repeated
+    columns, nothing stored elsewhere."""
+    from mlxa.kernels.microkernel import PIXELS, compiled_t, pack
+
+    for nv in (1, 2, 3):
+        kernel, nb = compiled_t(nv, scattered=True), nv * 8
+        for rows in sorted({1, 7, nb, nb + 1, 2 * nb + 5}):
+            for cols in (PIXELS, 5 * PIXELS):
+                total, depth = 13, 1 + (rows + cols) % 9
+                steps = RNG.choice(total, depth, replace=False).astype(np.int64)
+                flat = f32(200)
+                offsets = RNG.integers(0, 100, depth).astype(np.int64)
+                columns = RNG.integers(0, 100, cols).astype(np.int64)
+                out_row = cols + 3
+                out_columns = RNG.permutation(out_row)[:cols].astype(np.int64)
+                columns[-3:], out_columns[-3:] = columns[-4], out_columns[-4]  # a padded tile
+                w, b = f32(rows, total), f32(rows)
+                wp, bp = pack(w, b, nb)
+                out = np.full(rows * out_row + 5, np.nan, np.float32)
+                kernel(wp.ctypes.data, flat.ctypes.data, bp.ctypes.data, out.ctypes.data, rows,
+                       depth, cols, offsets.ctypes.data, columns.ctypes.data, out_row, -0.5,
+                       1.0, steps.ctypes.data, out_columns.ctypes.data, total * nb)
+                x = flat[offsets[:, None] + columns[None, :]].astype(np.float64)
+                want = np.clip(w[:, steps].astype(np.float64) @ x + b[:, None], -0.5, 1.0)
+                at = out_columns[None, :] + np.arange(rows)[:, None] * out_row
+                np.testing.assert_allclose(out[at], want, rtol=1e-5, atol=1e-5)
+                elsewhere = np.ones(out.size, bool)
+                elsewhere[at.ravel()] = False
+                assert np.isnan(out[elsewhere]).all(), (nv, rows, cols)
 
 
 def test_a_stem_is_tried_against_the_direct_conv_only_where_that_is_selected(

@@ -1,11 +1,12 @@
-"""Convolutions of one group by mlxa's own microkernel (kernels/microkernel.py): the weight
-packed once for it, the bias and a relu or clip applied in its store. A 1x1 conv (stride 1, no
-padding) is one product over the input itself, by runs or by panels of columns; any other conv
-reads its (padded) input through offset tables, in one of two orientations, or for a strided
-conv along the pixels copies im2col bands, or for a 3x3 stride-1 conv goes by Winograd
-(winograd_ir.py): the ways of `product`, the fastest kept at bind time. The op table runs the
-same convs as BLAS products, which pack the weight again on every call, then one more pass over
-the output for the bias, and the activation is one more.
+"""Convolutions of one group by mlxa's own microkernel (kernels/microkernel.py): the weight packed
+once for it, the bias and a relu or clip applied in its store. A 1x1 conv (stride 1, no padding)
+is one product over the input itself, by runs or by panels of columns; any other conv reads its
+(padded) input through offset tables, in one of two orientations, or for a strided conv along the
+pixels copies im2col bands, or for a 3x3 stride-1 conv goes by Winograd (winograd_ir.py), or for
+a small output map goes across the batch's items, its edge pixels apart, multiplying no padding:
+the ways of `product`, the fastest kept at bind time. The op table runs the same convs as BLAS
+products, which pack the weight again on every call, then one more pass over the output for the
+bias, and the activation is one more.
 
 Binding runs this and what would bind without it in turns (kernels/trial.py) and keeps the
 faster: for a conv of one input channel depthwise_vector (depthwise_ir.py, itself tried against
@@ -95,19 +96,22 @@ def dense_default(ins: Sequence[np.ndarray], outs: Sequence[np.ndarray], attrs: 
 
 def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
             workspace: np.ndarray | None, way: str | None = None) -> Step:
-    """The microkernel's conv: x and out C-contiguous, by the way a bind-time trial finds
-    fastest (`way` forces one). A 1x1 conv is one product over x, its columns in runs
-    (`by_runs`) or in panels (`by_panels`, microkernel.compiled). Any other conv goes:
-    vectors along the output's pixels, a stride-1 conv reading the (padded) input plane
-    itself, each weight tap's row of the product being the plane shifted by that tap
-    (`_direct`), a strided one by im2col bands (`_im2col`); vectors along the output channels
-    (`_turned`), each pixel's input read where it lies, strided or not; or, for a 3x3
-    stride-1 conv, Winograd's F(2x2, 3x3) with compiled transforms, its 16 products by the
-    microkernel (winograd_ir.py). The turned kernel won on 3x3 convs of many channels and on
-    strided ones (ResNet's 512 x 7 x 7: 2.63 against 2.97 ms; 256 x 28 x 28 stride 2: 2.24
-    against 3.16), and lost on few channels; Winograd won on every 3x3 stride-1 conv of
-    small_cnn and ResNet timed (32 x 28 x 28 at batch 32: 3.5 against 5.2 ms; ResNet's 128 x
-    28 x 28: 1.42 against 2.37)."""
+    """The microkernel's conv: x and out C-contiguous, by the way a bind-time trial finds fastest
+    (`way` forces one). A 1x1 conv is one product over x, its columns in runs (`by_runs`) or in
+    panels (`by_panels`, microkernel.compiled). Any other conv goes: vectors along the output's
+    pixels, a stride-1 conv reading the (padded) input plane itself, each weight tap's row of
+    the product being the plane shifted by that tap (`_direct`), a strided one by im2col bands
+    (`_im2col`); vectors along the output channels (`_turned`), each pixel's input read where it
+    lies, strided or not; or, for a 3x3 stride-1 conv, Winograd's F(2x2, 3x3) with compiled
+    transforms, its 16 products by the microkernel (winograd_ir.py); or, for a map of at most
+    ACROSS_ITEMS_PIXELS output pixels, the turned kernel across the batch's items
+    (`_across_items`). The turned kernel won on 3x3 convs of many channels and on strided ones
+    (ResNet's 512 x 7 x 7: 2.63 against 2.97 ms; 256 x 28 x 28 stride 2: 2.24 against 3.16), and
+    lost on few channels; Winograd won on every 3x3 stride-1 conv of small_cnn and ResNet timed
+    (32 x 28 x 28 at batch 32: 3.5 against 5.2 ms; ResNet's 128 x 28 x 28: 1.42 against 2.37);
+    across items won where the map is small and the batch is not (digits_cnn's 16 -> 32 over 4 x
+    4 at batch 32: 43 against 65 us; ResNet's 512 x 7 x 7 at batch 32: 80 against 103 ms) and
+    lost on that ResNet conv at batch 1 (7.7 against 3.3 ms)."""
     from mlxa.kernels import microkernel, winograd_ir
 
     x, w = ins[0], ins[1]
@@ -135,6 +139,9 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
     def along_channels() -> Step:
         return _turned(x, out, w, bias, win, bounds, workspace)
 
+    def across_items() -> Step:
+        return _across_items(x, out, w, bias, win, bounds)
+
     def winograd() -> Step:
         return winograd_ir.bind(x, w, bias, out, win, bounds, workspace)
 
@@ -143,6 +150,8 @@ def product(ins: Sequence[np.ndarray], out: np.ndarray, attrs: Attrs,
         ways = {"by_runs": partial(pointwise, False), "by_panels": partial(pointwise, True)}
     else:
         ways = {"along_pixels": along_pixels, "along_channels": along_channels}
+        if win.out_h * win.out_w <= ACROSS_ITEMS_PIXELS:
+            ways["across_items"] = across_items
         if winograd_ir.takes(w.shape, win):
             ways["winograd"] = winograd
     if way is not None:
@@ -205,6 +214,71 @@ def _turned(x: np.ndarray, out: np.ndarray, w: np.ndarray, bias: np.ndarray | No
                            o, offsets.size, cols, offsets.ctypes.data, columns.ctypes.data,
                            cols, *bounds)))
     return sequence(steps)
+
+
+# Output maps up to this many pixels also try `across_items`: past it, the map fills the turned
+# kernel's tiles by itself and its edges are a small share of its taps.
+ACROSS_ITEMS_PIXELS = 64
+
+
+def edge_classes(win: Window) -> list[tuple[list[int], list[int], list[int]]]:
+    """The output pixels grouped by the taps that land inside the input: (kernel rows, kernel
+    columns, pixels r * out_w + q) for each group; every pixel in one group, the groups in
+    order of their first row and column. A pixel's other taps read padding (zeros)."""
+    (sh, sw), (dh, dw) = win.strides, win.dilations
+
+    def inside(count: int, stride: int, pad: int, k: int, dil: int, size: int
+               ) -> dict[tuple[int, ...], list[int]]:
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for r in range(count):
+            taps = tuple(i for i in range(k) if 0 <= r * stride - pad + i * dil < size)
+            groups.setdefault(taps, []).append(r)
+        return groups
+
+    rows = inside(win.out_h, sh, win.pads[0], win.kh, dh, win.h)
+    cols = inside(win.out_w, sw, win.pads[1], win.kw, dw, win.w)
+    return [(list(ti), list(tj), [r * win.out_w + q for r in rs for q in qs])
+            for ti, rs in rows.items() for tj, qs in cols.items()]
+
+
+def _across_items(x: np.ndarray, out: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
+                  win: Window, bounds: tuple[float, float]) -> Step:
+    """The turned kernel over the whole batch, a call per edge class (`edge_classes`): each
+    class's pixels of every item are its columns, so a small map still fills whole tiles, and
+    its reduction is only the taps inside the input, so no padding is read, copied or
+    multiplied (a 3 x 3 conv over a 4 x 4 map: 100 of its 144 taps). The input is read where
+    it lies; each column is stored a float at a time where its pixel lies in the output
+    (microkernel.compiled_t, scattered)."""
+    from mlxa.kernels import microkernel
+
+    n, c, h, wd = x.shape
+    o = out.shape[1]
+    (sh, sw), (dh, dw) = win.strides, win.dilations
+    nv = microkernel.pick_nv(o)
+    nb = nv * 8
+    wp, bp = microkernel.pack(w.reshape(o, -1), bias, nb)
+    kernel = microkernel.compiled_t(nv, scattered=True)
+    pixels = win.out_h * win.out_w
+    ci = np.arange(c)[:, None, None]
+    steps_list: list[Step] = []
+    for ti, tj, pix in edge_classes(win):
+        i, j = np.array(ti)[None, :, None], np.array(tj)[None, None, :]
+        steps = (ci * (win.kh * win.kw) + i * win.kw + j).astype(np.int64).reshape(-1)
+        offsets = (ci * (h * wd) + i * (dh * wd) + j * dw).astype(np.int64).reshape(-1)
+        p = np.array(pix)
+        corner = (p // win.out_w * sh - win.pads[0]) * wd + (p % win.out_w * sw - win.pads[1])
+        item = np.arange(n)[:, None]
+        columns = (item * (c * h * wd) + corner[None, :]).astype(np.int64).reshape(-1)
+        out_columns = (item * (o * pixels) + p[None, :]).astype(np.int64).reshape(-1)
+        cols = -(-columns.size // microkernel.PIXELS) * microkernel.PIXELS
+        columns = np.pad(columns, (0, cols - columns.size), mode="edge")
+        out_columns = np.pad(out_columns, (0, cols - out_columns.size), mode="edge")
+        steps_list.append(Call(kernel, (wp, bp, x, out, offsets, columns, steps, out_columns),
+                               (wp.ctypes.data, x.ctypes.data, bp.ctypes.data, out.ctypes.data,
+                                o, steps.size, cols, offsets.ctypes.data, columns.ctypes.data,
+                                pixels, *bounds, steps.ctypes.data, out_columns.ctypes.data,
+                                c * win.kh * win.kw * nb)))
+    return sequence(steps_list)
 
 
 def _tap_offsets(c: int, kh: int, kw: int, ph: int, pw: int, dh: int, dw: int) -> np.ndarray:

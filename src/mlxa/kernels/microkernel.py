@@ -179,28 +179,35 @@ def pick_nv(rows: int) -> int:
 
 
 @functools.cache
-def compiled_t(nv: int) -> Kernel:
+def compiled_t(nv: int, scattered: bool = False) -> Kernel:
     """The turned-around kernel as a C function: (w_packed, x, bias_packed, out, O, C, P,
     offsets, columns, out_row, lo, hi): w packed by `pack(w, bias, nv * 8)`; `offsets` the
     address of C int64 offsets (where reduction step c reads, relative to a column's input),
     `columns` of P int64 (each column's input), padded to a multiple of PIXELS (any valid
-    column's value); out[o * out_row + p]."""
+    column's value); out[o * out_row + p].
+
+    `scattered` adds (steps, out_columns, block_floats): reduction step c takes the packed
+    weight's row steps[c] (int64), so one packing serves any subset of the reduction, a block
+    of rows being block_floats apart; column p is stored at out[out_columns[p] + o * out_row],
+    a float at a time, so a tile's columns may lie anywhere in the output (the same pixel of 8
+    items). P must be a multiple of PIXELS, the columns padded by repeating one (the same
+    input, the same output: it stores the same value twice)."""
     from llvmlite import ir
 
-    module = ir.Module(name="mlxa_microkernel_t")
-    _emit_t(module, nv)
+    module = ir.Module(name="mlxa_microkernel_t" + "_scattered" * scattered)
+    _emit_t(module, nv, scattered)
     return compile_function(module, "matmul_t_bias_clamp")
 
 
-def _emit_t(module: Any, nv: int) -> None:
+def _emit_t(module: Any, nv: int, scattered: bool) -> None:
     from llvmlite import ir
 
     vl = 8
     fptr, i64 = ir.FloatType().as_pointer(), ir.IntType(64)
-    e = Emitter(module, "matmul_t_bias_clamp", [fptr] * 4 + [i64] * 6 + [ir.FloatType()] * 2,
-                vl)
+    args = [fptr] * 4 + [i64] * 6 + [ir.FloatType()] * 2 + [i64] * (3 if scattered else 0)
+    e = Emitter(module, "matmul_t_bias_clamp", args, vl)
     b, const = e.b, e.const
-    wp, x, bias, out, rows, depth, cols, offsets_at, columns_at, out_row, lo, hi = e.fn.args
+    wp, x, bias, out, rows, depth, cols, offsets_at, columns_at, out_row, lo, hi = e.fn.args[:12]
     for arg in (wp, x, bias, out):
         arg.add_attribute("noalias")
     offsets = b.inttoptr(offsets_at, i64.as_pointer())
@@ -209,10 +216,15 @@ def _emit_t(module: Any, nv: int) -> None:
     nb = nv * vl
     blocks = b.sdiv(b.add(rows, const(nb - 1)), const(nb))
     full = b.mul(b.sdiv(cols, const(PIXELS)), const(PIXELS))
+    if scattered:
+        steps_at, out_columns_at, block_floats = e.fn.args[12:]
+        steps = b.inttoptr(steps_at, i64.as_pointer())
+        out_columns = b.inttoptr(out_columns_at, i64.as_pointer())
 
     def block(blk: Any, _: list[Any]) -> list[Any]:
         row0 = b.mul(blk, const(nb))
-        w_base = b.mul(row0, depth)  # the block's [C][NB]
+        # the block's [C][NB]
+        w_base = b.mul(blk, block_floats) if scattered else b.mul(row0, depth)
         biases = [e.load(bias, b.add(row0, const(j * vl))) for j in range(nv)]
 
         def tile(p0: Any, mask: Any) -> list[Any]:
@@ -220,7 +232,8 @@ def _emit_t(module: Any, nv: int) -> None:
 
             def reduce(c: Any, acc: list[Any]) -> list[Any]:
                 off = b.load(b.gep(offsets, [c]))
-                at = b.add(w_base, b.mul(c, const(nb)))
+                step = b.load(b.gep(steps, [c])) if scattered else c
+                at = b.add(w_base, b.mul(step, const(nb)))
                 ws = [e.load(wp, b.add(at, const(j * vl))) for j in range(nv)]
                 new = []
                 for i in range(PIXELS):
@@ -230,6 +243,11 @@ def _emit_t(module: Any, nv: int) -> None:
 
             acc = e.loop(const(0), depth, const(1), reduce,
                          [biases[j] for _ in range(PIXELS) for j in range(nv)])
+            if scattered:
+                _store_scattered(e, [e.clamp(a, lo_v, hi_v) for a in acc], nv, out,
+                                 [b.load(b.gep(out_columns, [b.add(p0, const(i))]))
+                                  for i in range(PIXELS)], row0, rows, out_row)
+                return []
             for j in range(nv):
                 by_row = _transpose8(b, [acc[i * nv + j] for i in range(PIXELS)])
                 for r in range(vl):
@@ -240,12 +258,41 @@ def _emit_t(module: Any, nv: int) -> None:
             return []
 
         e.loop(const(0), full, const(PIXELS), lambda p0, _: tile(p0, None))
-        with b.if_then(b.icmp_signed("<", full, cols)):
-            tile(full, e.mask(b.sub(cols, full)))
+        if not scattered:
+            with b.if_then(b.icmp_signed("<", full, cols)):
+                tile(full, e.mask(b.sub(cols, full)))
         return []
 
     e.loop(const(0), blocks, const(1), block)
     b.ret_void()
+
+
+def _store_scattered(e: Emitter, acc: list[Any], nv: int, out: Any, at: list[Any], row0: Any,
+                     rows: Any, out_row: Any) -> None:
+    """Lane l of acc[i * nv + j] to out[at[i] + (row0 + 8j + l) * out_row], one float at a
+    time; a block's rows past `rows` are not stored (a whole block goes without the checks)."""
+    b, const = e.b, e.const
+    nb = nv * 8
+
+    def store(checked: bool) -> None:
+        for i, base in enumerate(at):
+            for j in range(nv):
+                for lane in range(8):
+                    row = b.add(row0, const(j * 8 + lane))
+                    value = b.extract_element(acc[i * nv + j], e.ir.Constant(e.i32, lane))
+                    ptr = b.gep(out, [b.add(base, b.mul(row, out_row))])
+                    if checked:
+                        with b.if_then(b.icmp_signed("<", row, rows)):
+                            b.store(value, ptr)
+                    else:
+                        b.store(value, ptr)
+
+    whole = b.icmp_signed("<=", b.add(row0, const(nb)), rows)
+    with b.if_else(whole) as (then, otherwise):
+        with then:
+            store(False)
+        with otherwise:
+            store(True)
 
 
 def _transpose8(b: Any, rows: list[Any]) -> list[Any]:
