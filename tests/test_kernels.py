@@ -327,6 +327,17 @@ def test_every_ablation_configuration_compiles_and_passes(model: str) -> None:
         assert passes(graph, [x], options), label
 
 
+def test_the_ablation_table_keeps_the_digits_of_a_model_under_a_millisecond() -> None:
+    from mlxa.studies.ablation import AblationRow, render_rows
+
+    row = AblationRow("tiny", 1, 0.158, {"full": 0.00462, "-fusion": 0.00471}, 0.0108, True, ())
+    line = render_rows([row]).splitlines()[2].split()
+    assert line[:5] == ["tiny", "1", "0.158", "0.00462", "0.0108"]
+    assert line[-2:] == ["0.43", "PASS"]
+    big = AblationRow("big", 32, 108.934, {"full": 78.781}, None, False, ())
+    assert render_rows([big]).splitlines()[2].split()[2:5] == ["108.93", "78.78", "n/a"]
+
+
 def test_cli_refuses_an_unknown_case_in_one_line() -> None:
     assert_one_line_error(run_cli("kernels", "--case", "nope"), "unknown kernel case")
     assert_one_line_error(run_cli("kernels", "--ablation", "--batch", "x"), "--batch")

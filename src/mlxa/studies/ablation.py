@@ -87,6 +87,11 @@ def run_ablation(model: str, batch: int, threads: int, repeat: int = 10, rounds:
                        passed, chosen)
 
 
+def _ms(value: float) -> str:
+    """Milliseconds to two decimals, or three significant digits below 1 (a 4 us model)."""
+    return f"{value:.2f}" if value >= 1 else f"{value:.3g}"
+
+
 def render_rows(rows: Sequence[AblationRow]) -> str:
     """The table: eager / full, each technique's off / full, full / ORT."""
     labels = [c for c in rows[0].config_ms if c != "full"] if rows else []
@@ -95,9 +100,9 @@ def render_rows(rows: Sequence[AblationRow]) -> str:
             + f"{'full/ORT':>10}{'oracle':>8}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        ort = f"{r.ort_ms:.2f}" if r.ort_ms else "n/a"
+        ort = _ms(r.ort_ms) if r.ort_ms else "n/a"
         vs_ort = f"{r.config_ms['full'] / r.ort_ms:.2f}" if r.ort_ms else "n/a"
-        lines.append(f"{r.model:<13}{r.batch:>6}{r.eager_ms:>10.2f}{r.config_ms['full']:>9.2f}"
+        lines.append(f"{r.model:<13}{r.batch:>6}{_ms(r.eager_ms):>10}{_ms(r.config_ms['full']):>9}"
                      f"{ort:>8}{r.eager_ms / r.config_ms['full']:>10.2f}x"
                      + "".join(f"{r.ratio(lb):>19.2f}x" for lb in labels)
                      + f"{vs_ort:>10}{'PASS' if r.passed else 'FAIL':>8}")
