@@ -3,8 +3,8 @@
 Every command module exposes `add_parser(subparsers)` and `run(args) -> int`. Exit codes: 0 ok,
 1 a failed correctness check, 2 bad input (an MlxaError: one line on stderr naming the problem),
 3 an internal error (one line; `--debug` shows the traceback), 130 interrupted (SIGINT), 143
-terminated (SIGTERM). A signal ends the run through an exception (`signals`), so atomic writes
-clean up and nothing partial is left on disk.
+terminated (SIGTERM). A signal ends the run through an exception (mlxa/interrupts.py), so
+atomic writes clean up and nothing partial is left on disk.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from mlxa import __version__
-from mlxa.cli.signals import raised_as_exceptions
 from mlxa.errors import MlxaError, Terminated
+from mlxa.interrupts import raised_as_exceptions
 from mlxa.machine.blas import choose_blas_core
 
 # Each is a module cli/<name>_cmd.py; a command whose module is not there yet is left out.

@@ -20,6 +20,8 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mlxa.interrupts import held
+
 _ENGINES: list[Any] = []  # execution engines: their code lives as long as the process
 
 
@@ -49,7 +51,13 @@ class Kernel:
 def compile_function(module: Any, name: str) -> Kernel:
     """`name` of the llvmlite.ir `module` (arguments: pointers, i64 and float; returning
     nothing), optimized at O3 for this CPU, as a Kernel; its ctypes signature is read from the
-    IR's."""
+    IR's. A signal waits until it is built (interrupts.held): llvmlite calls back into Python
+    while it compiles, where an exception would be dropped, and leaves half-built objects."""
+    with held():
+        return _compile(module, name)
+
+
+def _compile(module: Any, name: str) -> Kernel:
     import llvmlite.binding as llvm
 
     argtypes = _add_block_entry(module, name)
