@@ -102,6 +102,30 @@ def test_a_signal_in_a_held_region_raises_after_it(tmp_path, sig, raised) -> Non
 
 
 @pytest.mark.parametrize("sig,raised", SIGNALS)
+def test_a_signal_inside_llvmlite_raises_after_it_returns(tmp_path, sig, raised) -> None:
+    """Code from a file under an `llvmlite` folder, as the library's own is."""
+    lib = tmp_path / "site" / "llvmlite"
+    lib.mkdir(parents=True)
+    (lib / "binding_like.py").write_text(
+        "import os, sys, time\n"
+        "def build():\n"
+        "    os.kill(os.getpid(), int(sys.argv[1]))\n"
+        "    start = time.monotonic()\n"
+        "    while time.monotonic() - start < 0.2:\n"
+        "        pass\n"
+        "    print('built', flush=True)\n")
+    body = f"""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("binding_like", {str(lib / "binding_like.py")!r})
+    binding_like = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(binding_like)
+    """
+    work = GUARDED.format(work="binding_like.build()")
+    lines = _lines(tmp_path, sig, textwrap.dedent(body) + work)
+    assert _raised_after(lines, "built", raised)
+
+
+@pytest.mark.parametrize("sig,raised", SIGNALS)
 def test_a_signal_a_c_callback_swallows_is_raised_again(tmp_path, sig, raised) -> None:
     """qsort's comparator, called from C, drops the exception raised in it: the signal comes
     back WATCH_S later and raises where it can travel, and Python's report of the dropped

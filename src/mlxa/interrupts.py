@@ -10,6 +10,9 @@ back, trying again RETRY_S later, where it lands:
   trace, with SIGINT Python marked the interrupt unhandled and killed itself with SIGINT at exit,
   whatever the run returned;
 - inside a finalizer (`__del__`), where Python prints the exception and drops it;
+- inside llvmlite, a thin layer over LLVM's C API whose callbacks from C drop the exception and
+  whose objects it leaves half built (their finalizers then fail at exit); Numba compiles through
+  it at bind time;
 - inside a `held()` region: code whose callbacks from C would drop it the same way, or that an
   exception would leave half built (llvmlite's compilation, llvm_ir.compile_function);
 - while the exception of an earlier signal is already on its way out (an `except` or `finally`
@@ -24,6 +27,7 @@ nothing once the previous handlers are back.
 from __future__ import annotations
 
 import _thread
+import os
 import signal
 import sys
 import threading
@@ -40,6 +44,7 @@ WATCH_S = 0.25
 _RAISES: dict[int, type[KeyboardInterrupt]] = {signal.SIGINT: KeyboardInterrupt,
                                                signal.SIGTERM: Terminated}
 _IMPORT_SYSTEM = "<frozen importlib._bootstrap"
+_LLVMLITE = f"{os.sep}llvmlite{os.sep}"
 
 
 class _State:
@@ -69,7 +74,7 @@ def _must_wait(frame: FrameType | None) -> bool:
     depth = 0
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "__del__":
+        if code.co_name == "__del__" or _LLVMLITE in code.co_filename:
             return True
         depth += code.co_filename.startswith(_IMPORT_SYSTEM)
         frame = frame.f_back
