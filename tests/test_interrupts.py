@@ -4,6 +4,7 @@ a callback from C is raised again; a signal left when the block ends is dropped.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -103,7 +104,7 @@ def test_a_signal_in_a_held_region_raises_after_it(tmp_path, sig, raised) -> Non
 
 @pytest.mark.parametrize("sig,raised", SIGNALS)
 def test_a_signal_inside_llvmlite_raises_after_it_returns(tmp_path, sig, raised) -> None:
-    """Code from a file under an `llvmlite` folder, as the library's own is."""
+    """Code from a file in llvmlite's folder (a stand-in folder here, named as the package's)."""
     lib = tmp_path / "site" / "llvmlite"
     lib.mkdir(parents=True)
     (lib / "binding_like.py").write_text(
@@ -119,6 +120,8 @@ def test_a_signal_inside_llvmlite_raises_after_it_returns(tmp_path, sig, raised)
     spec = importlib.util.spec_from_file_location("binding_like", {str(lib / "binding_like.py")!r})
     binding_like = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(binding_like)
+    import mlxa.interrupts
+    mlxa.interrupts._llvmlite_dir = lambda: {str(lib) + os.sep!r}
     """
     work = GUARDED.format(work="binding_like.build()")
     lines = _lines(tmp_path, sig, textwrap.dedent(body) + work)
@@ -195,3 +198,33 @@ def test_import_depth_counts_the_import_system_above(tmp_path, monkeypatch) -> N
     import depth_at_import  # type: ignore[import-not-found]
 
     assert depth_at_import.depth > 0
+
+
+@pytest.mark.parametrize("sig,raised", SIGNALS)
+def test_a_signal_right_after_a_file_is_replaced_puts_every_file_back(tmp_path, sig,
+                                                                      raised) -> None:
+    """atomic.write_files: the signal lands as the first of two files is put in place (right
+    after os.replace returns); it raises before the second, and the rollback restores both old
+    files and leaves no temp or backup file."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a").write_text("old a")
+    (out / "b").write_text("old b")
+    body = f"""
+    from pathlib import Path
+    import mlxa.atomic as atomic
+    replace = os.replace
+    class Os:
+        def __getattr__(self, name):
+            return getattr(os, name)
+        def replace(self, src, dst):
+            replace(src, dst)
+            if dst.name == "a":
+                os.kill(os.getpid(), SIG)
+    atomic.os = Os()
+    out = Path({str(out)!r})
+    """
+    work = "atomic.write_files({out / 'a': b'new a', out / 'b': b'new b'})"
+    assert _lines(tmp_path, sig, textwrap.dedent(body) + GUARDED.format(work=work)) == [
+        f"raised {raised}"]
+    assert {p.name: p.read_text() for p in out.iterdir()} == {"a": "old a", "b": "old b"}

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlxa.errors import UserInputError
+from mlxa.interrupts import held
 
 NAME_MAX = 200
 
@@ -74,12 +75,17 @@ def write_files(files: Mapping[Path, bytes]) -> None:
     temps: dict[Path, str] = {}
     backups: dict[Path, str | None] = {}
     try:
-        for target, data in files.items():
-            temps[target] = _temp_beside(target, data)
+        # A signal waits out each step whose bookkeeping must match the disk (interrupts.held):
+        # a temp file made but not yet in `temps`, a file replaced but still in it, would be left
+        # behind or not put back; it raises between steps, where the rollback below is exact.
+        with held():
+            for target, data in files.items():
+                temps[target] = _temp_beside(target, data)
         for target in list(temps):
-            backups[target] = _backup(target)
-            os.replace(temps[target], target)
-            del temps[target]
+            with held():
+                backups[target] = _backup(target)
+                os.replace(temps[target], target)
+                del temps[target]
     except BaseException as e:
         for tmp in temps.values():
             Path(tmp).unlink(missing_ok=True)
@@ -87,9 +93,10 @@ def write_files(files: Mapping[Path, bytes]) -> None:
         if isinstance(e, OSError):
             raise UserInputError(f"cannot write {str(e.filename or '')!r}: {e.strerror}") from e
         raise
-    for backup in backups.values():
-        if backup:
-            Path(backup).unlink(missing_ok=True)
+    with held():
+        for backup in backups.values():
+            if backup:
+                Path(backup).unlink(missing_ok=True)
 
 
 def _backup(target: Path) -> str | None:

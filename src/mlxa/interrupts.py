@@ -14,19 +14,23 @@ back, trying again RETRY_S later, where it lands:
   whose objects it leaves half built (their finalizers then fail at exit); Numba compiles through
   it at bind time;
 - inside a `held()` region: code whose callbacks from C would drop it the same way, or that an
-  exception would leave half built (llvmlite's compilation, llvm_ir.compile_function);
+  exception would leave half built (llvmlite's compilation, llvm_ir.compile_function), or whose
+  bookkeeping must match the disk (each step of atomic.write_files); it raises as the region
+  ends;
 - while the exception of an earlier signal is already on its way out (an `except` or `finally`
   cleaning up).
 Anywhere else it raises, and tries again WATCH_S later in case some other callback from C
-swallowed the exception (Numba's compiler runs llvmlite's, mid-bind); Python's report of the
-swallowed exception ("Exception ignored in ...") is left out, since the signal is not lost.
-Leaving the block cancels every retry. Retries go through `_thread.interrupt_main`, which does
-nothing once the previous handlers are back.
+swallowed the exception; Python's report of the swallowed exception ("Exception ignored in
+...") is left out, since the signal comes back.
+Leaving the block cancels every retry, and none is sent once it starts closing: a signal still
+held back then, or raised and swallowed less than WATCH_S before the end, is dropped (the run
+is over; its own exit stands).
 """
 
 from __future__ import annotations
 
-import _thread
+import functools
+import importlib.util
 import os
 import signal
 import sys
@@ -44,7 +48,13 @@ WATCH_S = 0.25
 _RAISES: dict[int, type[KeyboardInterrupt]] = {signal.SIGINT: KeyboardInterrupt,
                                                signal.SIGTERM: Terminated}
 _IMPORT_SYSTEM = "<frozen importlib._bootstrap"
-_LLVMLITE = f"{os.sep}llvmlite{os.sep}"
+
+@functools.cache
+def _llvmlite_dir() -> str:
+    """The installed llvmlite package's folder (without one, a string no path starts with)."""
+    spec = importlib.util.find_spec("llvmlite")
+    origin = spec.origin if spec is not None else None
+    return os.path.dirname(origin) + os.sep if origin else "\0"
 
 
 class _State:
@@ -52,6 +62,7 @@ class _State:
         self.lock = threading.RLock()  # the handler may run while the main thread holds it
         self.active = False
         self.held = 0
+        self.waiting: int | None = None  # a signal held back, to raise where it can
         self.imports_outside = 0  # import frames above the block (a run started by an import)
         self.retries: list[threading.Timer] = []
 
@@ -74,7 +85,7 @@ def _must_wait(frame: FrameType | None) -> bool:
     depth = 0
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "__del__" or _LLVMLITE in code.co_filename:
+        if code.co_name == "__del__" or code.co_filename.startswith(_llvmlite_dir()):
             return True
         depth += code.co_filename.startswith(_IMPORT_SYSTEM)
         frame = frame.f_back
@@ -84,13 +95,21 @@ def _must_wait(frame: FrameType | None) -> bool:
 def _on_its_way_out() -> bool:
     """Whether the exception being handled (an except or finally block running) is a signal's,
     itself or as the cause of another."""
-    error, seen = sys.exc_info()[1], set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, KeyboardInterrupt):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
+    return signal_in_chain(sys.exc_info()[1]) is not None
+
+
+def signal_in_chain(error: BaseException | None) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or Terminated) among `error` and its causes and contexts."""
+    todo, seen = [error], set()
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        seen.add(id(e))
+        todo += [e.__cause__, e.__context__]
+    return None
 
 
 def _later(signum: int, delay: float) -> None:
@@ -102,17 +121,21 @@ def _later(signum: int, delay: float) -> None:
 
 
 def _resend(signum: int) -> None:
+    """The signal again, to the main thread itself (a blocking wait there wakes for it, as it
+    would not for `_thread.interrupt_main`); never once the block is closing."""
     with _state.lock:
         if _state.active:
-            _thread.interrupt_main(signal.Signals(signum))
+            signal.pthread_kill(threading.main_thread().ident or 0, signum)
 
 
 def _handle(signum: int, frame: FrameType | None) -> None:
     if not _state.active:  # the block is closing: its run is over
         return
     if _must_wait(frame) or _on_its_way_out():
+        _state.waiting = signum
         _later(signum, RETRY_S)
         return
+    _state.waiting = None
     _later(signum, WATCH_S)
     raise _RAISES[signum]()
 
@@ -127,12 +150,13 @@ def raised_as_exceptions() -> Iterator[None]:
         yield
         return
     previous = {s: signal.getsignal(s) for s in _RAISES}
+    _llvmlite_dir()  # looked up now, not in the handler
     report_unraisable = sys.unraisablehook
     _state.imports_outside = import_depth(sys._getframe())
+    _state.active = True  # before the handlers: a signal at once is not dropped
     for s in _RAISES:
         signal.signal(s, _handle)
     sys.unraisablehook = partial(_unraisable, report_unraisable)
-    _state.active = True
     try:
         yield
     finally:
@@ -154,6 +178,7 @@ def _unraisable(report: Callable[[Any], None], unraisable: Any) -> None:
 def _close(previous: dict[int, Any], report_unraisable: Callable[[Any], None]) -> None:
     with _state.lock:
         _state.active = False
+        _state.waiting = None
         for retry in _state.retries:
             retry.cancel()
         _state.retries.clear()
@@ -164,9 +189,12 @@ def _close(previous: dict[int, Any], report_unraisable: Callable[[Any], None]) -
 
 @contextmanager
 def held() -> Iterator[None]:
-    """A region a signal waits out (tried again every RETRY_S until the region ends)."""
+    """A region a signal waits out: one that came meanwhile raises as the region ends (where it
+    can), so the code after the region does not run first."""
     _state.held += 1
     try:
         yield
     finally:
         _state.held -= 1
+    if not _state.held and _state.waiting is not None:
+        _handle(_state.waiting, sys._getframe())

@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from mlxa import __version__
 from mlxa.errors import MlxaError, Terminated
-from mlxa.interrupts import raised_as_exceptions
+from mlxa.interrupts import raised_as_exceptions, signal_in_chain
 from mlxa.machine.blas import choose_blas_core
 
 # Each is a module cli/<name>_cmd.py; a command whose module is not there yet is left out.
@@ -77,16 +77,12 @@ def _signal_in_chain(e: BaseException) -> int | None:
     """The exit code of a KeyboardInterrupt or Terminated among the causes of `e`: Python wraps
     one raised inside some machinery (a class body's __set_name__ while torch is imported at
     bind time) in a RuntimeError, which must still read as the signal, not as our bug."""
-    seen: set[int] = set()
-    cause: BaseException | None = e
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, Terminated):
-            return _fail("terminated", code=143)
-        if isinstance(cause, KeyboardInterrupt):
-            return _fail("interrupted", code=130)
-        cause = cause.__cause__ or cause.__context__
-    return None
+    found = signal_in_chain(e)
+    if found is None:
+        return None
+    if isinstance(found, Terminated):
+        return _fail("terminated", code=143)
+    return _fail("interrupted", code=130)
 
 
 def _one_line(text: str) -> str:

@@ -85,12 +85,14 @@ def _write_all(outputs: list[tuple[str, bytes]]) -> None:
     """Write every output atomically, all or none: if one fails (or the run is interrupted
     between two), the ones already written are removed."""
     from mlxa.atomic import write_bytes
+    from mlxa.interrupts import held
 
     written: list[str] = []
     try:
         for path, data in outputs:
-            write_bytes(path, data)
-            written.append(path)
+            with held():  # a signal raises before a file is written or once it is counted
+                write_bytes(path, data)
+                written.append(path)
     except BaseException:
         for path in written:
             Path(path).unlink(missing_ok=True)
