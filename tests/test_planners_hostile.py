@@ -300,3 +300,33 @@ def test_instance_over_the_memory_budget_is_refused(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "mlxa", "plan", "inst.csv"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=60)
     assert_one_line_error(proc, "instance inst.csv")
+
+
+def test_an_interrupt_while_cpsat_stops_still_waits_for_its_thread() -> None:
+    """The interrupt lands while CP-SAT's thread is finishing after its stop: it is raised only
+    once the thread has ended (its own event, not is_alive(), which an interrupt in join can
+    leave False in Python 3.11 while the thread runs)."""
+    import _thread
+    import threading
+
+    from mlxa.planners import exact
+
+    stopped, finished, done = threading.Event(), threading.Event(), threading.Event()
+
+    class Helper:
+        def stop(self) -> None:
+            stopped.set()
+
+    def work() -> None:
+        try:
+            stopped.wait(5)
+            time.sleep(0.3)  # the solver takes a while to notice the stop
+            finished.set()
+        finally:
+            done.set()
+
+    threading.Thread(target=work, daemon=True).start()
+    threading.Timer(0.1, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        exact._stop_and_join(Helper(), done)  # type: ignore[arg-type]
+    assert finished.is_set()

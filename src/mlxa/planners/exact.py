@@ -143,24 +143,26 @@ def _decide(inst: Instance, cap: int, ranks: list[np.ndarray], budget_s: float,
     deadline = time.monotonic() + budget_s
     helper: cpsat.CpSatDecision | None = None
     other: list[_Decision] = []
-    thread = None
+    done = threading.Event()  # set as the thread ends (its is_alive() can lie: `_join`)
     if use_cpsat and inst.n <= MAX_CPSAT_BUFFERS and cpsat.available():
         helper = cpsat.CpSatDecision(inst, cap, ranks[0])
         run = helper.run
 
         def work() -> None:
-            outcome, offsets = run(deadline - time.monotonic())
-            other.append(_Decision(outcome, offsets, "cp-sat"))
+            try:
+                outcome, offsets = run(deadline - time.monotonic())
+                other.append(_Decision(outcome, offsets, "cp-sat"))
+            finally:
+                done.set()
 
-        thread = threading.Thread(target=work, name="mlxa-cpsat", daemon=True)
-        thread.start()
+        threading.Thread(target=work, name="mlxa-cpsat", daemon=True).start()
     try:
         mine = _decide_here(inst, cap, ranks, deadline, other)
-        if thread is not None and mine.outcome == "unknown":
-            _join(thread)  # CP-SAT may still answer before its deadline
+        if helper is not None and mine.outcome == "unknown":
+            _join(done)  # CP-SAT may still answer before its deadline
     finally:
-        if helper is not None and thread is not None:
-            _stop_and_join(helper, thread)
+        if helper is not None:
+            _stop_and_join(helper, done)
     return other[0] if mine.outcome == "unknown" and other else mine
 
 
@@ -176,20 +178,22 @@ def _decide_here(inst: Instance, cap: int, ranks: list[np.ndarray], deadline: fl
                      "branch-and-bound")
 
 
-def _join(thread: threading.Thread) -> None:
-    while thread.is_alive():
-        thread.join(0.05)
+def _join(done: threading.Event) -> None:
+    """Waits for the thread by its own event: in Python 3.11 an interrupt inside Thread.join
+    can leave is_alive() False while the thread still runs."""
+    while not done.wait(0.05):
+        pass
 
 
-def _stop_and_join(helper: cpsat.CpSatDecision, thread: threading.Thread) -> None:
+def _stop_and_join(helper: cpsat.CpSatDecision, done: threading.Event) -> None:
     """Stop CP-SAT and wait for its thread, even when interrupted again meanwhile (then the
     interrupt is raised once the thread is gone). The stop is repeated while waiting: a stop
     that comes before the solver has started its search would otherwise be lost."""
     interrupted: BaseException | None = None
-    while thread.is_alive():
+    while not done.is_set():
         try:
             helper.stop()
-            thread.join(0.05)
+            done.wait(0.05)
         except KeyboardInterrupt as e:
             interrupted = e
     if interrupted is not None:
