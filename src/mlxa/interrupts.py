@@ -37,7 +37,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -48,6 +47,7 @@ WATCH_S = 0.25
 _RAISES: dict[int, type[KeyboardInterrupt]] = {signal.SIGINT: KeyboardInterrupt,
                                                signal.SIGTERM: Terminated}
 _IMPORT_SYSTEM = "<frozen importlib._bootstrap"
+
 
 @functools.cache
 def _llvmlite_dir() -> str:
@@ -156,7 +156,7 @@ def raised_as_exceptions() -> Iterator[None]:
     _state.active = True  # before the handlers: a signal at once is not dropped
     for s in _RAISES:
         signal.signal(s, _handle)
-    sys.unraisablehook = partial(_unraisable, report_unraisable)
+    sys.unraisablehook = functools.partial(_unraisable, report_unraisable)
     try:
         yield
     finally:
