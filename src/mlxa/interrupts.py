@@ -37,7 +37,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 from mlxa.errors import Terminated
@@ -70,26 +70,22 @@ class _State:
 _state = _State()
 
 
+def _stack(frame: FrameType | None) -> Iterator[CodeType]:
+    """The code of `frame` and of every frame above it."""
+    while frame is not None:
+        yield frame.f_code
+        frame = frame.f_back
+
+
 def import_depth(frame: FrameType | None) -> int:
     """How many of the import system's frames are on the stack from `frame` up."""
-    depth = 0
-    while frame is not None:
-        depth += frame.f_code.co_filename.startswith(_IMPORT_SYSTEM)
-        frame = frame.f_back
-    return depth
+    return sum(code.co_filename.startswith(_IMPORT_SYSTEM) for code in _stack(frame))
 
 
 def _must_wait(frame: FrameType | None) -> bool:
-    if _state.held:
-        return True
-    depth = 0
-    while frame is not None:
-        code = frame.f_code
-        if code.co_name == "__del__" or code.co_filename.startswith(_llvmlite_dir()):
-            return True
-        depth += code.co_filename.startswith(_IMPORT_SYSTEM)
-        frame = frame.f_back
-    return depth > _state.imports_outside
+    return bool(_state.held) or any(
+        code.co_name == "__del__" or code.co_filename.startswith(_llvmlite_dir())
+        for code in _stack(frame)) or import_depth(frame) > _state.imports_outside
 
 
 def _on_its_way_out() -> bool:

@@ -59,28 +59,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.run(args))
     except MlxaError as e:
         return _fail(str(e))
-    except Terminated:
-        return _fail("terminated", code=143)
-    except KeyboardInterrupt:
-        return _fail("interrupted", code=130)
+    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM as Terminated
+        return _signal_exit(e)
     except Exception as e:  # a bug of ours, not the user's input
-        signalled = _signal_in_chain(e)
-        if signalled is not None:  # a signal that surfaced through a library, e.g. mid-import
-            return signalled
+        # Python wraps a signal raised inside some machinery (a class body's __set_name__ while
+        # torch is imported at bind time) in a RuntimeError: it still reads as the signal
+        signalled = signal_in_chain(e)
+        if signalled is not None:
+            return _signal_exit(signalled)
         if debug:
             traceback.print_exc()
         return _fail(f"internal error: {type(e).__name__}: {_one_line(str(e))} "
                      "(rerun with --debug for the traceback)", code=3)
 
 
-def _signal_in_chain(e: BaseException) -> int | None:
-    """The exit code of a KeyboardInterrupt or Terminated among the causes of `e`: Python wraps
-    one raised inside some machinery (a class body's __set_name__ while torch is imported at
-    bind time) in a RuntimeError, which must still read as the signal, not as our bug."""
-    found = signal_in_chain(e)
-    if found is None:
-        return None
-    if isinstance(found, Terminated):
+def _signal_exit(e: KeyboardInterrupt) -> int:
+    if isinstance(e, Terminated):
         return _fail("terminated", code=143)
     return _fail("interrupted", code=130)
 

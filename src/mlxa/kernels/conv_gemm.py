@@ -260,14 +260,15 @@ def _across_items(x: np.ndarray, out: np.ndarray, w: np.ndarray, bias: np.ndarra
     kernel = microkernel.compiled_t(nv, scattered=True)
     pixels = win.out_h * win.out_w
     ci = np.arange(c)[:, None, None]
+    item = np.arange(n)[:, None]
+    every_offset = _tap_offsets(c, win.kh, win.kw, h, wd, dh, dw)  # over the unpadded input
     steps_list: list[Step] = []
     for ti, tj, pix in edge_classes(win):
         i, j = np.array(ti)[None, :, None], np.array(tj)[None, None, :]
         steps = (ci * (win.kh * win.kw) + i * win.kw + j).astype(np.int64).reshape(-1)
-        offsets = (ci * (h * wd) + i * (dh * wd) + j * dw).astype(np.int64).reshape(-1)
+        offsets = every_offset[steps]
         p = np.array(pix)
         corner = (p // win.out_w * sh - win.pads[0]) * wd + (p % win.out_w * sw - win.pads[1])
-        item = np.arange(n)[:, None]
         columns = (item * (c * h * wd) + corner[None, :]).astype(np.int64).reshape(-1)
         out_columns = (item * (o * pixels) + p[None, :]).astype(np.int64).reshape(-1)
         cols = -(-columns.size // microkernel.PIXELS) * microkernel.PIXELS
